@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "WeightDrift",
+    products: [
+        .executable(name: "weightdrift", targets: ["weightdrift"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "Drift", targets: ["Drift"]),
+        .library(name: "Report", targets: ["Report"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // libhdf5 from Debian's libhdf5-dev (headers under include/hdf5/serial, found by pkg-config).
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        // The only module with raw HDF5 ids and pointers.
+        .target(name: "HDF5", dependencies: ["CHDF5"], swiftSettings: swiftSettings),
+        // Keras checkpoint layouts → one Checkpoint value.
+        .target(name: "Checkpoint", dependencies: ["HDF5"], swiftSettings: swiftSettings),
+        // Matching, streamed metrics, policy and verdicts.
+        .target(name: "Drift", dependencies: ["Checkpoint", "Yams"], swiftSettings: swiftSettings),
+        // Renderers: report values → text.
+        .target(name: "Report", dependencies: ["Checkpoint", "Drift"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "weightdrift",
+            dependencies: [
+                "Checkpoint", "Drift", "Report",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], swiftSettings: swiftSettings),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: swiftSettings),
+        .testTarget(name: "DriftTests", dependencies: ["Drift", "Checkpoint"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Drift", "Checkpoint"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["weightdrift"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,36 @@
+// The C surface of libhdf5 that the HDF5 Swift module uses.
+//
+// Swift cannot import function-like macros, casts in macros, or the `_g` globals behind
+// `H5T_NATIVE_*` (Swift 6 rejects mutable C globals as not concurrency-safe), so each one
+// gets a `static inline` accessor here with a one-line reason. Nothing else lives here
+// except the read-only "byte range" file driver in wd_range_vfd.h.
+#ifndef WEIGHTDRIFT_CHDF5_SHIM_H
+#define WEIGHTDRIFT_CHDF5_SHIM_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+// H5P_DEFAULT is `0 /* (hid_t) */` and imports as Int32; hid_t is int64_t.
+static inline hid_t wd_H5P_DEFAULT(void) { return H5P_DEFAULT; }
+// H5S_ALL is a cast macro `(hid_t)0`.
+static inline hid_t wd_H5S_ALL(void) { return H5S_ALL; }
+// H5E_DEFAULT imports as Int32, like H5P_DEFAULT.
+static inline hid_t wd_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+// H5F_ACC_RDONLY expands to H5CHECK/H5OPEN calls, which Swift cannot import.
+static inline unsigned wd_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
+// H5P_FILE_ACCESS reads the global H5P_CLS_FILE_ACCESS_ID_g after H5open().
+static inline hid_t wd_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+// H5T_NATIVE_* read `_g` globals after H5open(); Swift 6 rejects those globals.
+static inline hid_t wd_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t wd_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t wd_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t wd_H5T_NATIVE_UINT64(void) { return H5T_NATIVE_UINT64; }
+static inline hid_t wd_H5T_C_S1(void) { return H5T_C_S1; }
+// H5T_VARIABLE is `((size_t)(-1))`.
+static inline size_t wd_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+// HADDR_UNDEF depends on the platform's haddr_t width.
+static inline haddr_t wd_HADDR_UNDEF(void) { return HADDR_UNDEF; }
+
+#include "wd_range_vfd.h"
+
+#endif

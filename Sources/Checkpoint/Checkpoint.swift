@@ -1,0 +1,159 @@
+import HDF5
+import Foundation
+
+/// A Keras checkpoint, whatever its layout: layers in model order with their weights, the
+/// optimizer state apart, and the stored configs. Values are streamed on demand with
+/// `reader(for:)`; opening reads only metadata.
+public final class Checkpoint: @unchecked Sendable {
+    public let path: String
+    public let format: CheckpointFormat
+    /// The Keras version the writer stored, nil where the format stores none.
+    public let kerasVersion: String?
+    public let backend: String?
+    /// Layers that own weights, in model order (see `layerOrder`).
+    public let layers: [Layer]
+    public let optimizer: OptimizerState?
+    /// The stored model config (`model_config` or `.keras` `config.json`).
+    public let modelConfig: JSONValue?
+    /// The stored training/compile config (`training_config` or `compile_config`).
+    public let trainingConfig: JSONValue?
+    /// How `layers` is ordered: "model" when the file records model order, "path" when it
+    /// does not (a bare `.weights.h5` or shard set) and layers are sorted by their path.
+    public let layerOrder: String
+    /// Things the reader noticed but that do not stop reading.
+    public let notes: [String]
+    /// The HDF5 files the weights are in (one, or one per shard).
+    let files: [HDF5.File]
+
+    init(path: String, format: CheckpointFormat, contents: Contents, files: [HDF5.File]) {
+        self.path = path
+        self.format = format
+        kerasVersion = contents.kerasVersion
+        backend = contents.backend
+        layers = contents.layers
+        optimizer = contents.optimizer
+        modelConfig = contents.modelConfig
+        trainingConfig = contents.trainingConfig
+        layerOrder = contents.layerOrder
+        notes = contents.notes
+        self.files = files
+    }
+
+    /// What a layout parser found.
+    struct Contents {
+        var kerasVersion: String?
+        var backend: String?
+        var layers: [Layer] = []
+        var optimizer: OptimizerState?
+        var modelConfig: JSONValue?
+        var trainingConfig: JSONValue?
+        var layerOrder = "model"
+        var notes: [String] = []
+    }
+
+    public var totalParameters: Int { layers.reduce(0) { $0 + $1.parameterCount } }
+
+    /// Opens a checkpoint, recognising its layout from the content, not the file name.
+    public static func open(_ path: String) throws -> Checkpoint {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CheckpointError(.notFound, file: path, message: "no such file")
+        }
+        if isDirectory.boolValue { return try openDirectory(path) }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CheckpointError(.cannotOpen, file: path, message: "cannot open for reading (permission denied?)")
+        }
+        let head: Data
+        do {
+            head = try handle.read(upToCount: 512) ?? Data()
+            try handle.close()
+        } catch {
+            throw CheckpointError(.cannotOpen, file: path, message: "cannot read: \(error.localizedDescription)")
+        }
+        if head.isEmpty { throw CheckpointError(.notACheckpoint, file: path, message: "empty file") }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
+            return try openKerasZip(path)
+        }
+        if head.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            return try openHDF5(path)
+        }
+        if let first = head.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }), first == UInt8(ascii: "{") {
+            return try Checkpoint.openShardIndex(path)
+        }
+        // HDF5 allows a user block before the superblock (at 512, 1024, … bytes): let libhdf5 look.
+        if let file = try? HDF5.File.open(path) {
+            return try openHDF5(path, file: file)
+        }
+        throw CheckpointError(.notACheckpoint, file: path,
+                              message: "not a Keras checkpoint (neither HDF5, a .keras zip, nor a .weights.json index)")
+    }
+
+    /// A stand-alone HDF5 checkpoint: legacy full model, legacy weights-only or `.weights.h5`.
+    private static func openHDF5(_ path: String, file: HDF5.File? = nil) throws -> Checkpoint {
+        let file = try file ?? hdf5 { try HDF5.File.open(path) }
+        let (format, contents) = try readHDF5Layout(file, config: nil)
+        return Checkpoint(path: path, format: format, contents: contents, files: [file])
+    }
+
+    /// A `.keras` zip: `model.weights.h5` read in place as a byte range of the archive.
+    private static func openKerasZip(_ path: String) throws -> Checkpoint {
+        let archive = try ZipArchive(path: path)
+        guard let weightsMember = archive.member(named: "model.weights.h5") else {
+            let other = archive.member(named: "model.weights.npz") != nil ? " (it has model.weights.npz, which is not read)" : ""
+            throw CheckpointError(.notKeras, file: path, object: "model.weights.h5",
+                                  message: "zip archive has no model.weights.h5 member\(other)")
+        }
+        let config = try archive.member(named: "config.json").map { try parseJSON(archive.read($0), file: path, object: "config.json") }
+        let metadata = try archive.member(named: "metadata.json").map { try parseJSON(archive.read($0), file: path, object: "metadata.json") }
+        guard weightsMember.method == 0 else {
+            throw CheckpointError(.unsupported, file: path, object: "model.weights.h5",
+                                  message: "zip member is compressed (method \(weightsMember.method)); Keras stores it uncompressed, re-save it with model.save()")
+        }
+        let range = try archive.dataRange(of: weightsMember)
+        let file = try hdf5 {
+            do {
+                return try HDF5.File.open(path, byteRange: range)
+            } catch let error as HDF5Error {
+                throw HDF5Error(error.code, file: error.file, object: "model.weights.h5", message: error.message, stack: error.stack)
+            }
+        }
+        var (_, contents) = try readHDF5Layout(file, config: config)
+        contents.kerasVersion = metadata?["keras_version"]?.string
+        return Checkpoint(path: path, format: .kerasZip, contents: contents, files: [file])
+    }
+
+    /// A `.keras` saved unzipped: a folder with `config.json` and `model.weights.h5`.
+    private static func openDirectory(_ path: String) throws -> Checkpoint {
+        let weightsPath = (path as NSString).appendingPathComponent("model.weights.h5")
+        guard FileManager.default.fileExists(atPath: weightsPath) else {
+            throw CheckpointError(.notACheckpoint, file: path, message: "is a directory (and not an unzipped .keras model with model.weights.h5)")
+        }
+        func json(_ name: String) throws -> JSONValue? {
+            let file = (path as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: file) else { return nil }
+            return try parseJSON(data, file: path, object: name)
+        }
+        let config = try json("config.json")
+        let metadata = try json("metadata.json")
+        let file = try hdf5 { try HDF5.File.open(weightsPath) }
+        var (_, contents) = try readHDF5Layout(file, config: config)
+        contents.kerasVersion = metadata?["keras_version"]?.string
+        return Checkpoint(path: path, format: .kerasDirectory, contents: contents, files: [file])
+    }
+
+    /// Streams a weight's values in slices; see `WeightReader`.
+    public func reader(for weight: Weight) throws -> WeightReader {
+        guard weight.source >= 0, weight.source < files.count else {
+            throw CheckpointError(.corrupt, file: path, object: weight.path, message: "weight does not belong to this checkpoint")
+        }
+        let dataset = try hdf5 { try files[weight.source].dataset(weight.datasetPath) }
+        return try WeightReader(checkpointPath: path, weight: weight, dataset: dataset)
+    }
+}
+
+func parseJSON(_ data: Data, file: String, object: String) throws -> JSONValue {
+    guard let value = JSONValue.parse(data) else {
+        throw CheckpointError(.corrupt, file: file, object: object, message: "not valid JSON")
+    }
+    return value
+}

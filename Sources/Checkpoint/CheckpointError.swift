@@ -1,0 +1,66 @@
+public import HDF5
+
+/// Why a checkpoint could not be read: the file, the object inside it, and what went wrong,
+/// in one line. The command line maps every one of these to exit code 2.
+public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// No file or folder at the path.
+        case notFound
+        /// The path exists but cannot be opened or read (permissions, a device, …).
+        case cannotOpen
+        /// Empty, or not HDF5, a zip or a JSON shard index at all.
+        case notACheckpoint
+        /// A readable container (HDF5, zip, JSON) that is not laid out as a Keras checkpoint.
+        case notKeras
+        /// Structure the format promises is missing or broken (truncated file, bad header,
+        /// a listed dataset that does not exist).
+        case corrupt
+        /// Valid, but uses something not read here (a compression filter, an element type).
+        case unsupported
+    }
+
+    public let code: Code
+    public let file: String
+    /// The object inside the file (HDF5 path, zip member, shard), when there is one.
+    public let object: String?
+    public let message: String
+    /// The HDF5 error underneath, when libhdf5 reported it.
+    public let hdf5: HDF5Error?
+
+    public init(_ code: Code, file: String, object: String? = nil, message: String, hdf5: HDF5Error? = nil) {
+        self.code = code
+        self.file = file
+        self.object = object
+        self.message = message
+        self.hdf5 = hdf5
+    }
+
+    /// Wraps a libhdf5 failure, keeping its file and object.
+    init(_ error: HDF5Error, code: Code? = nil) {
+        let mapped: Code = code ?? {
+            switch error.code {
+            case .cannotOpen: .notACheckpoint
+            case .notFound, .cannotRead: .corrupt
+            case .unsupported: .unsupported
+            }
+        }()
+        self.init(mapped, file: error.file, object: error.object, message: error.message, hdf5: error)
+    }
+
+    public var description: String {
+        var text = file
+        if let object { text += ": \(object)" }
+        text += ": \(message)"
+        if let reason = hdf5?.stack.last { text += " (libhdf5: \(reason))" }
+        return text
+    }
+}
+
+/// Runs `body`, turning libhdf5 errors into checkpoint errors.
+func hdf5<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as HDF5Error {
+        throw CheckpointError(error)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// Naming rules Keras uses, needed to label what a `.weights.h5` file does not store.
+enum KerasNames {
+    /// Keras's `to_snake_case`: `Conv2D` → `conv2d`, `BatchNormalization` → `batch_normalization`.
+    static func snakeCase(_ className: String) -> String {
+        let word = className.filter { $0.isLetter || $0.isNumber || $0 == "_" }
+        let chars = Array(word)
+        var out = ""
+        // Pass 1: an underscore before each capitalised word ("Xxx") that follows any character.
+        var first = ""
+        for (i, c) in chars.enumerated() {
+            if i > 0, c.isUppercase, i + 1 < chars.count, chars[i + 1].isLowercase { first.append("_") }
+            first.append(c)
+        }
+        // Pass 2: an underscore between a lowercase letter and an uppercase one.
+        let second = Array(first)
+        for (i, c) in second.enumerated() {
+            if i > 0, c.isUppercase, second[i - 1].isLowercase { out.append("_") }
+            out.append(c)
+        }
+        return out.lowercased()
+    }
+
+    /// Splits `conv2d_3` into (`conv2d`, 3); `dense` into (`dense`, 0).
+    static func splitSuffix(_ name: String) -> (base: String, index: Int) {
+        if let underscore = name.lastIndex(of: "_"), let index = Int(name[name.index(after: underscore)...]),
+           index >= 0, underscore != name.startIndex {
+            return (String(name[..<underscore]), index)
+        }
+        return (name, 0)
+    }
+
+    /// Keras class names whose snake case is not undone by capitalising each word.
+    private static let irregularClasses: [String: String] = [
+        "lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "rnn": "RNN", "conv_lstm1d": "ConvLSTM1D",
+        "conv_lstm2d": "ConvLSTM2D", "conv_lstm3d": "ConvLSTM3D", "prelu": "PReLU", "relu": "ReLU",
+        "leaky_relu": "LeakyReLU", "elu": "ELU", "p_re_lu": "PReLU", "re_lu": "ReLU",
+        "lstm_cell": "LSTMCell", "gru_cell": "GRUCell", "mlp": "MLP",
+    ]
+
+    /// The class a `.weights.h5` group name implies (`batch_normalization_2` → `BatchNormalization`,
+    /// `conv2d` → `Conv2D`): Keras names these groups by the snake case of the class.
+    static func className(fromGroupName name: String) -> String {
+        let base = splitSuffix(name).base
+        if let irregular = irregularClasses[base] { return irregular }
+        return base.split(separator: "_").map { word -> String in
+            var text = word.prefix(1).uppercased() + word.dropFirst()
+            // conv2d → Conv2D, conv1d_transpose → Conv1DTranspose: a "d" right after a digit is upper case.
+            if let last = text.last, last == "d", text.dropLast().last?.isNumber == true {
+                text = text.dropLast() + "D"
+            }
+            return text
+        }.joined()
+    }
+
+    /// The variable names, in `save_own_variables` order, of common Keras layers; used to label
+    /// `vars/<i>` where the file stores no names. `config` adjusts for optional variables.
+    static func variableNames(className: String?, count: Int, config: JSONValue?) -> [String] {
+        var names: [String] = switch className ?? "" {
+        case "Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+             "Conv3DTranspose":
+            ["kernel", "bias"]
+        case "DepthwiseConv1D", "DepthwiseConv2D":
+            ["depthwise_kernel", "bias"]
+        case "SeparableConv1D", "SeparableConv2D":
+            ["depthwise_kernel", "pointwise_kernel", "bias"]
+        case "Embedding":
+            ["embeddings"]
+        case "BatchNormalization":
+            (config?["scale"]?.bool == false ? [] : ["gamma"]) + (config?["center"]?.bool == false ? [] : ["beta"])
+                + ["moving_mean", "moving_variance"]
+        case "LayerNormalization", "GroupNormalization":
+            (config?["scale"]?.bool == false ? [] : ["gamma"]) + (config?["center"]?.bool == false ? [] : ["beta"])
+        case "PReLU":
+            ["alpha"]
+        default:
+            []
+        }
+        if names.count != count { names = Array(names.prefix(count)) }
+        return names + (names.count..<max(count, names.count)).map { String($0) }
+    }
+
+    /// `kernel` from `conv2d/kernel:0`, `sequential/conv2d/kernel` or `kernel`.
+    static func shortWeightName(_ stored: String) -> String {
+        var last = String(stored.split(separator: "/").last ?? Substring(stored))
+        if let colon = last.lastIndex(of: ":"), Int(last[last.index(after: colon)...]) != nil {
+            last = String(last[..<colon])
+        }
+        return last
+    }
+
+    /// Orders strings with digit runs compared as numbers: `dense_2` before `dense_10`.
+    static func naturalLess(_ a: String, _ b: String) -> Bool {
+        var i = a.unicodeScalars.makeIterator(), j = b.unicodeScalars.makeIterator()
+        var x = i.next(), y = j.next()
+        while let cx = x, let cy = y {
+            if CharacterSet.decimalDigits.contains(cx), CharacterSet.decimalDigits.contains(cy) {
+                var nx = "", ny = ""
+                while let c = x, CharacterSet.decimalDigits.contains(c) { nx.unicodeScalars.append(c); x = i.next() }
+                while let c = y, CharacterSet.decimalDigits.contains(c) { ny.unicodeScalars.append(c); y = j.next() }
+                let tx = nx.drop { $0 == "0" }, ty = ny.drop { $0 == "0" }
+                if tx.count != ty.count { return tx.count < ty.count }
+                if tx != ty { return tx < ty }
+                continue
+            }
+            if cx != cy { return cx.value < cy.value }
+            x = i.next()
+            y = j.next()
+        }
+        return x == nil && y != nil
+    }
+}

@@ -1,0 +1,113 @@
+import HDF5
+import Foundation
+
+/// Legacy HDF5: `model.save("m.h5")` (weights under `/model_weights`) and tf.keras
+/// `save_weights("w.h5")` (the same at the root). Model order is `layer_names`; each layer's
+/// weights are listed by `weight_names`, and the dataset path is `<layer>/<weight name>`.
+func readLegacy(file: HDF5.File, root: Group, weightsGroupPath: String) throws -> Checkpoint.Contents {
+    var contents = Checkpoint.Contents()
+    let weightsGroup = weightsGroupPath == "/" ? root : try hdf5 { try file.group(weightsGroupPath) }
+    contents.kerasVersion = stringAttribute(root, "keras_version") ?? stringAttribute(weightsGroup, "keras_version")
+    contents.backend = stringAttribute(root, "backend") ?? stringAttribute(weightsGroup, "backend")
+    contents.modelConfig = try jsonAttribute(root, "model_config")
+    contents.trainingConfig = try jsonAttribute(root, "training_config")
+    let config = KerasConfig(contents.modelConfig)
+
+    guard let layerNames = try readNameList(weightsGroup, "layer_names") else {
+        throw CheckpointError(.notKeras, file: file.path, object: weightsGroup.path,
+                              message: "no layer_names attribute")
+    }
+    func childPath(_ name: String) -> String { weightsGroupPath == "/" ? "/" + name : weightsGroupPath + "/" + name }
+
+    var names = layerNames
+    // Weights owned by the model itself (tf.keras 2.x); normally empty.
+    if !names.contains("top_level_model_weights"), file.kind(of: childPath("top_level_model_weights")) == .group {
+        names.append("top_level_model_weights")
+    }
+    for layerName in names {
+        let groupPath = childPath(layerName)
+        guard file.kind(of: groupPath) == .group else {
+            if layerName == "top_level_model_weights" { continue }
+            throw CheckpointError(.corrupt, file: file.path, object: groupPath,
+                                  message: "layer listed in layer_names has no group (a truncated save?)")
+        }
+        let group = try hdf5 { try file.group(groupPath) }
+        let weightNames = try readNameList(group, "weight_names") ?? []
+        if weightNames.isEmpty { continue }
+        let entry = config?.find(layerName)
+        contents.layers += try legacyLayers(file: file, layerName: layerName, groupPath: groupPath,
+                                            weightNames: weightNames, entry: entry, config: config)
+    }
+    contents.optimizer = try readLegacyOptimizer(file: file, trainingConfig: contents.trainingConfig)
+    return contents
+}
+
+/// One layer, or, for a nested model, one leaf per inner layer that owns weights. The owner of
+/// a weight is the path component before the variable name (`dense_1` in `dense_1/kernel:0`,
+/// `inner/dense_1/kernel`); a layer whose weights have several owners is a nested model.
+private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String, weightNames: [String],
+                          entry: KerasConfig.Entry?, config: KerasConfig?) throws -> [Layer] {
+    func owner(_ stored: String) -> String? {
+        let parts = stored.split(separator: "/")
+        return parts.count >= 2 ? String(parts[parts.count - 2]) : nil
+    }
+    var owners: [String?] = []
+    for name in weightNames where !owners.contains(owner(name)) { owners.append(owner(name)) }
+    let nested = owners.count > 1
+
+    var layers: [Layer] = []
+    for leafOwner in (nested ? owners : [owners.first ?? nil]) {
+        let leafEntry = nested ? leafOwner.flatMap { config?.find($0, in: entry) } : entry
+        let trainable: Bool? = (entry?.trainable == false || leafEntry?.trainable == false) ? false : leafEntry?.trainable
+        var weights: [Weight] = []
+        for stored in weightNames where !nested || owner(stored) == leafOwner {
+            let dataset = try openDataset(file, groupPath + "/" + stored, what: "\(groupPath)@weight_names")
+            let short = KerasNames.shortWeightName(stored)
+            let weightTrainable: Bool? = trainable == false ? false
+                : (["moving_mean", "moving_variance"].contains(short) ? false : trainable)
+            weights.append(try makeWeight(name: short, storedName: stored, dataset: dataset, source: 0,
+                                          trainable: weightTrainable))
+        }
+        let name = nested ? "\(layerName)/\(leafOwner ?? "?")" : layerName
+        layers.append(Layer(name: name, className: leafEntry?.className, path: groupPath, weights: weights,
+                            trainable: trainable))
+    }
+    return layers
+}
+
+private func readLegacyOptimizer(file: HDF5.File, trainingConfig: JSONValue?) throws -> OptimizerState? {
+    let optimizerConfig = trainingConfig?["optimizer_config"]
+    guard file.kind(of: "/optimizer_weights") == .group else {
+        guard let optimizerConfig else { return nil }
+        return OptimizerState(className: optimizerClassName(optimizerConfig),
+                              name: optimizerConfig["config"]?["name"]?.string, iterations: nil,
+                              variableCount: 0, parameterCount: 0, config: optimizerConfig)
+    }
+    let group = try hdf5 { try file.group("/optimizer_weights") }
+    let names = try readNameList(group, "weight_names") ?? []
+    var iterations: Int64?
+    var parameters = 0
+    for name in names {
+        let dataset = try openDataset(file, "/optimizer_weights/" + name, what: "/optimizer_weights@weight_names")
+        parameters += dataset.count
+        let short = KerasNames.shortWeightName(name)
+        if iterations == nil, ["iter", "iteration", "iterations"].contains(short), dataset.shape.isEmpty {
+            iterations = try readScalarInteger(dataset)
+        }
+    }
+    return OptimizerState(className: optimizerClassName(optimizerConfig),
+                          name: optimizerConfig?["config"]?["name"]?.string, iterations: iterations,
+                          variableCount: names.count, parameterCount: parameters, config: optimizerConfig)
+}
+
+func readScalarInteger(_ dataset: Dataset) throws -> Int64? {
+    guard case .integer = dataset.elementType, dataset.count == 1 else { return nil }
+    var value: [Int64] = []
+    try hdf5 { try dataset.read(rows: 0..<1, into: &value) }
+    return value.first
+}
+
+func jsonAttribute(_ group: Group, _ name: String) throws -> JSONValue? {
+    guard let text = try hdf5({ try group.attribute(name) })?.string else { return nil }
+    return try parseJSON(Data(text.utf8), file: group.file.path, object: group.path == "/" ? "/@\(name)" : "\(group.path)@\(name)")
+}

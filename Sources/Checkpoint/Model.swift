@@ -1,0 +1,92 @@
+/// The on-disk layout a checkpoint was read from.
+public enum CheckpointFormat: String, Sendable, Codable, CaseIterable {
+    /// `model.save("m.h5")`: tf.keras / Keras 2, or Keras 3's legacy writer.
+    case legacyH5 = "legacy-h5"
+    /// `save_weights("w.h5")` in tf.keras / Keras 2.
+    case legacyWeightsH5 = "legacy-weights-h5"
+    /// `save_weights("x.weights.h5")` (Keras 3, tf.keras 2.13+).
+    case weightsH5 = "weights-h5"
+    /// `model.save("m.keras")`: a zip holding `model.weights.h5`.
+    case kerasZip = "keras-zip"
+    /// A `.keras` saved with `zipped=False`: a folder holding `model.weights.h5`.
+    case kerasDirectory = "keras-directory"
+    /// `save_weights("x.weights.json", max_shard_size=…)`: an index and its shard files.
+    case shardedJSON = "sharded-json"
+}
+
+/// Element type of a stored weight.
+public enum DType: String, Sendable, Codable {
+    case float16, bfloat16, float32, float64
+    case int8, int16, int32, int64, uint8, uint16, uint32, uint64
+    case other
+
+    public var isFloatingPoint: Bool {
+        switch self {
+        case .float16, .bfloat16, .float32, .float64: true
+        default: false
+        }
+    }
+
+    /// Bytes per element as stored.
+    public var byteWidth: Int {
+        switch self {
+        case .int8, .uint8: 1
+        case .float16, .bfloat16, .int16, .uint16: 2
+        case .float32, .int32, .uint32: 4
+        case .float64, .int64, .uint64: 8
+        case .other: 0
+        }
+    }
+}
+
+/// One stored weight tensor of a layer.
+public struct Weight: Sendable, Equatable {
+    /// Short variable name: `kernel`, `bias`, `gamma`, … (or the index when the format
+    /// stores no name and the layer class is not known).
+    public let name: String
+    /// The name exactly as the file stores it (`weight_names` entry), nil where none is stored.
+    public let storedName: String?
+    /// Where the values are: the HDF5 dataset path, prefixed with `shard:` for sharded weights.
+    public let path: String
+    /// Dimensions; empty for a scalar.
+    public let shape: [Int]
+    public let dtype: DType
+    /// Number of elements.
+    public let count: Int
+    /// From the model config where it says; nil when the checkpoint does not record it.
+    public let trainable: Bool?
+    /// Which of the checkpoint's HDF5 files holds it, and the dataset path there.
+    let source: Int
+    let datasetPath: String
+}
+
+/// One layer that owns weights, in model order.
+public struct Layer: Sendable, Equatable {
+    /// The layer's name (for layers inside a nested model: `outer/inner`).
+    public let name: String
+    /// Keras class name when the checkpoint records it or it follows from the layout.
+    public let className: String?
+    /// Where the layer lives in the file (HDF5 group path).
+    public let path: String
+    public let weights: [Weight]
+    /// From the model config; nil when not recorded.
+    public let trainable: Bool?
+
+    public var parameterCount: Int { weights.reduce(0) { $0 + $1.count } }
+}
+
+/// The optimizer state saved with the model: kept apart from the model's weights.
+public struct OptimizerState: Sendable, Equatable {
+    /// Class name from the stored config (`Adam`, `SGD`, …), nil when no config is stored.
+    public let className: String?
+    /// The optimizer's own name (`adam`), where stored.
+    public let name: String?
+    /// The saved step counter.
+    public let iterations: Int64?
+    /// Number of optimizer variables (slots, counters) stored.
+    public let variableCount: Int
+    /// Number of elements in those variables.
+    public let parameterCount: Int
+    /// The optimizer's stored config (`{"class_name", "config": {...}}`), nil when not stored.
+    public let config: JSONValue?
+}

@@ -1,0 +1,50 @@
+import Foundation
+import HDF5
+
+extension Checkpoint {
+    /// A sharded-weights index (`x.weights.json`, Keras 3.10+) and its shard files, which must sit
+    /// in the index's own folder: a shard name with a folder in it is refused, so the index
+    /// cannot make us read files elsewhere.
+    static func openShardIndex(_ path: String) throws -> Checkpoint {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointError(.cannotOpen, file: path, message: "cannot read")
+        }
+        guard data.count <= 64 << 20, let index = JSONValue.parse(data) else {
+            throw CheckpointError(.notACheckpoint, file: path, message: "not a Keras checkpoint (a file starting with '{' that is not valid JSON)")
+        }
+        guard let weightMap = index["weight_map"]?.object else {
+            throw CheckpointError(.notKeras, file: path, object: "weight_map",
+                                  message: "JSON file is not a sharded-weights index (no weight_map)")
+        }
+        var shardNames: [String] = []
+        for (group, value) in weightMap.sorted(by: { $0.key < $1.key }) {
+            let names: [JSONValue] = value.array ?? [value]
+            for name in names {
+                guard let shard = name.string else {
+                    throw CheckpointError(.corrupt, file: path, object: "weight_map[\(group)]", message: "shard name is not a string")
+                }
+                guard !shard.isEmpty, !shard.contains("/"), shard != ".", shard != ".." else {
+                    throw CheckpointError(.corrupt, file: path, object: "weight_map[\(group)]",
+                                          message: "shard '\(shard)' is not a file name in the index's folder; refusing to read it")
+                }
+                if !shardNames.contains(shard) { shardNames.append(shard) }
+            }
+        }
+        guard !shardNames.isEmpty else {
+            throw CheckpointError(.notKeras, file: path, object: "weight_map", message: "index lists no shards")
+        }
+        shardNames.sort(by: KerasNames.naturalLess)
+        let folder = (path as NSString).deletingLastPathComponent
+        var files: [HDF5.File] = []
+        for shard in shardNames {
+            let shardPath = folder.isEmpty ? shard : (folder as NSString).appendingPathComponent(shard)
+            guard FileManager.default.fileExists(atPath: shardPath) else {
+                throw CheckpointError(.notFound, file: path, object: shard, message: "shard listed in the index is missing")
+            }
+            files.append(try hdf5 { try HDF5.File.open(shardPath) })
+        }
+        var contents = try readWeightsH5(files: files, config: nil, pathPrefixes: shardNames)
+        contents.notes.append("\(shardNames.count) shards")
+        return Checkpoint(path: path, format: .shardedJSON, contents: contents, files: files)
+    }
+}

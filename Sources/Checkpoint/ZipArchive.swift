@@ -1,0 +1,176 @@
+import Foundation
+
+/// The central directory of a zip archive: enough to find a member's bytes in place.
+/// Keras writes `.keras` archives with every member stored (no compression), so a member is a
+/// byte range of the archive. ZIP64 records are read, for archives and members over 4 GiB.
+struct ZipArchive {
+    struct Member {
+        let name: String
+        /// 0 = stored, 8 = deflate.
+        let method: UInt16
+        let compressedSize: UInt64
+        let uncompressedSize: UInt64
+        let localHeaderOffset: UInt64
+    }
+
+    let path: String
+    let fileSize: UInt64
+    let members: [Member]
+
+    init(path: String) throws {
+        self.path = path
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CheckpointError(.cannotOpen, file: path, message: "cannot open for reading")
+        }
+        defer { try? handle.close() }
+        let size = try handle.seekToEnd()
+        fileSize = size
+        func corrupt(_ what: String) -> CheckpointError {
+            CheckpointError(.corrupt, file: path, message: "broken zip archive: \(what)")
+        }
+        // The end-of-central-directory record is in the last 22 + 65535 bytes.
+        let tailLength = min(size, 22 + 65_535)
+        try handle.seek(toOffset: size - tailLength)
+        let tail = try handle.read(upToCount: Int(tailLength)) ?? Data()
+        guard tail.count >= 22, let eocd = Self.lastSignature(0x0605_4b50, in: tail, minimumLength: 22) else {
+            throw corrupt("no end of central directory")
+        }
+        var entries = UInt64(tail.le16(eocd + 10))
+        var directorySize = UInt64(tail.le32(eocd + 12))
+        var directoryOffset = UInt64(tail.le32(eocd + 16))
+        if entries == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
+            // ZIP64: a locator just before the EOCD points at the ZIP64 EOCD record.
+            guard eocd >= 20, tail.le32(eocd - 20) == 0x0706_4b50 else { throw corrupt("no ZIP64 locator") }
+            let recordOffset = tail.le64(eocd - 20 + 8)
+            guard recordOffset < size else { throw corrupt("ZIP64 record outside the file") }
+            try handle.seek(toOffset: recordOffset)
+            let record = try handle.read(upToCount: 56) ?? Data()
+            guard record.count == 56, record.le32(0) == 0x0606_4b50 else { throw corrupt("bad ZIP64 record") }
+            entries = record.le64(32)
+            directorySize = record.le64(40)
+            directoryOffset = record.le64(48)
+        }
+        guard directoryOffset <= size, directorySize <= size - directoryOffset, directorySize <= 64 << 20,
+              entries <= directorySize / 46 else {
+            throw corrupt("central directory outside the file")
+        }
+        try handle.seek(toOffset: directoryOffset)
+        let directory = try handle.read(upToCount: Int(directorySize)) ?? Data()
+        guard directory.count == Int(directorySize) else { throw corrupt("truncated central directory") }
+
+        var members: [Member] = []
+        var position = 0
+        for _ in 0..<entries {
+            guard position + 46 <= directory.count, directory.le32(position) == 0x0201_4b50 else {
+                throw corrupt("bad central directory entry")
+            }
+            let method = directory.le16(position + 10)
+            var compressed = UInt64(directory.le32(position + 20))
+            var uncompressed = UInt64(directory.le32(position + 24))
+            let nameLength = Int(directory.le16(position + 28))
+            let extraLength = Int(directory.le16(position + 30))
+            let commentLength = Int(directory.le16(position + 32))
+            var localOffset = UInt64(directory.le32(position + 42))
+            let nameStart = position + 46
+            guard nameStart + nameLength + extraLength + commentLength <= directory.count else {
+                throw corrupt("entry runs past the central directory")
+            }
+            let name = String(decoding: directory[nameStart..<(nameStart + nameLength)], as: UTF8.self)
+            // ZIP64 extended information: the 64-bit values, in this order, for each field saturated above.
+            var extra = nameStart + nameLength
+            let extraEnd = extra + extraLength
+            while extra + 4 <= extraEnd {
+                let tag = directory.le16(extra)
+                let length = Int(directory.le16(extra + 2))
+                var field = extra + 4
+                guard field + length <= extraEnd else { break }
+                if tag == 0x0001 {
+                    if uncompressed == 0xFFFF_FFFF, field + 8 <= extra + 4 + length {
+                        uncompressed = directory.le64(field); field += 8
+                    }
+                    if compressed == 0xFFFF_FFFF, field + 8 <= extra + 4 + length {
+                        compressed = directory.le64(field); field += 8
+                    }
+                    if localOffset == 0xFFFF_FFFF, field + 8 <= extra + 4 + length {
+                        localOffset = directory.le64(field)
+                    }
+                }
+                extra += 4 + length
+            }
+            members.append(Member(name: name, method: method, compressedSize: compressed,
+                                  uncompressedSize: uncompressed, localHeaderOffset: localOffset))
+            position = extraEnd + commentLength
+        }
+        self.members = members
+    }
+
+    func member(named name: String) -> Member? {
+        members.first { $0.name == name }
+    }
+
+    /// Where the member's stored bytes start: after its local header, whose name and extra
+    /// field lengths can differ from the central directory's.
+    func dataRange(of member: Member) throws -> (offset: UInt64, length: UInt64) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CheckpointError(.cannotOpen, file: path, message: "cannot open for reading")
+        }
+        defer { try? handle.close() }
+        let corrupt = CheckpointError(.corrupt, file: path, object: member.name, message: "broken zip member header")
+        guard member.localHeaderOffset <= fileSize - min(fileSize, 30) else { throw corrupt }
+        try handle.seek(toOffset: member.localHeaderOffset)
+        let header = try handle.read(upToCount: 30) ?? Data()
+        guard header.count == 30, header.le32(0) == 0x0403_4b50 else { throw corrupt }
+        let start = member.localHeaderOffset + 30 + UInt64(header.le16(26)) + UInt64(header.le16(28))
+        guard start <= fileSize, member.compressedSize <= fileSize - start else {
+            throw CheckpointError(.corrupt, file: path, object: member.name,
+                                  message: "member is larger than the archive (\(member.compressedSize) bytes declared)")
+        }
+        return (start, member.compressedSize)
+    }
+
+    /// A small stored member's bytes (JSON configs).
+    func read(_ member: Member, limit: UInt64 = 256 << 20) throws -> Data {
+        guard member.method == 0 else {
+            throw CheckpointError(.unsupported, file: path, object: member.name,
+                                  message: "zip member is compressed (method \(member.method)); only stored members are read")
+        }
+        guard member.compressedSize <= limit else {
+            throw CheckpointError(.unsupported, file: path, object: member.name, message: "member too large to read")
+        }
+        let range = try dataRange(of: member)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CheckpointError(.cannotOpen, file: path, message: "cannot open for reading")
+        }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: range.offset)
+        let data = try handle.read(upToCount: Int(range.length)) ?? Data()
+        guard data.count == Int(range.length) else {
+            throw CheckpointError(.corrupt, file: path, object: member.name, message: "member is truncated")
+        }
+        return data
+    }
+
+    private static func lastSignature(_ signature: UInt32, in data: Data, minimumLength: Int) -> Int? {
+        var index = data.count - minimumLength
+        while index >= 0 {
+            if data.le32(index) == signature { return index }
+            index -= 1
+        }
+        return nil
+    }
+}
+
+extension Data {
+    func le16(_ offset: Int) -> UInt16 {
+        let base = startIndex + offset
+        return UInt16(self[base]) | UInt16(self[base + 1]) << 8
+    }
+
+    func le32(_ offset: Int) -> UInt32 {
+        UInt32(le16(offset)) | UInt32(le16(offset + 2)) << 16
+    }
+
+    func le64(_ offset: Int) -> UInt64 {
+        UInt64(le32(offset)) | UInt64(le32(offset + 4)) << 32
+    }
+}

@@ -1,0 +1,271 @@
+internal import CHDF5
+import Foundation
+
+/// How a dataset's elements are stored in the file, as far as a reader must care.
+public enum ElementType: Sendable, Equatable, CustomStringConvertible {
+    /// A floating-point class of `size` bytes. `layout` says which bit layout it has.
+    case float(size: Int, layout: FloatLayout)
+    case integer(size: Int, signed: Bool)
+    /// Untyped bytes (h5py stores bfloat16 as a 2-byte opaque type).
+    case opaque(size: Int, tag: String)
+    case string
+    /// Any other class, by name.
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .float(let size, let layout): "float\(size * 8)(\(layout))"
+        case .integer(let size, let signed): "\(signed ? "int" : "uint")\(size * 8)"
+        case .opaque(let size, let tag): "opaque\(size)\(tag.isEmpty ? "" : "(\(tag))")"
+        case .string: "string"
+        case .other(let name): name
+        }
+    }
+}
+
+/// The bit layouts of the floating-point types a Keras checkpoint can hold.
+public enum FloatLayout: String, Sendable, Equatable {
+    case ieeeHalf, bfloat16, ieeeSingle, ieeeDouble
+    /// Any other layout (e.g. an 80-bit extended type); not decoded.
+    case unknown
+}
+
+/// Where the dataset's bytes are.
+public enum StorageLayout: Sendable, Equatable {
+    /// One run of bytes at `offset` in the file (nil when never written).
+    case contiguous(offset: UInt64?)
+    /// Chunks, each possibly passed through the filters listed (HDF5 filter ids).
+    case chunked(filters: [Int])
+    case compact
+    case other
+}
+
+/// An open dataset: shape, element type, storage, attributes, and slice reads.
+public final class Dataset: @unchecked Sendable {
+    public let file: File
+    /// Absolute path in the file.
+    public let path: String
+    /// Dimensions; empty for a scalar dataspace.
+    public let shape: [Int]
+    /// Number of elements (1 for a scalar).
+    public let count: Int
+    public let elementType: ElementType
+    public let storage: StorageLayout
+    /// HDF5 filter ids that libhdf5 cannot decode here (e.g. 32000, h5py's LZF).
+    public let unavailableFilters: [Int]
+    let handle: Handle
+    let fileType: Handle
+
+    init(file: File, path: String, handle: Handle) throws {
+        func failure(_ message: String, _ code: HDF5Error.Code = .cannotRead) -> HDF5Error {
+            HDF5Error(code, file: file.path, object: path, message: message, stack: Library.takeErrorStack())
+        }
+        self.file = file
+        self.path = path
+        self.handle = handle
+
+        let sid = H5Dget_space(handle.id)
+        guard sid >= 0 else { throw failure("cannot read dataspace") }
+        let space = Handle(sid, .dataspace)
+        let rank = H5Sget_simple_extent_ndims(space.id)
+        guard rank >= 0, rank <= 32 else { throw failure("unsupported dataspace") }
+        var dims = [hsize_t](repeating: 0, count: Int(rank))
+        if rank > 0, H5Sget_simple_extent_dims(space.id, &dims, nil) < 0 { throw failure("cannot read dataspace") }
+        var total = 1
+        for dim in dims {
+            guard dim <= UInt64(Int.max) else { throw failure("dimension too large", .unsupported) }
+            let (product, overflow) = total.multipliedReportingOverflow(by: Int(dim))
+            guard !overflow else { throw failure("element count overflows", .unsupported) }
+            total = product
+        }
+        if H5Sget_simple_extent_type(space.id) == H5S_NULL { total = 0 }
+        shape = dims.map { Int($0) }
+        count = total
+
+        let tid = H5Dget_type(handle.id)
+        guard tid >= 0 else { throw failure("cannot read datatype") }
+        fileType = Handle(tid, .datatype)
+        elementType = describe(type: fileType.id)
+
+        let plistID = H5Dget_create_plist(handle.id)
+        guard plistID >= 0 else { throw failure("cannot read creation properties") }
+        let plist = Handle(plistID, .propertyList)
+        var filters: [Int] = []
+        var unavailable: [Int] = []
+        switch H5Pget_layout(plist.id) {
+        case H5D_CONTIGUOUS:
+            let offset = H5Dget_offset(handle.id)
+            if offset == wd_HADDR_UNDEF() { _ = Library.takeErrorStack() }
+            storage = .contiguous(offset: offset == wd_HADDR_UNDEF() ? nil : UInt64(offset))
+        case H5D_CHUNKED:
+            let n = H5Pget_nfilters(plist.id)
+            guard n >= 0 else { throw failure("cannot read filters") }
+            for index in 0..<UInt32(n) {
+                var flags: UInt32 = 0
+                var nValues = 0
+                var config: UInt32 = 0
+                let id = H5Pget_filter2(plist.id, index, &flags, &nValues, nil, 0, nil, &config)
+                guard id >= 0 else { throw failure("cannot read filters") }
+                filters.append(Int(id))
+                if H5Zfilter_avail(id) <= 0 {
+                    _ = Library.takeErrorStack()
+                    unavailable.append(Int(id))
+                }
+            }
+            storage = .chunked(filters: filters)
+        case H5D_COMPACT:
+            storage = .compact
+        default:
+            _ = Library.takeErrorStack()
+            storage = .other
+        }
+        unavailableFilters = unavailable
+    }
+
+    /// Elements per index of the first dimension (1 for scalars and vectors).
+    public var rowLength: Int { shape.count <= 1 ? 1 : shape.dropFirst().reduce(1, *) }
+    /// Number of indices along the first dimension (1 for a scalar).
+    public var rowCount: Int { shape.isEmpty ? 1 : shape[0] }
+
+    /// Names of the dataset's attributes.
+    public func attributeNames() throws -> [String] {
+        try Library.locked { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }
+    }
+
+    /// The attribute's value, or nil when there is none of that name.
+    public func attribute(_ name: String) throws -> AttributeValue? {
+        try Library.locked { try readAttribute(objectID: handle.id, name: name, file: file.path, object: path) }
+    }
+
+    // MARK: Slice reads. Each reads rows [lower, upper) of the first dimension into `buffer`,
+    // which is resized to exactly the elements read and reused across calls.
+
+    /// Float types of 4 or 8 bytes and integer types, converted by libhdf5 to Float.
+    public func read(rows: Range<Int>, into buffer: inout [Float]) throws {
+        try read(rows: rows, into: &buffer, memoryType: { wd_H5T_NATIVE_FLOAT() })
+    }
+
+    /// Any numeric type, converted by libhdf5 to Double.
+    public func read(rows: Range<Int>, into buffer: inout [Double]) throws {
+        try read(rows: rows, into: &buffer, memoryType: { wd_H5T_NATIVE_DOUBLE() })
+    }
+
+    /// Integer types, converted by libhdf5 to Int64.
+    public func read(rows: Range<Int>, into buffer: inout [Int64]) throws {
+        try read(rows: rows, into: &buffer, memoryType: { wd_H5T_NATIVE_INT64() })
+    }
+
+    /// The raw 16-bit words of a 2-byte type (float16, bfloat16, opaque), no conversion
+    /// except to little-endian byte order. Widening is the caller's job: libhdf5's own
+    /// float16 conversion is an order of magnitude slower.
+    public func readRaw16(rows: Range<Int>, into buffer: inout [UInt16]) throws {
+        let size = Library.locked { H5Tget_size(fileType.id) }
+        guard size == 2 else {
+            throw HDF5Error(.unsupported, file: file.path, object: path, message: "element type \(elementType) is not 2 bytes wide")
+        }
+        try read(rows: rows, into: &buffer, memoryType: { H5Tcopy(fileType.id) }, ownsMemoryType: true)
+    }
+
+    private func read<T: Numeric>(rows: Range<Int>, into buffer: inout [T], memoryType: () -> hid_t,
+                                  ownsMemoryType: Bool = false) throws {
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw HDF5Error(.cannotRead, file: file.path, object: path,
+                            message: "rows \(rows) outside the dataset's \(rowCount)")
+        }
+        if !unavailableFilters.isEmpty {
+            let names = unavailableFilters.map(filterName).joined(separator: ", ")
+            throw HDF5Error(.unsupported, file: file.path, object: path,
+                            message: "compressed with \(names), which this libhdf5 cannot decode")
+        }
+        let elements = count == 0 ? 0 : rows.count * rowLength
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: repeatElement(0, count: elements))
+        if elements == 0 { return }
+        try Library.locked {
+            func failure(_ message: String) -> HDF5Error {
+                HDF5Error(.cannotRead, file: file.path, object: path, message: message, stack: Library.takeErrorStack())
+            }
+            let typeID = memoryType()
+            guard typeID >= 0 else { throw failure("cannot make memory type") }
+            defer { if ownsMemoryType { _ = H5Tclose(typeID) } }
+            if ownsMemoryType, H5Tget_class(typeID) == H5T_FLOAT, H5Tset_order(typeID, H5T_ORDER_LE) < 0 {
+                throw failure("cannot set byte order")
+            }
+            if shape.isEmpty {
+                let status = buffer.withUnsafeMutableBytes {
+                    H5Dread(handle.id, typeID, wd_H5S_ALL(), wd_H5S_ALL(), wd_H5P_DEFAULT(), $0.baseAddress)
+                }
+                guard status >= 0 else { throw failure("cannot read values") }
+                return
+            }
+            let fileSpaceID = H5Dget_space(handle.id)
+            guard fileSpaceID >= 0 else { throw failure("cannot read dataspace") }
+            defer { _ = H5Sclose(fileSpaceID) }
+            var start = [hsize_t](repeating: 0, count: shape.count)
+            var extent = shape.map { hsize_t($0) }
+            start[0] = hsize_t(rows.lowerBound)
+            extent[0] = hsize_t(rows.count)
+            guard H5Sselect_hyperslab(fileSpaceID, H5S_SELECT_SET, &start, nil, &extent, nil) >= 0 else {
+                throw failure("cannot select rows")
+            }
+            var memoryExtent = [hsize_t(elements)]
+            let memorySpaceID = H5Screate_simple(1, &memoryExtent, nil)
+            guard memorySpaceID >= 0 else { throw failure("cannot make memory space") }
+            defer { _ = H5Sclose(memorySpaceID) }
+            let status = buffer.withUnsafeMutableBytes {
+                H5Dread(handle.id, typeID, memorySpaceID, fileSpaceID, wd_H5P_DEFAULT(), $0.baseAddress)
+            }
+            guard status >= 0 else { throw failure("cannot read values") }
+        }
+    }
+}
+
+/// A readable name for an HDF5 filter id.
+public func filterName(_ id: Int) -> String {
+    switch id {
+    case 1: "deflate"
+    case 2: "shuffle"
+    case 3: "fletcher32"
+    case 4: "szip"
+    case 5: "nbit"
+    case 6: "scaleoffset"
+    case 32000: "lzf (filter 32000)"
+    case 32001: "blosc (filter 32001)"
+    case 32004: "lz4 (filter 32004)"
+    case 32015: "zstd (filter 32015)"
+    default: "filter \(id)"
+    }
+}
+
+/// Classifies a datatype; must be called under the library lock.
+func describe(type id: hid_t) -> ElementType {
+    let size = H5Tget_size(id)
+    switch H5Tget_class(id) {
+    case H5T_FLOAT:
+        var signPosition = 0, exponentPosition = 0, exponentSize = 0, mantissaPosition = 0, mantissaSize = 0
+        guard H5Tget_fields(id, &signPosition, &exponentPosition, &exponentSize, &mantissaPosition, &mantissaSize) >= 0 else {
+            _ = Library.takeErrorStack()
+            return .float(size: size, layout: .unknown)
+        }
+        let bias = H5Tget_ebias(id)
+        let fields = [size, signPosition, exponentPosition, exponentSize, mantissaPosition, mantissaSize, Int(bias)]
+        let layout: FloatLayout = switch fields {
+        case [2, 15, 10, 5, 0, 10, 15]: .ieeeHalf
+        case [2, 15, 7, 8, 0, 7, 127]: .bfloat16
+        case [4, 31, 23, 8, 0, 23, 127]: .ieeeSingle
+        case [8, 63, 52, 11, 0, 52, 1023]: .ieeeDouble
+        default: .unknown
+        }
+        return .float(size: size, layout: layout)
+    case H5T_INTEGER:
+        return .integer(size: size, signed: H5Tget_sign(id) == H5T_SGN_2)
+    case H5T_OPAQUE:
+        let tag = H5Tget_tag(id)
+        defer { if let tag { H5free_memory(tag) } }
+        return .opaque(size: size, tag: tag.map { String(cString: $0) } ?? "")
+    case H5T_STRING:
+        return .string
+    case let other:
+        return .other(typeClassName(other))
+    }
+}

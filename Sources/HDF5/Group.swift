@@ -1,0 +1,86 @@
+internal import CHDF5
+import Foundation
+
+/// An open HDF5 group: its members and its attributes.
+public struct Group: @unchecked Sendable {
+    public let file: File
+    /// Absolute path in the file.
+    public let path: String
+    let handle: Handle
+
+    /// One member link of a group.
+    public struct Member: Sendable, Equatable {
+        public let name: String
+        public let kind: ObjectKind
+        /// Absolute path of the member.
+        public let path: String
+    }
+
+    /// The members, in libhdf5's name order.
+    public func members() throws -> [Member] {
+        try Library.locked {
+            var info = H5G_info_t()
+            guard H5Gget_info(handle.id, &info) >= 0 else {
+                throw error("cannot list group members")
+            }
+            var result: [Member] = []
+            result.reserveCapacity(Int(info.nlinks))
+            for index in 0..<info.nlinks {
+                let size = H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, wd_H5P_DEFAULT())
+                guard size >= 0 else { throw error("cannot read a member name") }
+                var buffer = [CChar](repeating: 0, count: Int(size) + 1)
+                guard H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
+                                         wd_H5P_DEFAULT()) >= 0 else {
+                    throw error("cannot read a member name")
+                }
+                let name = decodeCString(buffer)
+                let childPath = path == "/" ? "/" + name : path + "/" + name
+                result.append(Member(name: name, kind: kindOfMember(name), path: childPath))
+            }
+            return result
+        }
+    }
+
+    private func kindOfMember(_ name: String) -> ObjectKind {
+        var linkInfo = H5L_info_t()
+        guard H5Lget_info(handle.id, name, &linkInfo, wd_H5P_DEFAULT()) >= 0, linkInfo.type == H5L_TYPE_HARD else {
+            _ = Library.takeErrorStack()
+            return .other
+        }
+        let id = H5Oopen(handle.id, name, wd_H5P_DEFAULT())
+        guard id >= 0 else {
+            _ = Library.takeErrorStack()
+            return .other
+        }
+        defer { _ = H5Oclose(id) }
+        switch H5Iget_type(id) {
+        case H5I_GROUP: return .group
+        case H5I_DATASET: return .dataset
+        default: return .other
+        }
+    }
+
+    /// Names of the attributes attached to this group.
+    public func attributeNames() throws -> [String] {
+        try Library.locked { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }
+    }
+
+    /// Whether an attribute of that name exists.
+    public func hasAttribute(_ name: String) -> Bool {
+        Library.locked { attributeExists(objectID: handle.id, name: name) }
+    }
+
+    /// The attribute's value, or nil when the group has no attribute of that name.
+    public func attribute(_ name: String) throws -> AttributeValue? {
+        try Library.locked { try readAttribute(objectID: handle.id, name: name, file: file.path, object: path) }
+    }
+
+    private func error(_ message: String) -> HDF5Error {
+        HDF5Error(.cannotRead, file: file.path, object: path, message: message, stack: Library.takeErrorStack())
+    }
+}
+
+func decodeCString(_ buffer: [CChar]) -> String {
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+}

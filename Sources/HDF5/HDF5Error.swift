@@ -1,0 +1,41 @@
+/// A failure reported by libhdf5 (or by this layer's own checks), with the file and the object
+/// named, and libhdf5's error stack captured instead of printed.
+public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// The file could not be opened as HDF5 (missing, unreadable, not HDF5, truncated header).
+        case cannotOpen
+        /// A group, dataset or attribute that was asked for is not there.
+        case notFound
+        /// libhdf5 failed while reading values or metadata (corrupt or truncated data).
+        case cannotRead
+        /// The object has a type or shape this layer does not decode.
+        case unsupported
+    }
+
+    public let code: Code
+    /// The file as the caller named it.
+    public let file: String
+    /// The HDF5 path of the object, or nil when the failure concerns the whole file.
+    public let object: String?
+    /// What this layer was doing, in a few words.
+    public let message: String
+    /// libhdf5's error stack, innermost last: "function: description (major / minor)".
+    public let stack: [String]
+
+    public init(_ code: Code, file: String, object: String?, message: String, stack: [String] = []) {
+        self.code = code
+        self.file = file
+        self.object = object
+        self.message = message
+        self.stack = stack
+    }
+
+    /// One line: file, object, what failed and libhdf5's innermost reason.
+    public var description: String {
+        var text = file
+        if let object { text += ": \(object)" }
+        text += ": \(message)"
+        if let reason = stack.last { text += " (libhdf5: \(reason))" }
+        return text
+    }
+}

@@ -1,0 +1,81 @@
+public import Checkpoint
+
+/// `weightdrift inspect`: what a checkpoint holds, as a table or JSON.
+public enum InspectReport {
+    public static let schemaVersion = 1
+
+    public static func json(_ checkpoint: Checkpoint) -> JSONValue {
+        var fields: [String: JSONValue] = [
+            "schemaVersion": .int(schemaVersion),
+            "path": .string(checkpoint.path),
+            "format": .string(checkpoint.format.rawValue),
+            "kerasVersion": .optional(checkpoint.kerasVersion),
+            "backend": .optional(checkpoint.backend),
+            "layerOrder": .string(checkpoint.layerOrder),
+            "totalParameters": .int(checkpoint.totalParameters),
+            "notes": .array(checkpoint.notes.map { .string($0) }),
+            "optimizer": checkpoint.optimizer.map(optimizerJSON) ?? .null,
+        ]
+        fields["layers"] = .array(checkpoint.layers.map { layer in
+            .object([
+                "name": .string(layer.name),
+                "className": .optional(layer.className),
+                "path": .string(layer.path),
+                "trainable": .optional(layer.trainable),
+                "parameters": .int(layer.parameterCount),
+                "weights": .array(layer.weights.map { weight in
+                    .object([
+                        "name": .string(weight.name),
+                        "storedName": .optional(weight.storedName),
+                        "path": .string(weight.path),
+                        "shape": .shape(weight.shape),
+                        "dtype": .string(weight.dtype.rawValue),
+                        "count": .int(weight.count),
+                        "trainable": .optional(weight.trainable),
+                    ])
+                }),
+            ])
+        })
+        return .object(fields)
+    }
+
+    static func optimizerJSON(_ optimizer: OptimizerState) -> JSONValue {
+        .object([
+            "className": .optional(optimizer.className),
+            "name": .optional(optimizer.name),
+            "iterations": optimizer.iterations.map { .number(Double($0)) } ?? .null,
+            "variableCount": .int(optimizer.variableCount),
+            "parameterCount": .int(optimizer.parameterCount),
+            "config": optimizer.config ?? .null,
+        ])
+    }
+
+    public static func table(_ checkpoint: Checkpoint) -> String {
+        var out = "\(checkpoint.path)\n"
+        out += "format: \(checkpoint.format.rawValue)"
+        out += "   keras: \(checkpoint.kerasVersion ?? "not stored")"
+        if let backend = checkpoint.backend { out += "   backend: \(backend)" }
+        out += "   layer order: \(checkpoint.layerOrder == "model" ? "model" : "by path (not stored in this format)")\n\n"
+        var table = TextTable([("layer", .left), ("class", .left), ("weight", .left), ("shape", .left),
+                               ("dtype", .left), ("params", .right)])
+        for layer in checkpoint.layers {
+            for (index, weight) in layer.weights.enumerated() {
+                table.add([index == 0 ? layer.name : "", index == 0 ? (layer.className ?? "?") : "", weight.name,
+                           shapeText(weight.shape), weight.dtype.rawValue, grouped(weight.count)])
+            }
+        }
+        out += table.render()
+        let weightCount = checkpoint.layers.reduce(0) { $0 + $1.weights.count }
+        out += "\ntotal: \(checkpoint.layers.count) layers with weights, \(weightCount) weights, \(grouped(checkpoint.totalParameters)) parameters\n"
+        if let optimizer = checkpoint.optimizer {
+            var line = "optimizer: \(optimizer.className ?? optimizer.name ?? "unknown")"
+            if let iterations = optimizer.iterations { line += ", \(grouped(Int(iterations))) iterations" }
+            line += ", \(optimizer.variableCount) variables (\(grouped(optimizer.parameterCount)) values, not compared)"
+            out += line + "\n"
+        } else {
+            out += "optimizer: none stored\n"
+        }
+        for note in checkpoint.notes { out += "note: \(note)\n" }
+        return out
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+
+struct WeightDrift: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weightdrift",
+        abstract: "How far fine-tuning moved a Keras model from its pretrained weights, layer by layer.",
+        discussion: """
+        Exit codes: 0 pass, 1 the drift gate failed, 2 bad input or usage.
+        """,
+        version: "0.1.0",
+        subcommands: [Inspect.self]
+    )
+
+    static func usageString(for error: any Error) -> String {
+        let lines = fullMessage(for: error).split(separator: "\n")
+        return lines.first { $0.hasPrefix("Usage:") }.map { String($0.dropFirst("Usage: ".count)) } ?? "weightdrift --help"
+    }
+}
+
+/// A usage problem found after parsing (a bad threshold, an unreadable policy file).
+struct CLIError: Error {
+    let message: String
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
+
+enum Console {
+    static func error(_ line: String) {
+        FileHandle.standardError.write(Data("weightdrift: error: \(line)\n".utf8))
+    }
+
+    static func warning(_ line: String) {
+        FileHandle.standardError.write(Data("weightdrift: warning: \(line)\n".utf8))
+    }
+
+    static func write(_ text: String, to path: String?) throws {
+        if let path {
+            do {
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw CLIError(message: "\(path): cannot write output: \(error.localizedDescription)")
+            }
+        } else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
