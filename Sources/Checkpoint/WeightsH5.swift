@@ -42,7 +42,7 @@ func readWeightsH5(files: [HDF5.File], config: JSONValue?, pathPrefixes: [String
         contents.notes.append("\(rest.count) variable group(s) not in the model config, listed last: \(rest.joined(separator: ", "))")
     }
     for path in rest {
-        ordered.append((path, groups[path]?.label ?? path, nil))
+        ordered.append((path, storedName(of: path, groups: groups) ?? groups[path]?.label ?? path, nil))
     }
 
     for (path, name, entry) in ordered {
@@ -128,6 +128,17 @@ private func collectVarsGroups(file: HDF5.File, source: Int, path: String, depth
             try collectVarsGroups(file: file, source: source, path: member.path, depth: depth + 1, into: &groups)
         }
     }
+}
+
+/// The layer name Keras 3.6+ records on `vars` groups, joined with the names recorded by the
+/// nested models it sits in (`inner_seq/dense`); nil when the file records none.
+private func storedName(of path: String, groups: [String: VarsGroup]) -> String? {
+    guard let own = groups[path]?.nameAttribute else { return nil }
+    let ancestors = groups.values
+        .filter { $0.path != "/" && path.hasPrefix($0.path + "/") }
+        .sorted { $0.path.count < $1.path.count }
+        .compactMap(\.nameAttribute)
+    return (ancestors + [own]).joined(separator: "/")
 }
 
 private func label(for path: String) -> String {

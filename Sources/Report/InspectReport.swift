@@ -1,4 +1,5 @@
 public import Checkpoint
+public import Drift
 
 /// `weightdrift inspect`: what a checkpoint holds, as a table or JSON.
 public enum InspectReport {
@@ -76,6 +77,64 @@ public enum InspectReport {
             out += "optimizer: none stored\n"
         }
         for note in checkpoint.notes { out += "note: \(note)\n" }
+        return out
+    }
+}
+
+/// `inspect --stats`: norms, ranges and NaN/Inf counts per layer and weight.
+public enum HealthReport {
+    public static func json(_ checkpoint: Checkpoint, _ health: [LayerHealth]) -> JSONValue {
+        guard case .object(var fields) = InspectReport.json(checkpoint), case .array(let layers) = fields["layers"] else {
+            return InspectReport.json(checkpoint)
+        }
+        fields["layers"] = .array(zip(layers, health).map { layerJSON, layerHealth in
+            guard case .object(var layer) = layerJSON, case .array(let weights) = layer["weights"] else { return layerJSON }
+            layer["stats"] = stats(layerHealth.stats)
+            layer["weights"] = .array(zip(weights, layerHealth.weights).map { weightJSON, weightStats in
+                guard case .object(var weight) = weightJSON else { return weightJSON }
+                weight["stats"] = stats(weightStats)
+                return .object(weight)
+            })
+            return .object(layer)
+        })
+        let nonFinite = health.reduce(0) { $0 + $1.stats.nonFinite }
+        fields["health"] = .object([
+            "nanCount": .int(health.reduce(0) { $0 + $1.stats.nanCount }),
+            "infCount": .int(health.reduce(0) { $0 + $1.stats.infCount }),
+            "verdict": .string(nonFinite == 0 ? "pass" : "fail"),
+            "firstNonFiniteLayer": .optional(health.first { $0.stats.nonFinite > 0 }?.layer.name),
+        ])
+        return .object(fields)
+    }
+
+    static func stats(_ s: ValueStats) -> JSONValue {
+        .object([
+            "norm": .number(s.norm), "min": .optional(s.min), "max": .optional(s.max), "mean": .optional(s.mean),
+            "rms": .optional(s.rms), "nanCount": .int(s.nanCount), "infCount": .int(s.infCount),
+            "zeroFraction": .number(s.count > 0 ? Double(s.zeroCount) / Double(s.count) : 0),
+        ])
+    }
+
+    public static func table(_ checkpoint: Checkpoint, _ health: [LayerHealth]) -> String {
+        var out = "\(checkpoint.path)\nformat: \(checkpoint.format.rawValue)   keras: \(checkpoint.kerasVersion ?? "not stored")\n\n"
+        var table = TextTable([("layer", .left), ("weight", .left), ("shape", .left), ("dtype", .left), ("norm", .right),
+                               ("min", .right), ("max", .right), ("mean", .right), ("NaN", .right), ("Inf", .right)])
+        for layerHealth in health {
+            for (index, (weight, s)) in zip(layerHealth.layer.weights, layerHealth.weights).enumerated() {
+                table.add([index == 0 ? layerHealth.layer.name : "", weight.name, shapeText(weight.shape), weight.dtype.rawValue,
+                           format(s.norm), s.min.map(format) ?? "—", s.max.map(format) ?? "—", s.mean.map(format) ?? "—",
+                           String(s.nanCount), String(s.infCount)])
+            }
+        }
+        out += table.render()
+        let nan = health.reduce(0) { $0 + $1.stats.nanCount }, inf = health.reduce(0) { $0 + $1.stats.infCount }
+        if let first = health.first(where: { $0.stats.nonFinite > 0 }) {
+            let affected = health.filter { $0.stats.nonFinite > 0 }.map(\.layer.name)
+            out += "\nFAIL: \(grouped(nan)) NaN and \(grouped(inf)) Inf values; first in model order: \(first.layer.name); "
+                + "layers affected: \(affected.joined(separator: ", "))\n"
+        } else {
+            out += "\nPASS: all \(grouped(checkpoint.totalParameters)) values finite\n"
+        }
         return out
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import Drift
 import Report
 
 struct Inspect: ParsableCommand {
@@ -20,12 +21,25 @@ struct Inspect: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
     var output: String?
 
+    @Flag(name: .long, help: "Also stream every value once: norms, ranges and NaN/Inf counts per layer. Exit 1 when any value is NaN or Inf.")
+    var stats = false
+
     func run() throws {
         let checkpoint = try Checkpoint.open(path)
+        guard stats else {
+            let text = switch format {
+            case .table: InspectReport.table(checkpoint)
+            case .json: JSONWriter.write(InspectReport.json(checkpoint))
+            }
+            try Console.write(text, to: output)
+            return
+        }
+        let health = try Health.check(checkpoint)
         let text = switch format {
-        case .table: InspectReport.table(checkpoint)
-        case .json: JSONWriter.write(InspectReport.json(checkpoint))
+        case .table: HealthReport.table(checkpoint, health)
+        case .json: JSONWriter.write(HealthReport.json(checkpoint, health))
         }
         try Console.write(text, to: output)
+        if health.contains(where: { $0.stats.nonFinite > 0 }) { throw ExitCode(1) }
     }
 }

@@ -20,6 +20,6 @@ do {
         WeightDrift.exit(withError: error)  // --help, --version
     }
     Console.error(WeightDrift.message(for: error))
-    Console.error("Usage: \(WeightDrift.usageString(for: error))")
+    FileHandle.standardError.write(Data("Usage: \(WeightDrift.usageString(for: error))\n".utf8))
     exit(2)
 }

@@ -1,0 +1,239 @@
+public import Checkpoint
+import Foundation
+
+/// Streams every weight pair once, in bounded slices, and judges each layer.
+public enum DriftEngine {
+    /// Elements per slice read from each file: 64 Ki values = 512 KiB per side as Double.
+    public static let sliceElements = 1 << 16
+
+    public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto,
+                               baseSHA256: String? = nil, tunedSHA256: String? = nil) throws -> DriftReport {
+        try policy.validate()
+        let matches = Matcher.match(base: base.layers, tuned: tuned.layers, mode: mode)
+        var layers: [LayerResult] = []
+        var buffers = Buffers()
+        for match in matches {
+            layers.append(try judge(match, base: base, tuned: tuned, policy: policy, buffers: &buffers))
+        }
+        var notes: [String] = []
+        for checkpoint in [base, tuned] where checkpoint.layerOrder != "model" {
+            notes.append("\(checkpoint.path): this format does not store model order; layers are listed by path")
+        }
+        if mode == .order, base.layerOrder != "model" || tuned.layerOrder != "model" {
+            notes.append("--match order on a file without stored model order pairs layers in path order")
+        }
+        return DriftReport(base: InputSummary(base, sha256: baseSHA256), tuned: InputSummary(tuned, sha256: tunedSHA256),
+                           policy: policy, matchMode: mode, layers: layers, summary: summarize(layers, policy: policy),
+                           notes: notes)
+    }
+
+    struct Buffers {
+        var base: [Double] = []
+        var tuned: [Double] = []
+    }
+
+    /// One fused pass over a weight pair.
+    static func sums(_ pair: (Weight, Weight), base: Checkpoint, tuned: Checkpoint, buffers: inout Buffers) throws -> DriftSums {
+        var baseReader = try base.reader(for: pair.0)
+        var tunedReader = try tuned.reader(for: pair.1)
+        var sums = DriftSums()
+        let step = baseReader.rowsPerSlice(elements: sliceElements)
+        var row = 0
+        while row < baseReader.rowCount {
+            let rows = row..<min(row + step, baseReader.rowCount)
+            try baseReader.read(rows: rows, into: &buffers.base)
+            try tunedReader.read(rows: rows, into: &buffers.tuned)
+            sums.accumulate(base: buffers.base, tuned: buffers.tuned)
+            row = rows.upperBound
+        }
+        return sums
+    }
+
+    /// One pass over a single weight.
+    public static func stats(_ weight: Weight, in checkpoint: Checkpoint, buffer: inout [Double]) throws -> ValueStats {
+        var reader = try checkpoint.reader(for: weight)
+        var stats = ValueStats()
+        let step = reader.rowsPerSlice(elements: sliceElements)
+        var row = 0
+        while row < reader.rowCount {
+            let rows = row..<min(row + step, reader.rowCount)
+            try reader.read(rows: rows, into: &buffer)
+            stats.accumulate(buffer)
+            row = rows.upperBound
+        }
+        return stats
+    }
+
+    static func judge(_ match: LayerMatch, base: Checkpoint, tuned: Checkpoint, policy: Policy,
+                      buffers: inout Buffers) throws -> LayerResult {
+        let name = match.tuned?.name ?? match.base?.name ?? "?"
+        let layerRule = policy.rule(forLayer: name) ?? match.base.flatMap { policy.rule(forLayer: $0.name) }
+        var weightResults: [WeightResult] = []
+        var layerSums: DriftSums?
+        var layerStats: ValueStats?
+        var structural: Status?
+        var escalations: [(Status, String)] = []
+
+        for weightMatch in match.weights {
+            let weightName = weightMatch.tuned?.name ?? weightMatch.base?.name ?? "?"
+            if weightMatch.comparable, let b = weightMatch.base, let t = weightMatch.tuned {
+                let pairSums = try sums((b, t), base: base, tuned: tuned, buffers: &buffers)
+                layerSums = merged(layerSums, pairSums)
+                var status: Status = pairSums.metrics.frozen ? .frozen : .ok
+                var reasons: [String] = []
+                if let rule = policy.rule(forWeight: weightName, inLayer: name) {
+                    (status, reasons) = verdict(pairSums, rule: rule, policy: policy)
+                    if status == .warn || status == .fail {
+                        escalations += reasons.map { (status, "\(weightName): \($0)") }
+                    }
+                }
+                weightResults.append(WeightResult(name: weightName, base: b, tuned: t, status: status, sums: pairSums,
+                                                  tunedStats: nil, reasons: reasons))
+            } else {
+                // In one file only, or reshaped: nothing to compare, but the tuned values still
+                // get a health check (a NaN in a new head fails like any other).
+                let status: Status = weightMatch.base == nil ? .new : weightMatch.tuned == nil ? .removed : .reshaped
+                structural = structural == nil || structural == status ? status : .reshaped
+                var stats: ValueStats?
+                if let t = weightMatch.tuned {
+                    let one = try DriftEngine.stats(t, in: tuned, buffer: &buffers.tuned)
+                    stats = one
+                    layerStats = layerStats.map { var s = $0; s.merge(one); return s } ?? one
+                }
+                weightResults.append(WeightResult(name: weightName, base: weightMatch.base, tuned: weightMatch.tuned,
+                                                  status: status, sums: nil, tunedStats: stats, reasons: []))
+            }
+        }
+
+        let parameterCount = (match.tuned ?? match.base)?.parameterCount ?? 0
+        var status: Status
+        var reasons: [String] = []
+        var failsGate = false
+        let nonFinite = (layerSums.map { $0.tunedNaN + $0.tunedInf } ?? 0) + (layerStats?.nonFinite ?? 0)
+
+        if case .ignore = layerRule?.action {
+            status = .ignored
+            reasons = ["ignored by policy rule '\(layerRule!.pattern)'"]
+        } else if match.base == nil || match.tuned == nil || structural != nil {
+            status = match.base == nil ? .new : match.tuned == nil ? .removed : .reshaped
+            let allowed = status == .removed ? (layerRule?.allowRemoved ?? policy.allowRemoved)
+                : (layerRule?.allowNew ?? policy.allowNew)
+            if !allowed {
+                failsGate = true
+                reasons.append(status == .removed ? "layer removed and the policy does not allow it"
+                               : status == .new ? "new layer and the policy does not allow it"
+                               : "shape changed and the policy does not allow new shapes")
+            }
+            if status == .reshaped, let sums = layerSums {
+                // Weights that kept their shape are still judged.
+                let (own, ownReasons) = verdict(sums, rule: layerRule, policy: policy)
+                if own == .fail || own == .warn {
+                    escalations += ownReasons.map { (own, $0) }
+                }
+            }
+        } else if let sums = layerSums {
+            (status, reasons) = verdict(sums, rule: layerRule, policy: policy)
+            failsGate = status == .fail
+        } else {
+            status = .ok
+        }
+
+        if status != .ignored {
+            if nonFinite > 0, policy.failOnNonFinite {
+                let nan = (layerSums?.tunedNaN ?? 0) + (layerStats?.nanCount ?? 0)
+                let inf = (layerSums?.tunedInf ?? 0) + (layerStats?.infCount ?? 0)
+                if !(status == .fail && reasons.contains { $0.contains("NaN") }) {
+                    reasons.insert("\(nan) NaN and \(inf) Inf values in the tuned checkpoint", at: 0)
+                }
+                if status != .new, status != .removed, status != .reshaped { status = .fail }
+                failsGate = true
+            }
+            for (level, reason) in escalations {
+                reasons.append(reason)
+                if level == .fail { failsGate = true }
+                if status == .ok || status == .frozen || (status == .warn && level == .fail) {
+                    status = level
+                }
+            }
+        }
+
+        return LayerResult(name: name, baseName: match.base?.name, tunedName: match.tuned?.name,
+                           className: match.tuned?.className ?? match.base?.className, matchedBy: match.rule,
+                           status: status, failsGate: failsGate, reasons: reasons, sums: layerSums,
+                           tunedStats: layerStats, weights: weightResults, parameterCount: parameterCount)
+    }
+
+    private static func merged(_ a: DriftSums?, _ b: DriftSums) -> DriftSums {
+        guard var a else { return b }
+        a.merge(b)
+        return a
+    }
+
+    /// ok / warn / fail / frozen for compared values under a rule (or the defaults).
+    static func verdict(_ sums: DriftSums, rule: PolicyRule?, policy: Policy) -> (Status, [String]) {
+        let metrics = sums.metrics
+        if case .frozen = rule?.action {
+            if metrics.frozen { return (.frozen, []) }
+            return (.fail, ["must be frozen (policy rule '\(rule!.pattern)') but \(percent(metrics.changedFraction)) of its values changed"])
+        }
+        if metrics.frozen { return (.frozen, []) }
+        var thresholds = policy.thresholds
+        if case .thresholds(let own) = rule?.action { thresholds = own }
+        let what = metrics.relativeTo == .norm ? "relative change" : "RMS change (base ≈ 0)"
+        func check(_ limits: Limits) -> [String] {
+            var out: [String] = []
+            if metrics.relativeChange > limits.relativeChange {
+                out.append("\(what) \(format(metrics.relativeChange)) > \(format(limits.relativeChange))")
+            }
+            if let cosine = metrics.cosine, cosine < limits.cosine {
+                out.append("cosine \(format(cosine)) < \(format(limits.cosine))")
+            }
+            return out
+        }
+        let failing = check(thresholds.fail)
+        if !failing.isEmpty { return (.fail, failing) }
+        let warning = check(thresholds.warn)
+        if !warning.isEmpty { return (.warn, warning) }
+        return (.ok, [])
+    }
+
+    static func summarize(_ layers: [LayerResult], policy: Policy) -> Summary {
+        var counts: [Status: Int] = [:]
+        for layer in layers { counts[layer.status, default: 0] += 1 }
+        let failing = layers.filter { $0.failsGate || (policy.failOnWarn && $0.status == .warn) }
+        func severity(_ layer: LayerResult) -> Int {
+            switch layer.status {
+            case .fail: 3
+            case .warn: 2
+            case .ok: 1
+            default: layer.failsGate ? 3 : 0
+            }
+        }
+        let worst = layers.filter { severity($0) > 0 }.max { a, b in
+            (severity(a), a.metrics?.relativeChange ?? 0) < (severity(b), b.metrics?.relativeChange ?? 0)
+        }
+        let failures = failing.map { layer in
+            "\(layer.name): " + (layer.reasons.isEmpty ? layer.status.rawValue : layer.reasons.joined(separator: "; "))
+        }
+        return Summary(passed: failing.isEmpty, counts: counts, worstLayer: worst?.name, failures: failures)
+    }
+}
+
+/// Figures as users read them: 4 significant digits, scientific when tiny or huge.
+public func format(_ value: Double) -> String {
+    guard value.isFinite else { return value.isNaN ? "nan" : (value > 0 ? "inf" : "-inf") }
+    if value == 0 { return "0" }
+    let magnitude = abs(value)
+    if magnitude >= 1e-3 && magnitude < 1e6 {
+        var text = String(format: "%.4g", value)
+        if text.contains("e") { text = String(format: "%.4f", value) }
+        return text
+    }
+    return String(format: "%.3e", value)
+}
+
+public func percent(_ fraction: Double) -> String {
+    guard fraction.isFinite else { return "nan" }
+    if fraction > 0 && fraction < 0.001 { return "<0.1%" }
+    return String(format: "%.1f%%", fraction * 100)
+}

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Relative-change and cosine limits. A layer warns (or fails) when its relative change is above
+/// the relative-change limit or its cosine similarity below the cosine limit.
+public struct Limits: Sendable, Equatable {
+    public var relativeChange: Double
+    public var cosine: Double
+
+    public init(relativeChange: Double, cosine: Double) {
+        self.relativeChange = relativeChange
+        self.cosine = cosine
+    }
+}
+
+public struct Thresholds: Sendable, Equatable {
+    public var warn: Limits
+    public var fail: Limits
+
+    /// See the README's "Default thresholds" for where these come from.
+    public static let defaults = Thresholds(warn: Limits(relativeChange: 0.05, cosine: 0.999),
+                                            fail: Limits(relativeChange: 0.20, cosine: 0.98))
+
+    public init(warn: Limits, fail: Limits) {
+        self.warn = warn
+        self.fail = fail
+    }
+}
+
+/// A per-layer (or per-weight) rule: the first rule whose glob matches a layer's name (or
+/// `layer/weight` for a weight) decides how it is judged.
+public struct PolicyRule: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// Reported, never gated.
+        case ignore
+        /// Must be bit-identical to the base; any change fails.
+        case frozen
+        /// Judged against these thresholds.
+        case thresholds(Thresholds)
+    }
+
+    public var pattern: String
+    public var action: Action
+    /// Overrides the policy's allowNew/allowRemoved for layers this rule matches.
+    public var allowNew: Bool?
+    public var allowRemoved: Bool?
+
+    public init(pattern: String, action: Action, allowNew: Bool? = nil, allowRemoved: Bool? = nil) {
+        self.pattern = pattern
+        self.action = action
+        self.allowNew = allowNew
+        self.allowRemoved = allowRemoved
+    }
+
+    public func matches(_ name: String) -> Bool { Glob.matches(pattern, name) }
+}
+
+/// Everything that decides verdicts. The CLI flags, the YAML policy file and the tests all
+/// build this one value.
+public struct Policy: Sendable, Equatable {
+    public var thresholds: Thresholds = .defaults
+    /// A warning fails the gate too.
+    public var failOnWarn = false
+    /// Layers only in the tuned file (a new head) pass the gate unless this is false.
+    public var allowNew = true
+    /// Layers only in the base file pass the gate unless this is false.
+    public var allowRemoved = true
+    /// Any NaN or Inf in the tuned checkpoint fails its layer.
+    public var failOnNonFinite = true
+    public var rules: [PolicyRule] = []
+
+    public init() {}
+
+    /// The first rule matching the layer name.
+    public func rule(forLayer name: String) -> PolicyRule? {
+        rules.first { $0.matches(name) }
+    }
+
+    /// The first rule that names this weight (`layer/weight`) and not its whole layer.
+    public func rule(forWeight weight: String, inLayer layer: String) -> PolicyRule? {
+        rules.first { $0.matches("\(layer)/\(weight)") && !$0.matches(layer) }
+    }
+
+    /// Checks the numbers a user can set: finite, not negative, cosines at most 1.
+    public func validate() throws {
+        func check(_ limits: Limits, _ what: String) throws {
+            guard limits.relativeChange.isFinite, limits.relativeChange >= 0 else {
+                throw PolicyError("\(what) relative-change threshold must be a finite number ≥ 0, got \(limits.relativeChange)")
+            }
+            guard limits.cosine.isFinite, limits.cosine >= -1, limits.cosine <= 1 else {
+                throw PolicyError("\(what) cosine threshold must be a finite number in [-1, 1], got \(limits.cosine)")
+            }
+        }
+        try check(thresholds.warn, "warn")
+        try check(thresholds.fail, "fail")
+        for rule in rules {
+            if case .thresholds(let own) = rule.action {
+                try check(own.warn, "rule '\(rule.pattern)' warn")
+                try check(own.fail, "rule '\(rule.pattern)' fail")
+            }
+        }
+    }
+}
+
+public struct PolicyError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Shell-style globs: `*` any run of characters (including `/`), `?` one character, `[abc]` a set.
+public enum Glob {
+    public static func matches(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern), t = Array(text)
+        var pi = 0, ti = 0, starP = -1, starT = 0
+        while ti < t.count {
+            if pi < p.count, p[pi] == "*" {
+                starP = pi
+                starT = ti
+                pi += 1
+            } else if pi < p.count, let width = matchOne(p, pi, t[ti]) {
+                pi += width
+                ti += 1
+            } else if starP >= 0 {
+                pi = starP + 1
+                starT += 1
+                ti = starT
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+
+    /// If the pattern element at `pi` matches `c`, how many pattern characters it spans.
+    private static func matchOne(_ p: [Character], _ pi: Int, _ c: Character) -> Int? {
+        switch p[pi] {
+        case "?": return 1
+        case "[":
+            guard let close = p[(pi + 1)...].firstIndex(of: "]"), close > pi + 1 else { return p[pi] == c ? 1 : nil }
+            var set = Array(p[(pi + 1)..<close])
+            let negate = set.first == "!" || set.first == "^"
+            if negate { set.removeFirst() }
+            var hit = false
+            var i = 0
+            while i < set.count {
+                if i + 2 < set.count, set[i + 1] == "-" {
+                    if set[i] <= c && c <= set[i + 2] { hit = true }
+                    i += 3
+                } else {
+                    if set[i] == c { hit = true }
+                    i += 1
+                }
+            }
+            return hit != negate ? close - pi + 1 : nil
+        default:
+            return p[pi] == c ? 1 : nil
+        }
+    }
+}

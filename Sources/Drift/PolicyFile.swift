@@ -1,0 +1,109 @@
+import Foundation
+import Yams
+
+extension Policy {
+    /// Reads a YAML policy file (see the README's "Policy file"). Unknown keys are errors, so a
+    /// typo cannot silently loosen the gate.
+    public static func load(yaml text: String, source: String) throws -> Policy {
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: text)
+        } catch {
+            throw PolicyError("\(source): not valid YAML: \(error)")
+        }
+        guard let root = document as? [String: Any] else {
+            throw PolicyError("\(source): a policy is a YAML mapping (version, thresholds, rules, …)")
+        }
+        try checkKeys(root, ["version", "thresholds", "failOnWarn", "failOnNonFinite", "allowNew", "allowRemoved", "rules"],
+                      at: "\(source)")
+        if let version = root["version"], number(version) != 1 {
+            throw PolicyError("\(source): version: only version 1 is understood")
+        }
+        var policy = Policy()
+        if let thresholds = root["thresholds"] {
+            policy.thresholds = try readThresholds(thresholds, over: .defaults, at: "\(source): thresholds")
+        }
+        policy.failOnWarn = try flag(root["failOnWarn"], at: "\(source): failOnWarn") ?? policy.failOnWarn
+        policy.failOnNonFinite = try flag(root["failOnNonFinite"], at: "\(source): failOnNonFinite") ?? policy.failOnNonFinite
+        policy.allowNew = try flag(root["allowNew"], at: "\(source): allowNew") ?? policy.allowNew
+        policy.allowRemoved = try flag(root["allowRemoved"], at: "\(source): allowRemoved") ?? policy.allowRemoved
+        if let rules = root["rules"] {
+            guard let list = rules as? [Any] else { throw PolicyError("\(source): rules: expected a list") }
+            for (index, item) in list.enumerated() {
+                let at = "\(source): rules[\(index)]"
+                guard let rule = item as? [String: Any] else { throw PolicyError("\(at): expected a mapping") }
+                try checkKeys(rule, ["match", "ignore", "frozen", "warn", "fail", "allowNew", "allowRemoved"], at: at)
+                guard let pattern = rule["match"] as? String, !pattern.isEmpty else {
+                    throw PolicyError("\(at): match: a glob of layer names is required")
+                }
+                let ignore = try flag(rule["ignore"], at: "\(at): ignore") ?? false
+                let frozen = try flag(rule["frozen"], at: "\(at): frozen") ?? false
+                let hasLimits = rule["warn"] != nil || rule["fail"] != nil
+                guard [ignore, frozen, hasLimits].filter({ $0 }).count <= 1 else {
+                    throw PolicyError("\(at): use one of ignore, frozen, or warn/fail thresholds")
+                }
+                let action: PolicyRule.Action
+                if ignore {
+                    action = .ignore
+                } else if frozen {
+                    action = .frozen
+                } else {
+                    action = .thresholds(try readThresholds(rule.filter { $0.key == "warn" || $0.key == "fail" },
+                                                            over: policy.thresholds, at: at))
+                }
+                policy.rules.append(PolicyRule(pattern: pattern, action: action,
+                                               allowNew: try flag(rule["allowNew"], at: "\(at): allowNew"),
+                                               allowRemoved: try flag(rule["allowRemoved"], at: "\(at): allowRemoved")))
+            }
+        }
+        do {
+            try policy.validate()
+        } catch let error as PolicyError {
+            throw PolicyError("\(source): \(error.description)")
+        }
+        return policy
+    }
+
+    private static func readThresholds(_ value: Any, over base: Thresholds, at: String) throws -> Thresholds {
+        guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected warn: and fail: mappings") }
+        try checkKeys(map, ["warn", "fail"], at: at)
+        var result = base
+        if let warn = map["warn"], !(warn is NSNull) { result.warn = try readLimits(warn, over: base.warn, at: "\(at).warn") }
+        if let fail = map["fail"], !(fail is NSNull) { result.fail = try readLimits(fail, over: base.fail, at: "\(at).fail") }
+        return result
+    }
+
+    private static func readLimits(_ value: Any, over base: Limits, at: String) throws -> Limits {
+        guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected relativeChange: and/or cosine:") }
+        try checkKeys(map, ["relativeChange", "cosine"], at: at)
+        var limits = base
+        if let raw = map["relativeChange"] {
+            guard let number = number(raw) else { throw PolicyError("\(at).relativeChange: expected a number") }
+            limits.relativeChange = number
+        }
+        if let raw = map["cosine"] {
+            guard let number = number(raw) else { throw PolicyError("\(at).cosine: expected a number") }
+            limits.cosine = number
+        }
+        return limits
+    }
+
+    private static func number(_ value: Any) -> Double? {
+        if value is Bool { return nil }
+        if let int = value as? Int { return Double(int) }
+        return value as? Double
+    }
+
+    private static func flag(_ value: Any?, at: String) throws -> Bool? {
+        guard let value else { return nil }
+        guard let flag = value as? Bool else { throw PolicyError("\(at): expected true or false") }
+        return flag
+    }
+
+    private static func checkKeys(_ map: [String: Any], _ allowed: Set<String>, at: String) throws {
+        let unknown = map.keys.filter { !allowed.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw PolicyError("\(at): unknown key\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")) (known: \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+}

@@ -1,0 +1,91 @@
+public import Checkpoint
+
+/// A layer's (or weight's) verdict.
+public enum Status: String, Sendable, CaseIterable {
+    case ok, warn, fail, frozen, new, removed, reshaped, ignored
+}
+
+public struct WeightResult: Sendable {
+    /// The tuned weight's name, or the base's when only the base has it.
+    public let name: String
+    public let base: Weight?
+    public let tuned: Weight?
+    public let status: Status
+    /// Present when both sides were compared.
+    public let sums: DriftSums?
+    /// Present for a weight in one file only (or reshaped): its tuned values' health.
+    public let tunedStats: ValueStats?
+    /// Why the status is what it is, when a rule for this weight decided it.
+    public let reasons: [String]
+
+    public var metrics: DriftMetrics? { sums?.metrics }
+}
+
+public struct LayerResult: Sendable {
+    /// The tuned layer's name, or the base's for a removed layer.
+    public let name: String
+    public let baseName: String?
+    public let tunedName: String?
+    public let className: String?
+    public let matchedBy: MatchRule?
+    public let status: Status
+    /// Whether this layer makes the gate fail.
+    public let failsGate: Bool
+    /// Why: "relative change 0.31 > 0.20", "12 NaN in tuned", …
+    public let reasons: [String]
+    /// Over all compared weights of the layer together.
+    public let sums: DriftSums?
+    public let tunedStats: ValueStats?
+    public let weights: [WeightResult]
+    /// Elements in the layer (tuned side, or base for a removed layer).
+    public let parameterCount: Int
+
+    public var metrics: DriftMetrics? { sums?.metrics }
+    public var nonFiniteInTuned: Int { (sums.map { $0.tunedNaN + $0.tunedInf } ?? 0) + (tunedStats?.nonFinite ?? 0) }
+    public var nanInTuned: Int { (sums?.tunedNaN ?? 0) + (tunedStats?.nanCount ?? 0) }
+    public var infInTuned: Int { (sums?.tunedInf ?? 0) + (tunedStats?.infCount ?? 0) }
+}
+
+/// What identifies an input in a report.
+public struct InputSummary: Sendable {
+    public let path: String
+    public let format: CheckpointFormat
+    public let sha256: String?
+    public let kerasVersion: String?
+    public let layerCount: Int
+    public let parameterCount: Int
+    public let optimizer: OptimizerState?
+    public let layerOrder: String
+
+    public init(_ checkpoint: Checkpoint, sha256: String?) {
+        path = checkpoint.path
+        format = checkpoint.format
+        self.sha256 = sha256
+        kerasVersion = checkpoint.kerasVersion
+        layerCount = checkpoint.layers.count
+        parameterCount = checkpoint.totalParameters
+        optimizer = checkpoint.optimizer
+        layerOrder = checkpoint.layerOrder
+    }
+}
+
+public struct Summary: Sendable {
+    public let passed: Bool
+    public let counts: [Status: Int]
+    /// The layer that matters most: the worst status, then the largest relative change.
+    public let worstLayer: String?
+    /// The reasons the gate failed, one per failing layer.
+    public let failures: [String]
+}
+
+/// The whole result of `compare`.
+public struct DriftReport: Sendable {
+    public let base: InputSummary
+    public let tuned: InputSummary
+    public let policy: Policy
+    public let matchMode: MatchMode
+    public let layers: [LayerResult]
+    public let summary: Summary
+    /// Things worth knowing that are not verdicts (layer order not stored, …).
+    public let notes: [String]
+}

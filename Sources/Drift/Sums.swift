@@ -1,0 +1,133 @@
+import Foundation
+
+/// The raw sums of one streamed pass over a pair of tensors (or several, for a layer). Every
+/// metric a user sees is derived from these; merging two is exact, so a layer's figures are
+/// those of all its weights taken together.
+public struct DriftSums: Sendable, Equatable {
+    public var count = 0
+    /// Elements finite in both files; every sum runs over these only.
+    public var finiteCount = 0
+    public var baseNaN = 0, baseInf = 0, tunedNaN = 0, tunedInf = 0
+    /// Elements whose stored bits differ (over all elements, NaN included).
+    public var changedCount = 0
+    public var sumBaseSquares = 0.0
+    public var sumTunedSquares = 0.0
+    public var sumDot = 0.0
+    /// Σ(b − a)², from the difference itself: Σa² + Σb² − 2Σab cancels to 0 for small drifts.
+    public var sumDiffSquares = 0.0
+    public var maxAbsChange = 0.0
+
+    public init() {}
+
+    /// Elements per block: each block sums into fresh Double accumulators that are then added to
+    /// the totals, which keeps the rounding error of long sums near that of pairwise summation.
+    static let block = 4096
+
+    /// Adds one aligned slice of base and tuned values (same length).
+    public mutating func accumulate(base: [Double], tuned: [Double]) {
+        precondition(base.count == tuned.count, "slices of a pair must be aligned")
+        count += base.count
+        var start = 0
+        while start < base.count {
+            let end = min(start + Self.block, base.count)
+            var bb = 0.0, tt = 0.0, bt = 0.0, dd = 0.0, maxChange = maxAbsChange
+            var finite = 0, changed = 0
+            for i in start..<end {
+                let a = base[i], b = tuned[i]
+                if a.bitPattern != b.bitPattern { changed += 1 }
+                if a.isFinite && b.isFinite {
+                    let d = b - a
+                    bb += a * a
+                    tt += b * b
+                    bt += a * b
+                    dd += d * d
+                    maxChange = max(maxChange, abs(d))
+                    finite += 1
+                } else {
+                    if a.isNaN { baseNaN += 1 } else if a.isInfinite { baseInf += 1 }
+                    if b.isNaN { tunedNaN += 1 } else if b.isInfinite { tunedInf += 1 }
+                }
+            }
+            sumBaseSquares += bb
+            sumTunedSquares += tt
+            sumDot += bt
+            sumDiffSquares += dd
+            maxAbsChange = maxChange
+            finiteCount += finite
+            changedCount += changed
+            start = end
+        }
+    }
+
+    public mutating func merge(_ other: DriftSums) {
+        count += other.count
+        finiteCount += other.finiteCount
+        baseNaN += other.baseNaN
+        baseInf += other.baseInf
+        tunedNaN += other.tunedNaN
+        tunedInf += other.tunedInf
+        changedCount += other.changedCount
+        sumBaseSquares += other.sumBaseSquares
+        sumTunedSquares += other.sumTunedSquares
+        sumDot += other.sumDot
+        sumDiffSquares += other.sumDiffSquares
+        maxAbsChange = max(maxAbsChange, other.maxAbsChange)
+    }
+
+    public var metrics: DriftMetrics { DriftMetrics(self) }
+}
+
+/// What the sums mean. Nil where a figure is undefined (a zero norm).
+public struct DriftMetrics: Sendable, Equatable {
+    public enum RelativeTo: String, Sendable { case norm, rms }
+
+    public let baseNorm: Double
+    public let tunedNorm: Double
+    public let diffNorm: Double
+    /// ‖W₁−W₀‖/‖W₀‖; where the base is about zero (RMS below `zeroBaseRMS`, e.g. a zero-initialised
+    /// bias), the RMS of the change instead, and `relativeTo` says which.
+    public let relativeChange: Double
+    public let relativeTo: RelativeTo
+    public let normRatio: Double?
+    public let cosine: Double?
+    public let angleDegrees: Double?
+    public let rmsChange: Double
+    public let maxAbsChange: Double
+    public let changedFraction: Double
+    /// Every element bit-identical.
+    public let frozen: Bool
+    public let nonFiniteInTuned: Int
+    public let nonFiniteInBase: Int
+
+    /// Below this RMS a base tensor counts as zero for the relative change.
+    public static let zeroBaseRMS = 1e-8
+
+    init(_ sums: DriftSums) {
+        baseNorm = sums.sumBaseSquares.squareRoot()
+        tunedNorm = sums.sumTunedSquares.squareRoot()
+        diffNorm = sums.sumDiffSquares.squareRoot()
+        let finite = Double(sums.finiteCount)
+        rmsChange = sums.finiteCount > 0 ? diffNorm / finite.squareRoot() : 0
+        if sums.finiteCount == 0 || baseNorm / finite.squareRoot() < Self.zeroBaseRMS {
+            relativeChange = rmsChange
+            relativeTo = .rms
+        } else {
+            relativeChange = diffNorm / baseNorm
+            relativeTo = .norm
+        }
+        normRatio = baseNorm > 0 ? tunedNorm / baseNorm : nil
+        if baseNorm > 0, tunedNorm > 0 {
+            let c = min(1, max(-1, sums.sumDot / (baseNorm * tunedNorm)))
+            cosine = c
+            angleDegrees = acos(c) * 180 / .pi
+        } else {
+            cosine = nil
+            angleDegrees = nil
+        }
+        maxAbsChange = sums.maxAbsChange
+        changedFraction = sums.count > 0 ? Double(sums.changedCount) / Double(sums.count) : 0
+        frozen = sums.changedCount == 0
+        nonFiniteInTuned = sums.tunedNaN + sums.tunedInf
+        nonFiniteInBase = sums.baseNaN + sums.baseInf
+    }
+}

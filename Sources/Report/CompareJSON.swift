@@ -1,0 +1,132 @@
+public import Checkpoint
+public import Drift
+
+/// `compare --format json`. Versioned by `schemaVersion`; fields are added, never renamed.
+public enum CompareJSON {
+    public static let schemaVersion = 1
+
+    public static func render(_ report: DriftReport) -> String { JSONWriter.write(json(report)) }
+
+    public static func json(_ report: DriftReport) -> JSONValue {
+        .object([
+            "schemaVersion": .int(schemaVersion),
+            "base": input(report.base),
+            "tuned": input(report.tuned),
+            "matchMode": .string(report.matchMode.rawValue),
+            "thresholds": policy(report.policy),
+            "layers": .array(report.layers.map(layer)),
+            "summary": summary(report),
+            "notes": .array(report.notes.map { .string($0) }),
+        ])
+    }
+
+    static func input(_ input: InputSummary) -> JSONValue {
+        .object([
+            "path": .string(input.path),
+            "format": .string(input.format.rawValue),
+            "sha256": .optional(input.sha256),
+            "kerasVersion": .optional(input.kerasVersion),
+            "layers": .int(input.layerCount),
+            "parameters": .int(input.parameterCount),
+            "layerOrder": .string(input.layerOrder),
+            "optimizer": input.optimizer.map(InspectReport.optimizerJSON) ?? .null,
+        ])
+    }
+
+    static func limits(_ limits: Limits) -> JSONValue {
+        .object(["relativeChange": .number(limits.relativeChange), "cosine": .number(limits.cosine)])
+    }
+
+    static func policy(_ policy: Policy) -> JSONValue {
+        .object([
+            "warn": limits(policy.thresholds.warn),
+            "fail": limits(policy.thresholds.fail),
+            "failOnWarn": .bool(policy.failOnWarn),
+            "failOnNonFinite": .bool(policy.failOnNonFinite),
+            "allowNew": .bool(policy.allowNew),
+            "allowRemoved": .bool(policy.allowRemoved),
+            "rules": .array(policy.rules.map { rule in
+                var fields: [String: JSONValue] = ["match": .string(rule.pattern)]
+                switch rule.action {
+                case .ignore: fields["action"] = .string("ignore")
+                case .frozen: fields["action"] = .string("frozen")
+                case .thresholds(let own):
+                    fields["action"] = .string("thresholds")
+                    fields["warn"] = limits(own.warn)
+                    fields["fail"] = limits(own.fail)
+                }
+                if let allowNew = rule.allowNew { fields["allowNew"] = .bool(allowNew) }
+                if let allowRemoved = rule.allowRemoved { fields["allowRemoved"] = .bool(allowRemoved) }
+                return .object(fields)
+            }),
+        ])
+    }
+
+    /// The metric fields shared by layers and weights; null where undefined.
+    static func metrics(_ sums: DriftSums?, into fields: inout [String: JSONValue]) {
+        let m = sums?.metrics
+        fields["relativeChange"] = .optional(m?.relativeChange)
+        fields["relativeTo"] = .optional(m?.relativeTo.rawValue)
+        fields["cosine"] = .optional(m?.cosine)
+        fields["angleDegrees"] = .optional(m?.angleDegrees)
+        fields["normRatio"] = .optional(m?.normRatio)
+        fields["baseNorm"] = .optional(m?.baseNorm)
+        fields["tunedNorm"] = .optional(m?.tunedNorm)
+        fields["diffNorm"] = .optional(m?.diffNorm)
+        fields["maxAbsChange"] = .optional(m?.maxAbsChange)
+        fields["rmsChange"] = .optional(m?.rmsChange)
+        fields["changedFraction"] = .optional(m?.changedFraction)
+        fields["frozen"] = .optional(m?.frozen)
+        fields["count"] = sums.map { .int($0.count) } ?? .null
+        fields["finiteCount"] = sums.map { .int($0.finiteCount) } ?? .null
+        fields["baseNanCount"] = sums.map { .int($0.baseNaN) } ?? .null
+        fields["baseInfCount"] = sums.map { .int($0.baseInf) } ?? .null
+    }
+
+    static func layer(_ layer: LayerResult) -> JSONValue {
+        var fields: [String: JSONValue] = [
+            "name": .string(layer.name),
+            "baseName": .optional(layer.baseName),
+            "tunedName": .optional(layer.tunedName),
+            "className": .optional(layer.className),
+            "matchedBy": .optional(layer.matchedBy?.rawValue),
+            "status": .string(layer.status.rawValue),
+            "failsGate": .bool(layer.failsGate),
+            "reasons": .array(layer.reasons.map { .string($0) }),
+            "parameters": .int(layer.parameterCount),
+            "nanCount": .int(layer.nanInTuned),
+            "infCount": .int(layer.infInTuned),
+        ]
+        metrics(layer.sums, into: &fields)
+        fields["weights"] = .array(layer.weights.map { weight in
+            var w: [String: JSONValue] = [
+                "name": .string(weight.name),
+                "status": .string(weight.status.rawValue),
+                "basePath": .optional(weight.base?.path),
+                "tunedPath": .optional(weight.tuned?.path),
+                "shape": .shape((weight.tuned ?? weight.base)?.shape ?? []),
+                "baseShape": weight.base.map { .shape($0.shape) } ?? .null,
+                "tunedShape": weight.tuned.map { .shape($0.shape) } ?? .null,
+                "baseDtype": .optional(weight.base?.dtype.rawValue),
+                "tunedDtype": .optional(weight.tuned?.dtype.rawValue),
+                "nanCount": .int((weight.sums?.tunedNaN ?? 0) + (weight.tunedStats?.nanCount ?? 0)),
+                "infCount": .int((weight.sums?.tunedInf ?? 0) + (weight.tunedStats?.infCount ?? 0)),
+                "reasons": .array(weight.reasons.map { .string($0) }),
+            ]
+            metrics(weight.sums, into: &w)
+            return .object(w)
+        })
+        return .object(fields)
+    }
+
+    static func summary(_ report: DriftReport) -> JSONValue {
+        var counts: [String: JSONValue] = [:]
+        for status in Status.allCases { counts[status.rawValue] = .int(report.summary.counts[status] ?? 0) }
+        return .object([
+            "verdict": .string(report.summary.passed ? "pass" : "fail"),
+            "counts": .object(counts),
+            "worstLayer": .optional(report.summary.worstLayer),
+            "failures": .array(report.summary.failures.map { .string($0) }),
+        ])
+    }
+}

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Checkpoint
+import Crypto
+import Drift
+import Foundation
+import Report
+
+enum CompareFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, markdown, junit, github
+}
+
+enum MatchOption: String, ExpressibleByArgument, CaseIterable {
+    case auto, name, order
+    var mode: MatchMode { MatchMode(rawValue: rawValue)! }
+}
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare a pretrained and a fine-tuned checkpoint layer by layer, and gate on the drift.",
+        discussion: """
+        Exit codes: 0 the gate passed, 1 it failed (a layer over the fail thresholds, NaN or Inf \
+        in the tuned weights, a frozen layer that changed, …), 2 bad input or usage.
+        Flags override the policy file, which overrides the defaults.
+        """
+    )
+
+    @Argument(help: "The pretrained (base) checkpoint.")
+    var base: String
+
+    @Argument(help: "The fine-tuned checkpoint. May be in another layout than the base.")
+    var tuned: String
+
+    @Option(name: .long, help: "Output format: table, json, markdown, junit or github.")
+    var format: CompareFormat = .table
+
+    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
+    var output: String?
+
+    @Option(name: .long, help: "How to pair layers: auto (names, then normalised names, then order by shape), name, or order.")
+    var match: MatchOption = .auto
+
+    @Option(name: .long, help: "A YAML policy file: thresholds and per-layer rules.")
+    var policy: String?
+
+    @Option(name: .long, help: "Warn when a layer's relative change exceeds this (default 0.05).")
+    var warnRelativeChange: Double?
+
+    @Option(name: .long, help: "Fail when a layer's relative change exceeds this (default 0.20).")
+    var failRelativeChange: Double?
+
+    @Option(name: .long, help: "Warn when a layer's cosine similarity is below this (default 0.999).")
+    var warnCosine: Double?
+
+    @Option(name: .long, help: "Fail when a layer's cosine similarity is below this (default 0.98).")
+    var failCosine: Double?
+
+    @Flag(name: .long, help: "Warnings fail the gate too.")
+    var failOnWarn = false
+
+    @Flag(name: .long, help: "Fail when the tuned checkpoint has layers the base does not.")
+    var disallowNew = false
+
+    @Flag(name: .long, help: "Fail when the base checkpoint has layers the tuned one lacks.")
+    var disallowRemoved = false
+
+    @Flag(name: .long, help: "Colour the table even when standard output is not a terminal.")
+    var color = false
+
+    func validate() throws {
+        for (name, value) in [("--warn-relative-change", warnRelativeChange), ("--fail-relative-change", failRelativeChange)] {
+            if let value, !(value.isFinite && value >= 0) {
+                throw ValidationError("\(name) must be a finite number ≥ 0")
+            }
+        }
+        for (name, value) in [("--warn-cosine", warnCosine), ("--fail-cosine", failCosine)] {
+            if let value, !(value.isFinite && value >= -1 && value <= 1) {
+                throw ValidationError("\(name) must be a finite number between -1 and 1")
+            }
+        }
+    }
+
+    func makePolicy() throws -> Policy {
+        var result = Policy()
+        if let path = policy {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CLIError(message: "\(path): cannot read the policy file")
+            }
+            do {
+                result = try Policy.load(yaml: text, source: path)
+            } catch let error as PolicyError {
+                throw CLIError(message: error.description)
+            }
+        }
+        if let value = warnRelativeChange { result.thresholds.warn.relativeChange = value }
+        if let value = failRelativeChange { result.thresholds.fail.relativeChange = value }
+        if let value = warnCosine { result.thresholds.warn.cosine = value }
+        if let value = failCosine { result.thresholds.fail.cosine = value }
+        if failOnWarn { result.failOnWarn = true }
+        if disallowNew { result.allowNew = false }
+        if disallowRemoved { result.allowRemoved = false }
+        return result
+    }
+
+    func run() throws {
+        let policy = try makePolicy()
+        let baseCheckpoint = try Checkpoint.open(base)
+        let tunedCheckpoint = try Checkpoint.open(tuned)
+        let report: DriftReport
+        do {
+            report = try DriftEngine.compare(base: baseCheckpoint, tuned: tunedCheckpoint, policy: policy, mode: match.mode,
+                                             baseSHA256: sha256(base), tunedSHA256: sha256(tuned))
+        } catch let error as PolicyError {
+            throw CLIError(message: error.description)
+        }
+        let text = switch format {
+        case .table: CompareText.table(report, color: color || (output == nil && isatty(1) == 1))
+        case .json: CompareJSON.render(report)
+        case .markdown: CompareText.markdown(report)
+        case .junit: CompareText.junit(report)
+        case .github: CompareText.github(report)
+        }
+        try Console.write(text, to: output)
+        if output != nil || format != .table {
+            FileHandle.standardError.write(Data((CompareText.summaryLine(report) + "\n").utf8))
+        }
+        if !report.summary.passed { throw ExitCode(1) }
+    }
+}
+
+/// SHA-256 of a file, streamed; nil for a folder or an unreadable file.
+func sha256(_ path: String) -> String? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    var hasher = SHA256()
+    while true {
+        guard let chunk = try? handle.read(upToCount: 1 << 20) else { return nil }
+        if chunk.isEmpty { break }
+        hasher.update(data: chunk)
+    }
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+}
