@@ -43,10 +43,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], swiftSettings: swiftSettings),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], swiftSettings: swiftSettings),
-        .testTarget(name: "DriftTests", dependencies: ["Drift", "Checkpoint"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Drift", "Checkpoint"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["weightdrift"], swiftSettings: swiftSettings),
+        // The sample checkpoints and their ground truth, for the test targets.
+        .target(name: "SampleFixtures", dependencies: ["Checkpoint"], path: "Tests/SampleFixtures",
+                swiftSettings: swiftSettings),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "SampleFixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "SampleFixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "DriftTests", dependencies: ["Drift", "Checkpoint", "SampleFixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Drift", "Checkpoint", "SampleFixtures"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["SampleFixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,117 @@
+import Foundation
+import SampleFixtures
+import Testing
+
+/// The built binary: exit codes 0/1/2, stdout only the report, one line on stderr for bad input.
+@Suite struct CommandLineTests {
+    @Test(arguments: ["k3/pretrained.keras", "k3/pretrained.h5", "k3/pretrained.weights.h5", "tfk/pretrained.h5",
+                      "tfk/pretrained_w.h5", "tfk/pretrained.keras", "k3/sharded/pretrained.weights.json"])
+    func inspectPrintsJSONWithTheDocumentedFields(_ file: String) throws {
+        let result = try CLI.run(["inspect", "--format", "json", Samples.path(file)])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for key in ["schemaVersion", "path", "format", "kerasVersion", "backend", "layers", "optimizer", "totalParameters"] {
+            #expect(object.keys.contains(key), "\(key)")
+        }
+        let truth = try #require(Samples.manifest.files[file])
+        #expect(object["format"] as? String == truth.format)
+        let layers = try #require(object["layers"] as? [[String: Any]])
+        #expect(layers.count == truth.layers.count)
+        let total = truth.layers.flatMap(\.weights).reduce(0) { $0 + $1.shape.reduce(1, *) }
+        #expect(object["totalParameters"] as? Int == total)
+    }
+
+    @Test func inspectTable() throws {
+        let result = try CLI.run(["inspect", "samples/k3/pretrained.keras"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("conv2d"))
+        #expect(result.stdout.contains("total: 5 layers"))
+    }
+
+    @Test(arguments: [("k3/ft_lowlr.keras", Int32(0)), ("k3/ft_highlr.keras", 1), ("k3/ft_nan.keras", 1),
+                      ("k3/pretrained.weights.h5", 0), ("tfk/ft_highlr.h5", 1)])
+    func compareExitCodes(_ tuned: String, _ expected: Int32) throws {
+        let base = tuned.hasPrefix("tfk") ? "samples/tfk/pretrained.h5" : "samples/k3/pretrained.keras"
+        let result = try CLI.run(["compare", base, "samples/\(tuned)"])
+        #expect(result.status == expected, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains(expected == 0 ? "PASS" : "FAIL"))
+    }
+
+    @Test func thresholdFlagsChangeTheVerdict() throws {
+        let strict = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras",
+                                  "--fail-relative-change", "0.01"])
+        #expect(strict.status == 1)
+        let warnFails = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras",
+                                     "--warn-relative-change", "0.001", "--fail-on-warn"])
+        #expect(warnFails.status == 1)
+    }
+
+    @Test(arguments: ["json", "markdown", "junit", "github"])
+    func everyFormatToAFile(_ format: String) throws {
+        let out = try Samples.temporaryDirectory().appendingPathComponent("report.\(format)")
+        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras",
+                                  "--format", format, "--output", out.path])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("FAIL"))
+        #expect(try Data(contentsOf: out).count > 100)
+    }
+
+    @Test func policyFile() throws {
+        let folder = try Samples.temporaryDirectory()
+        let policy = folder.appendingPathComponent("policy.yaml")
+        try Data("rules:\n  - match: \"*\"\n    ignore: true\n".utf8).write(to: policy)
+        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras", "--policy", policy.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        try Data("rules:\n  - match: \"*\"\n    ignored: true\n".utf8).write(to: policy)
+        let bad = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras", "--policy", policy.path])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("ignored"))
+    }
+
+    @Test(arguments: [
+        ["compare", "samples/k3/pretrained.keras", "/no/such/file.h5"],
+        ["inspect", "samples/bad/not_keras.h5"],
+        ["inspect", "samples/bad/no_weights.keras"],
+        ["inspect", "--stats", "samples/bad/lzf.weights.h5"],
+        ["inspect", "samples/bad/missing_dataset.h5"],
+        ["inspect", "samples"],
+        ["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras", "--fail-cosine", "1.5"],
+        ["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras", "--warn-relative-change", "nan"],
+        ["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras", "--policy", "/no/policy.yaml"],
+        ["compare", "samples/k3/pretrained.keras"],
+        ["frobnicate"],
+    ])
+    func badInputOrUsageExitsTwoWithAClearError(_ arguments: [String]) throws {
+        let result = try CLI.run(arguments)
+        #expect(result.status == 2, "\(arguments): \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("weightdrift: error: "))
+        #expect(!result.stderr.contains("HDF5-DIAG"))
+        if let file = arguments.first(where: { $0.contains("/") && !$0.hasSuffix("pretrained.keras") && !$0.hasSuffix("ft_lowlr.keras") }) {
+            #expect(result.stderr.contains(file), "names \(file): \(result.stderr)")
+        }
+    }
+
+    @Test func truncatedFileIsOneLineOnStderr() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Samples.path("k3/pretrained.h5")))
+        let path = try Samples.temporaryDirectory().appendingPathComponent("cut.h5")
+        try data.prefix(data.count / 2).write(to: path)
+        let result = try CLI.run(["compare", "samples/k3/pretrained.h5", path.path])
+        #expect(result.status == 2)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(path.path))
+        #expect(!result.stderr.contains("HDF5-DIAG"))
+    }
+
+    @Test func statsFlagsNaN() throws {
+        let nan = try CLI.run(["inspect", "--stats", "samples/k3/ft_nan.keras"])
+        #expect(nan.status == 1)
+        #expect(nan.stdout.contains("FAIL"))
+        let fine = try CLI.run(["inspect", "--stats", "--format", "json", "samples/k3/pretrained.keras"])
+        #expect(fine.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(fine.stdout.utf8)) as? [String: Any])
+        #expect((object["health"] as? [String: Any])?["verdict"] as? String == "pass")
+    }
+}

@@ -1,0 +1,114 @@
+import Checkpoint
+import Foundation
+import SampleFixtures
+import Testing
+
+/// Every sample, in every layout, reads back exactly as Keras wrote it.
+@Suite struct LayoutTests {
+    @Test(arguments: Samples.files)
+    func layersAndWeightsMatchTheGenerator(_ file: String) throws {
+        let truth = try #require(Samples.manifest.files[file])
+        let checkpoint = try Checkpoint.open(Samples.path(file))
+
+        #expect(checkpoint.format.rawValue == truth.format)
+        #expect(checkpoint.kerasVersion == truth.kerasVersion)
+        if let backend = truth.backend { #expect(checkpoint.backend == backend) }
+
+        // The same weights: by dataset path, with name, shape and dtype.
+        func key(_ path: String, _ name: String, _ shape: [Int], _ dtype: String) -> String {
+            "\(path) \(name) \(shape) \(dtype)"
+        }
+        let expected = truth.layers.flatMap { $0.weights.map { key($0.path, $0.name, $0.shape, $0.dtype) } }
+        let actual = checkpoint.layers.flatMap { $0.weights.map { key($0.path, $0.name, $0.shape, $0.dtype.rawValue) } }
+        if checkpoint.layerOrder == "model" {
+            #expect(actual == expected)
+            #expect(checkpoint.layers.map(\.name) == truth.layers.map(\.name))
+        } else {
+            #expect(actual.sorted() == expected.sorted())
+        }
+
+        // Layer names where the format stores them; class names wherever the reader gives one.
+        let truthByPath = Dictionary(truth.layers.flatMap { layer in layer.weights.map { ($0.path, layer) } },
+                                     uniquingKeysWith: { a, _ in a })
+        for layer in checkpoint.layers {
+            let expectedLayer = try #require(truthByPath[layer.weights[0].path])
+            if let className = layer.className, let expectedClass = expectedLayer.className {
+                #expect(className == expectedClass, "class of \(layer.name)")
+            }
+            // A .weights.h5 stores layer names only from Keras 3.6 on; before, the label is the path.
+            if truth.format != "weights-h5" || truth.framework == "keras3" {
+                #expect(layer.name == expectedLayer.name, "name of the layer at \(layer.path)")
+            }
+            for weight in layer.weights where weight.storedName != nil {
+                let expectedWeight = expectedLayer.weights.first { $0.path == weight.path }
+                #expect(weight.storedName == expectedWeight?.storedName)
+            }
+        }
+
+        if let optimizer = truth.optimizer {
+            let read = try #require(checkpoint.optimizer, "optimizer of \(file)")
+            if let iterations = optimizer.iterations { #expect(read.iterations == Int64(iterations)) }
+            if let className = optimizer.className, let readClass = read.className { #expect(readClass == className) }
+        }
+    }
+
+    @Test(arguments: Samples.files.filter { file in
+        Samples.manifest.files[file]!.layers.contains { $0.weights.contains { $0.values != nil } }
+    })
+    func floatDTypesDecodeToTheValuesKerasSaved(_ file: String) throws {
+        let truth = try #require(Samples.manifest.files[file])
+        let checkpoint = try Checkpoint.open(Samples.path(file))
+        let weights = Dictionary(uniqueKeysWithValues: checkpoint.layers.flatMap(\.weights).map { ($0.path, $0) })
+        var dtypes = Set<String>()
+        for expected in truth.layers.flatMap(\.weights) {
+            guard let values = expected.values else { continue }
+            let weight = try #require(weights[expected.path])
+            var reader = try checkpoint.reader(for: weight)
+            let read = try reader.readAll()
+            #expect(read == values, "\(expected.path) (\(expected.dtype))")
+            dtypes.insert(expected.dtype)
+        }
+        #expect(dtypes.isSuperset(of: ["float16", "float32", "float64"]))
+    }
+
+    @Test func streamedSlicesEqualOneWholeRead() throws {
+        let checkpoint = try Checkpoint.open(Samples.path("k3/pretrained.keras"))
+        let weight = try #require(checkpoint.layers.flatMap(\.weights).max { $0.count < $1.count })
+        var reader = try checkpoint.reader(for: weight)
+        let whole = try reader.readAll()
+        var pieces: [Double] = []
+        var slice: [Double] = []
+        for start in stride(from: 0, to: reader.rowCount, by: 7) {
+            try reader.read(rows: start..<min(start + 7, reader.rowCount), into: &slice)
+            pieces += slice
+        }
+        #expect(whole.count == weight.count)
+        #expect(pieces == whole)
+    }
+
+    @Test func chunkedLayerNamesAreReassembled() throws {
+        let file = try #require(Samples.files.first { $0.contains("chunked") })
+        let truth = try #require(Samples.manifest.files[file])
+        let checkpoint = try Checkpoint.open(Samples.path(file))
+        #expect(checkpoint.layers.map(\.name) == truth.layers.map(\.name))
+        #expect((truth.layerNameCount ?? 0) >= checkpoint.layers.count)
+    }
+
+    @Test func recompressedCopyReadsTheSameValues() throws {
+        let original = try Checkpoint.open(Samples.path("tfk/pretrained.h5"))
+        let repacked = try Checkpoint.open(Samples.path("edge/repacked_gzip.h5"))
+        #expect(repacked.layers == original.layers.map { $0 })
+        for (a, b) in zip(original.layers.flatMap(\.weights), repacked.layers.flatMap(\.weights)) {
+            var ra = try original.reader(for: a), rb = try repacked.reader(for: b)
+            #expect(try ra.readAll() == rb.readAll())
+        }
+    }
+
+    @Test func keepsTheOptimizerApartFromTheModel() throws {
+        let checkpoint = try Checkpoint.open(Samples.path("tfk/pretrained.h5"))
+        #expect(!checkpoint.layers.contains { $0.path.contains("optimizer") })
+        let optimizer = try #require(checkpoint.optimizer)
+        #expect(optimizer.variableCount > 0)
+        #expect((optimizer.iterations ?? 0) > 0)
+    }
+}

@@ -1,0 +1,89 @@
+import Drift
+import Foundation
+import Testing
+
+/// The streamed sums against values worked out on paper.
+@Suite struct MetricsTests {
+    func sums(_ base: [Double], _ tuned: [Double]) -> DriftMetrics {
+        var s = DriftSums()
+        s.accumulate(base: base, tuned: tuned)
+        return s.metrics
+    }
+
+    @Test func identicalTensorsAreFrozen() {
+        let m = sums([3, 4], [3, 4])
+        #expect(m.frozen)
+        #expect(m.relativeChange == 0)
+        #expect(m.cosine == 1)
+        #expect(m.baseNorm == 5)
+    }
+
+    @Test func orthogonalTensors() {
+        let m = sums([1, 0], [0, 1])
+        #expect(m.cosine == 0)
+        #expect(abs(m.angleDegrees! - 90) < 1e-12)
+        #expect(abs(m.relativeChange - 2.0.squareRoot()) < 1e-15)
+        #expect(m.changedFraction == 1)
+    }
+
+    /// A drift of 1e-7 must read as 1e-7: the difference is summed directly.
+    @Test(arguments: [1e-4, 1e-7, 1e-9])
+    func tinyRelativeDriftIsExact(_ epsilon: Double) {
+        let n = 100_000
+        let base = (0..<n).map { Double(Float(sin(Double($0)) * 1e3)) }
+        let tuned = base.map { $0 * (1 + epsilon) }
+        let m = sums(base, tuned)
+        #expect(abs(m.relativeChange / epsilon - 1) < 1e-6, "\(m.relativeChange) vs \(epsilon)")
+    }
+
+    @Test func zeroBaseUsesRMSOfTheChange() {
+        let m = sums([0, 0, 0, 0], [0.1, -0.1, 0.1, -0.1])
+        #expect(m.relativeTo == .rms)
+        #expect(abs(m.relativeChange - 0.1) < 1e-15)
+        #expect(m.cosine == nil)
+        #expect(m.normRatio == nil)
+    }
+
+    @Test func nonFiniteValuesAreCountedAndLeftOutOfTheSums() {
+        var s = DriftSums()
+        s.accumulate(base: [1, 2, 3, .nan], tuned: [1, .nan, .infinity, 5])
+        #expect(s.tunedNaN == 1)
+        #expect(s.tunedInf == 1)
+        #expect(s.baseNaN == 1)
+        #expect(s.finiteCount == 1)
+        #expect(s.sumBaseSquares == 1)
+        #expect(s.changedCount == 3)
+        #expect(s.metrics.relativeChange == 0)
+    }
+
+    /// Streaming in slices and merging per-weight sums give the figures of one pass over all.
+    @Test func slicingAndMergingAreExactlyAdditive() {
+        var rng = SplitMix(seed: 7)
+        let base = (0..<10_000).map { _ in rng.nextDouble() - 0.5 }
+        let tuned = base.map { $0 + (rng.nextDouble() - 0.5) * 1e-3 }
+        var whole = DriftSums()
+        whole.accumulate(base: base, tuned: tuned)
+        var sliced = DriftSums()
+        for start in stride(from: 0, to: base.count, by: 4096) {
+            var part = DriftSums()
+            let end = min(start + 4096, base.count)
+            part.accumulate(base: Array(base[start..<end]), tuned: Array(tuned[start..<end]))
+            sliced.merge(part)
+        }
+        #expect(sliced == whole)
+    }
+}
+
+/// A small seeded generator, so the property tests are repeatable.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

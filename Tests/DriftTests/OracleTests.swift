@@ -1,0 +1,81 @@
+import Checkpoint
+import Drift
+import Foundation
+import SampleFixtures
+import Testing
+
+/// Agreement with the float64 h5py + numpy oracle (`tools/reference_drift.py`), whose output on
+/// the sample pairs is recorded in `samples/expected/oracle.json` by that tool.
+@Suite struct OracleTests {
+    static let oracle: JSONValue = {
+        let url = Samples.directory.appendingPathComponent("expected/oracle.json")
+        guard let data = try? Data(contentsOf: url), let json = JSONValue.parse(data) else {
+            fatalError("samples/expected/oracle.json is missing: run tools/reference_drift.py --pairs …")
+        }
+        return json
+    }()
+
+    static var pairs: [String] {
+        (oracle["pairs"]?.array ?? []).compactMap { pair in
+            guard let base = pair["base"]?.string, let tuned = pair["tuned"]?.string else { return nil }
+            return "\(base) \(tuned)"
+        }
+    }
+
+    /// Relative agreement, with an absolute floor for values that are 0 in one and ~1e-17 in the other.
+    func close(_ a: Double?, _ b: Double?, _ what: String) {
+        switch (a, b) {
+        case (nil, nil): return
+        case let (x?, y?):
+            let scale = max(abs(x), abs(y))
+            #expect(abs(x - y) <= 1e-9 * scale + 1e-15, "\(what): weightdrift \(x) vs oracle \(y)")
+        default:
+            Issue.record("\(what): weightdrift \(String(describing: a)) vs oracle \(String(describing: b))")
+        }
+    }
+
+    func check(_ ours: DriftSums?, against oracle: JSONValue, _ what: String) {
+        guard let ours else {
+            Issue.record("\(what): not compared by weightdrift")
+            return
+        }
+        let m = ours.metrics
+        close(m.relativeChange, oracle["relativeChange"]?.number, "\(what) relativeChange")
+        close(m.cosine, oracle["cosine"]?.number, "\(what) cosine")
+        close(m.normRatio, oracle["normRatio"]?.number, "\(what) normRatio")
+        close(m.baseNorm, oracle["baseNorm"]?.number, "\(what) baseNorm")
+        close(m.tunedNorm, oracle["tunedNorm"]?.number, "\(what) tunedNorm")
+        close(m.maxAbsChange, oracle["maxAbsChange"]?.number, "\(what) maxAbsChange")
+        close(m.changedFraction, oracle["changedFraction"]?.number, "\(what) changedFraction")
+        #expect(m.relativeTo.rawValue == oracle["relativeTo"]?.string, "\(what) relativeTo")
+        #expect(Double(ours.tunedNaN) == oracle["tunedNaN"]?.number, "\(what) tunedNaN")
+        #expect(Double(ours.tunedInf) == oracle["tunedInf"]?.number, "\(what) tunedInf")
+        #expect(Double(ours.count) == oracle["count"]?.number, "\(what) count")
+    }
+
+    @Test(arguments: pairs)
+    func agreesWithTheFloat64Oracle(_ pair: String) throws {
+        let parts = pair.split(separator: " ").map(String.init)
+        let expected = try #require(Self.oracle["pairs"]?.array?.first { $0["base"]?.string == parts[0] && $0["tuned"]?.string == parts[1] })
+        let report = try DriftEngine.compare(base: Checkpoint.open(Samples.path(parts[0])),
+                                             tuned: Checkpoint.open(Samples.path(parts[1])), policy: Policy())
+        let weights = report.layers.flatMap(\.weights)
+        var checked = 0
+        for layer in expected["layers"]?.array ?? [] {
+            let oracleWeights = layer["weights"]?.array ?? []
+            let paired = oracleWeights.filter { $0["status"]?.string == "paired" }
+            var layerSums: DriftSums?
+            for weight in paired {
+                let basePath = weight["basePath"]?.string, tunedPath = weight["tunedPath"]?.string
+                let ours = weights.first { $0.base?.path == basePath && $0.tuned?.path == tunedPath }
+                check(ours?.sums, against: weight, "\(pair) \(basePath ?? "?")")
+                if let sums = ours?.sums {
+                    if layerSums == nil { layerSums = sums } else { layerSums!.merge(sums) }
+                }
+                checked += 1
+            }
+            if !paired.isEmpty { check(layerSums, against: layer, "\(pair) layer \(layer["name"]?.string ?? "?")") }
+        }
+        #expect(checked > 0)
+    }
+}

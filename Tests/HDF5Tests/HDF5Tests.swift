@@ -1,0 +1,77 @@
+import Foundation
+import HDF5
+import SampleFixtures
+import Testing
+
+@Suite struct HDF5Tests {
+    @Test func readsStringAttributesOfEveryFlavour() throws {
+        let file = try File.open(Samples.path("tfk/pretrained.h5"))
+        let root = try file.root()
+        #expect(try root.attribute("keras_version")?.string?.hasPrefix("2.") == true)      // vlen UTF-8 scalar
+        #expect(try root.attribute("model_config")?.string?.hasPrefix("{") == true)        // vlen ASCII, long
+        let names = try file.group("/model_weights").attribute("layer_names")?.stringList   // vlen 1-D
+        #expect(names?.contains("conv2d") == true)
+        // A weightless layer's empty name list is a 0-element float64 attribute.
+        let dropout = try file.group("/model_weights/dropout").attribute("weight_names")
+        #expect(dropout?.stringList == [])
+        #expect(try root.attribute("no_such_attribute") == nil)
+    }
+
+    @Test func chunkedNameAttributesAreFixedLengthPieces() throws {
+        let root = try File.open(Samples.path("edge/chunked_names_tfk.h5")).group("/model_weights")
+        #expect(try root.attribute("layer_names") == nil)
+        let first = try #require(try root.attribute("layer_names0")?.stringList)
+        let second = try #require(try root.attribute("layer_names1")?.stringList)
+        #expect(first.count + second.count >= 2)
+        #expect((first + second).allSatisfy { !$0.contains("\0") && !$0.isEmpty })
+    }
+
+    @Test func describesDatasets() throws {
+        let file = try File.open(Samples.path("tfk/pretrained.h5"))
+        let kernel = try file.dataset("/model_weights/conv2d/conv2d/kernel:0")
+        #expect(kernel.shape == [3, 3, 1, 8])
+        #expect(kernel.elementType == .float(size: 4, layout: .ieeeSingle))
+        #expect(kernel.rowCount == 3 && kernel.rowLength == 8 * 3)
+        if case .contiguous(let offset) = kernel.storage { #expect(offset != nil) } else { Issue.record("not contiguous") }
+        let repacked = try File.open(Samples.path("edge/repacked_gzip.h5")).dataset("/model_weights/dense/dense/kernel:0")
+        #expect(repacked.storage == .chunked(filters: [2, 1]))
+    }
+
+    @Test func byteRangeDriverReadsAZipMemberInPlace() throws {
+        // The stored member of a .keras archive, opened at its offset, equals the same bytes as a file.
+        let archive = try Data(contentsOf: URL(fileURLWithPath: Samples.path("k3/pretrained.keras")))
+        let signature = Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A])
+        let start = try #require(archive.range(of: signature)?.lowerBound)
+        let copy = try Samples.temporaryDirectory().appendingPathComponent("member.h5")
+        try archive[start...].write(to: copy)
+        let inPlace = try File.open(Samples.path("k3/pretrained.keras"), byteRange: (UInt64(start), UInt64(archive.count - start)))
+        let extracted = try File.open(copy.path)
+        var a: [Float] = [], b: [Float] = []
+        let dataset = try inPlace.dataset("/layers/dense/vars/0")
+        try dataset.read(rows: 0..<dataset.rowCount, into: &a)
+        try extracted.dataset("/layers/dense/vars/0").read(rows: 0..<dataset.rowCount, into: &b)
+        #expect(a.count == dataset.count && a.count > 1000)
+        #expect(a == b)
+    }
+
+    @Test func errorsCarryTheFileTheObjectAndLibhdf5sStack() throws {
+        let text = try Samples.temporaryDirectory().appendingPathComponent("text.h5")
+        try Data("hello".utf8).write(to: text)
+        do {
+            _ = try File.open(text.path)
+            Issue.record("opened a text file")
+        } catch let error as HDF5Error {
+            #expect(error.code == .cannotOpen)
+            #expect(error.file == text.path)
+            #expect(!error.stack.isEmpty)
+        }
+        let file = try File.open(Samples.path("tfk/pretrained.h5"))
+        #expect(throws: HDF5Error.self) { try file.dataset("/model_weights/nope/kernel:0") }
+        do {
+            _ = try file.dataset("/model_weights/nope/kernel:0")
+        } catch let error as HDF5Error {
+            #expect(error.code == .notFound)
+            #expect(error.object == "/model_weights/nope")
+        }
+    }
+}

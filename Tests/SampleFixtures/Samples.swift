@@ -1,0 +1,113 @@
+public import Checkpoint
+public import Foundation
+
+/// The sample checkpoints written by real Keras (`tools/make_samples.py`) and the ground truth
+/// the generator recorded beside them.
+public enum Samples {
+    /// The repository root, found from this file's path.
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static let directory = root.appendingPathComponent("samples")
+
+    /// Absolute path of a sample, given its path relative to `samples/`.
+    public static func path(_ relative: String) -> String {
+        directory.appendingPathComponent(relative).path
+    }
+
+    public static let manifest: Manifest = {
+        let url = directory.appendingPathComponent("manifest.json")
+        guard let data = try? Data(contentsOf: url) else { fatalError("samples/manifest.json is missing: run tools/make_samples.py") }
+        do {
+            return try JSONDecoder().decode(Manifest.self, from: data)
+        } catch {
+            fatalError("samples/manifest.json does not decode: \(error)")
+        }
+    }()
+
+    /// Every checkpoint the generator wrote, relative to `samples/`, sorted.
+    public static var files: [String] { manifest.files.keys.sorted() }
+
+    /// A fresh temporary folder for a test.
+    public static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("weightdrift-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+public struct Manifest: Decodable, Sendable {
+    public let files: [String: FileTruth]
+}
+
+public struct FileTruth: Decodable, Sendable {
+    public let format: String
+    public let framework: String
+    public let kerasVersion: String?
+    public let backend: String?
+    public let run: String?
+    public let layers: [LayerTruth]
+    public let optimizer: OptimizerTruth?
+    public let layerNameCount: Int?
+}
+
+public struct LayerTruth: Decodable, Sendable {
+    public let name: String
+    public let className: String?
+    public let weights: [WeightTruth]
+}
+
+public struct WeightTruth: Decodable, Sendable {
+    public let name: String
+    public let storedName: String?
+    public let path: String
+    public let shape: [Int]
+    public let dtype: String
+    public let trainable: Bool?
+    public let values: [Double]?
+}
+
+public struct OptimizerTruth: Decodable, Sendable {
+    public let className: String?
+    public let iterations: Int?
+    public let learningRate: JSONValue?
+}
+
+/// Runs the built `weightdrift` binary.
+public enum CLI {
+    public struct Result: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    /// The binary next to the test bundle (`.build/<config>/weightdrift`), or `WEIGHTDRIFT_BIN`.
+    public static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["WEIGHTDRIFT_BIN"] { return path }
+        var directory = Bundle.main.bundleURL
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("weightdrift").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return Samples.root.appendingPathComponent(".build/debug/weightdrift").path
+    }()
+
+    public static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = Samples.root
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes before waiting, so a large report cannot block the child.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
