@@ -22,9 +22,13 @@ public enum DriftEngine {
         if mode == .order, base.layerOrder != "model" || tuned.layerOrder != "model" {
             notes.append("--match order on a file without stored model order pairs layers in path order")
         }
+        let baseSetup = TrainingSetup(base.optimizer), tunedSetup = TrainingSetup(tuned.optimizer)
+        let diagnosis = NaNDiagnosis.explain(layers.filter { $0.tunedName != nil }.map { ($0.name, $0.nanInTuned, $0.infInTuned) },
+                                             setup: tunedSetup)
         return DriftReport(base: InputSummary(base, sha256: baseSHA256), tuned: InputSummary(tuned, sha256: tunedSHA256),
                            policy: policy, matchMode: mode, layers: layers, summary: summarize(layers, policy: policy),
-                           notes: notes)
+                           notes: notes, baseSetup: baseSetup, tunedSetup: tunedSetup,
+                           warnings: TrainingSetup.warnings(base: baseSetup, tuned: tunedSetup), diagnosis: diagnosis)
     }
 
     struct Buffers {

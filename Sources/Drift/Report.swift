@@ -88,4 +88,11 @@ public struct DriftReport: Sendable {
     public let summary: Summary
     /// Things worth knowing that are not verdicts (layer order not stored, …).
     public let notes: [String]
+    /// The training setups the two checkpoints record.
+    public let baseSetup: TrainingSetup?
+    public let tunedSetup: TrainingSetup?
+    /// Setup warnings (a fine-tune rate not below the base's, a from-scratch Adam rate).
+    public let warnings: [String]
+    /// Where NaN/Inf weights are in the tuned file and their usual causes; nil when all finite.
+    public let diagnosis: String?
 }

@@ -17,6 +17,12 @@ public enum CompareJSON {
             "layers": .array(report.layers.map(layer)),
             "summary": summary(report),
             "notes": .array(report.notes.map { .string($0) }),
+            "training": .object([
+                "base": TrainingReport.setupJSON(report.baseSetup),
+                "tuned": TrainingReport.setupJSON(report.tunedSetup),
+                "warnings": .array(report.warnings.map { .string($0) }),
+            ]),
+            "diagnosis": .optional(report.diagnosis),
         ])
     }
 

@@ -21,14 +21,18 @@ public enum CompareText {
             }
             return "\u{1B}[\(code)m\(text)\u{1B}[0m"
         }
-        var out = "base:  \(inputLine(report.base))\ntuned: \(inputLine(report.tuned))\n\n"
+        var out = "base:  \(inputLine(report.base))\ntuned: \(inputLine(report.tuned))\n"
+        if let setup = report.baseSetup { out += "       base training: \(setup.summary)\n" }
+        if let setup = report.tunedSetup { out += "       tuned training: \(setup.summary)\n" }
+        out += "\n"
         var table = TextTable([("layer", .left), ("class", .left), ("match", .left), ("status", .left),
                                ("rel.change", .right), ("cosine", .right), ("max|Δ|", .right),
                                ("changed", .right), ("NaN/Inf", .right), ("drift", .left)])
         let scale = report.policy.thresholds.fail.relativeChange * 2
         var statuses: [Status] = []
         for layer in report.layers {
-            let m = layer.metrics
+            // Nothing finite to compare (all NaN): no figures rather than zeros.
+            let m = layer.sums?.finiteCount == 0 ? nil : layer.metrics
             let relative = m.map { format($0.relativeChange) + ($0.relativeTo == .rms ? "*" : "") } ?? "—"
             table.add([layer.name, layer.className ?? "?", layer.matchedBy?.rawValue ?? "—", layer.status.rawValue,
                        relative, m?.cosine.map(cosineText) ?? "—", m.map { format($0.maxAbsChange) } ?? "—",
@@ -46,6 +50,8 @@ public enum CompareText {
             out += "* base ≈ 0: RMS of the change instead of the relative change\n"
         }
         for note in report.notes { out += "note: \(note)\n" }
+        for warning in report.warnings { out += paint("warning: \(warning)", .warn) + "\n" }
+        if let diagnosis = report.diagnosis { out += paint(diagnosis, .fail) + "\n" }
         out += "\n" + paint(summaryLine(report), report.summary.passed ? .ok : .fail) + "\n"
         for failure in report.summary.failures.prefix(20) { out += "  \(failure)\n" }
         if report.summary.failures.count > 20 { out += "  … and \(report.summary.failures.count - 20) more\n" }
@@ -106,6 +112,12 @@ public enum CompareText {
             out += "| \(label) | `\(cell(input.path))` | \(input.format.rawValue) | \(input.kerasVersion ?? "—") | "
                 + "\(input.optimizer?.iterations.map(String.init) ?? "—") |\n"
         }
+        for (label, setup) in [("base", report.baseSetup), ("tuned", report.tunedSetup)] {
+            if let setup { out += "\n- \(label) training: \(cell(setup.summary))" }
+        }
+        for warning in report.warnings { out += "\n- ⚠️ \(cell(warning))" }
+        if let diagnosis = report.diagnosis { out += "\n- ❌ \(cell(diagnosis))" }
+        out += "\n"
         let t = report.policy.thresholds
         out += "\nThresholds: warn when relative change > \(format(t.warn.relativeChange)) or cosine < \(format(t.warn.cosine)); "
             + "fail when > \(format(t.fail.relativeChange)) or < \(format(t.fail.cosine)); NaN/Inf in the tuned file fails.\n\n"
@@ -211,6 +223,8 @@ public enum CompareText {
             out += "::warning title=\(escape("weightdrift: \(layer.name)", property: true))::"
                 + escape("\(layer.name) warn: \(layer.reasons.joined(separator: "; "))") + "\n"
         }
+        for warning in report.warnings { out += "::warning title=weightdrift training setup::\(escape(warning))\n" }
+        if let diagnosis = report.diagnosis { out += "::error title=weightdrift NaN/Inf::\(escape(diagnosis))\n" }
         if errors.count > 10 { out += "::error::\(errors.count - 10) more failing layers not shown\n" }
         if warnings.count > 10 { out += "::warning::\(warnings.count - 10) more warnings not shown\n" }
         out += (report.summary.passed ? "::notice::" : "::error::") + escape(summaryLine(report)) + "\n"

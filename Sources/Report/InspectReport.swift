@@ -16,6 +16,7 @@ public enum InspectReport {
             "totalParameters": .int(checkpoint.totalParameters),
             "notes": .array(checkpoint.notes.map { .string($0) }),
             "optimizer": checkpoint.optimizer.map(optimizerJSON) ?? .null,
+            "training": TrainingReport.setupJSON(TrainingSetup(checkpoint.optimizer)),
         ]
         fields["layers"] = .array(checkpoint.layers.map { layer in
             .object([
@@ -73,6 +74,7 @@ public enum InspectReport {
             if let iterations = optimizer.iterations { line += ", \(grouped(Int(iterations))) iterations" }
             line += ", \(optimizer.variableCount) variables (\(grouped(optimizer.parameterCount)) values, not compared)"
             out += line + "\n"
+            if let setup = TrainingSetup(optimizer) { out += "training: \(setup.summary)\n" }
         } else {
             out += "optimizer: none stored\n"
         }
@@ -103,8 +105,14 @@ public enum HealthReport {
             "infCount": .int(health.reduce(0) { $0 + $1.stats.infCount }),
             "verdict": .string(nonFinite == 0 ? "pass" : "fail"),
             "firstNonFiniteLayer": .optional(health.first { $0.stats.nonFinite > 0 }?.layer.name),
+            "diagnosis": .optional(diagnosis(checkpoint, health)),
         ])
         return .object(fields)
+    }
+
+    static func diagnosis(_ checkpoint: Checkpoint, _ health: [LayerHealth]) -> String? {
+        NaNDiagnosis.explain(health.map { ($0.layer.name, $0.stats.nanCount, $0.stats.infCount) },
+                             setup: TrainingSetup(checkpoint.optimizer))
     }
 
     static func stats(_ s: ValueStats) -> JSONValue {
@@ -127,11 +135,8 @@ public enum HealthReport {
             }
         }
         out += table.render()
-        let nan = health.reduce(0) { $0 + $1.stats.nanCount }, inf = health.reduce(0) { $0 + $1.stats.infCount }
-        if let first = health.first(where: { $0.stats.nonFinite > 0 }) {
-            let affected = health.filter { $0.stats.nonFinite > 0 }.map(\.layer.name)
-            out += "\nFAIL: \(grouped(nan)) NaN and \(grouped(inf)) Inf values; first in model order: \(first.layer.name); "
-                + "layers affected: \(affected.joined(separator: ", "))\n"
+        if let diagnosis = diagnosis(checkpoint, health) {
+            out += "\nFAIL: \(diagnosis)\n"
         } else {
             out += "\nPASS: all \(grouped(checkpoint.totalParameters)) values finite\n"
         }

@@ -115,3 +115,66 @@ import Testing
         #expect((object["health"] as? [String: Any])?["verdict"] as? String == "pass")
     }
 }
+
+/// `schedule` and `history` from the command line.
+@Suite struct TrainingCommandTests {
+    @Test func scheduleFromAConfigPrintsKerasValues() throws {
+        let config = #"{"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.001, "decay_steps": 1000, "decay_rate": 0.96, "staircase": true}}"#
+        let result = try CLI.run(["schedule", "--config", config, "--steps", "0,1000,2000,3000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let values = result.stdout.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            return fields.count == 2 && Int(fields[0]) != nil ? String(fields[1]) : nil
+        }
+        #expect(values == ["0.001", "0.00096", "0.0009216", "0.000884736"])
+    }
+
+    @Test func scheduleFromACheckpointShowsTheSavedStep() throws {
+        let result = try CLI.run(["schedule", "samples/k3/ft_schedule.keras", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(json["kind"] as? String == "ExponentialDecay")
+        let saved = try #require(json["savedStep"] as? Int)
+        let steps = (json["values"] as? [[String: Any]])?.compactMap { $0["step"] as? Int } ?? []
+        #expect(steps.contains(0) && steps.contains(saved))
+    }
+
+    @Test(arguments: [["schedule", "samples/k3/pretrained.weights.h5"], ["schedule", "--config", "{"],
+                      ["schedule", "--config", "{}", "--steps", "a,b"], ["schedule"],
+                      ["history", "/no/log.csv"], ["history", "samples/manifest.json"], ["history", "x.csv", "--fail-on", "boredom"]])
+    func badScheduleOrHistoryInputExitsTwo(_ arguments: [String]) throws {
+        let result = try CLI.run(arguments)
+        #expect(result.status == 2, "\(arguments): \(result.stdout) \(result.stderr)")
+        #expect(result.stderr.hasPrefix("weightdrift: error: "))
+    }
+
+    @Test func historyExitCodes() throws {
+        #expect(try CLI.run(["history", "samples/logs/overfit.csv"]).status == 0)
+        let overfit = try CLI.run(["history", "samples/logs/overfit.csv", "--fail-on", "overfitting"])
+        #expect(overfit.status == 1)
+        #expect(overfit.stdout.contains("overfitting from epoch"))
+        #expect(try CLI.run(["history", "samples/logs/k3_ft_nan.csv", "--fail-on", "nan"]).status == 1)
+        #expect(try CLI.run(["history", "samples/logs/k3_pretrained.csv", "--fail-on", "overfitting,nan"]).status == 0)
+        let json = try CLI.run(["history", "samples/logs/overfit.csv", "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["overfittingFromEpoch"] as? Int == (object["bestEpoch"] as? Int).map { $0 + 1 })
+    }
+
+    @Test func malformedLogNamesTheLine() throws {
+        let path = try Samples.temporaryDirectory().appendingPathComponent("log.csv")
+        try Data("epoch,loss,val_loss\n0,1.0,1.1\n1,0.9\n".utf8).write(to: path)
+        let result = try CLI.run(["history", path.path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("\(path.path): line 3:"))
+    }
+
+    @Test func compareShowsTheSetupsAndWarns() throws {
+        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras", "--format", "json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let training = try #require(json["training"] as? [String: Any])
+        #expect((training["warnings"] as? [String])?.isEmpty == false)
+        #expect((training["tuned"] as? [String: Any])?["optimizer"] as? String == "Adam")
+        let nan = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_nan.keras"])
+        #expect(nan.stdout.contains("first in model order: conv2d"))
+    }
+}

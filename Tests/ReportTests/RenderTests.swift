@@ -86,7 +86,7 @@ import Testing
         let report = try report(tuned)
         let lines = CompareText.github(report).split(separator: "\n")
         #expect(lines.allSatisfy { $0.hasPrefix("::error") || $0.hasPrefix("::warning") || $0.hasPrefix("::notice") })
-        let errors = lines.filter { $0.hasPrefix("::error title=") }
+        let errors = lines.filter { $0.hasPrefix("::error title=weightdrift%3A ") }
         #expect(errors.count == min(10, report.layers.filter(\.failsGate).count))
         #expect(lines.last!.hasPrefix(report.summary.passed ? "::notice::PASS" : "::error::FAIL"))
     }
