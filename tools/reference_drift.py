@@ -559,6 +559,9 @@ def layer_entry(name, tuned_name, base_weights, tuned_weights):
 
 def compare(base_path, tuned_path):
     with open_checkpoint(base_path) as base, open_checkpoint(tuned_path) as tuned:
+        for path, checkpoint in ((base_path, base), (tuned_path, tuned)):
+            if not checkpoint.layers:
+                raise OracleError(f"{path}: no model weights found (not a Keras checkpoint?)")
         if layer_shapes(base) == layer_shapes(tuned):
             matching = "position"
             layers = [layer_entry(b.label, t.label, b.weights, t.weights)

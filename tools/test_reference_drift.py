@@ -516,3 +516,11 @@ def test_cli_error_exit_code(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     run = subprocess.run([sys.executable, SCRIPT, str(junk), str(junk)], capture_output=True, text=True)
     assert run.returncode == 2 and "error" in run.stderr and run.stdout == ""
+
+
+def test_hdf5_without_keras_weights_is_an_error(tmp_path):
+    path = tmp_path / "plain.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("data", data=np.ones(3))
+    with pytest.raises(oracle.OracleError, match="no model weights"):
+        oracle.compare(str(path), str(path))
