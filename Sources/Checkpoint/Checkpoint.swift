@@ -141,13 +141,13 @@ public final class Checkpoint: @unchecked Sendable {
         return Checkpoint(path: path, format: .kerasDirectory, contents: contents, files: [file])
     }
 
-    /// Streams a weight's values in slices; see `WeightReader`.
-    public func reader(for weight: Weight) throws -> WeightReader {
+    /// Streams a weight's values in slices of at most `sliceElements` values; see `WeightReader`.
+    public func reader(for weight: Weight, sliceElements: Int = 1 << 16) throws -> WeightReader {
         guard weight.source >= 0, weight.source < files.count else {
             throw CheckpointError(.corrupt, file: path, object: weight.path, message: "weight does not belong to this checkpoint")
         }
         let dataset = try hdf5 { try files[weight.source].dataset(weight.datasetPath) }
-        return try WeightReader(checkpointPath: path, weight: weight, dataset: dataset)
+        return try WeightReader(weight: weight, dataset: dataset, sliceElements: sliceElements, checkpointPath: path)
     }
 }
 

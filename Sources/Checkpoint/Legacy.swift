@@ -103,7 +103,7 @@ private func readLegacyOptimizer(file: HDF5.File, trainingConfig: JSONValue?) th
 func readScalarInteger(_ dataset: Dataset) throws -> Int64? {
     guard case .integer = dataset.elementType, dataset.count == 1 else { return nil }
     var value: [Int64] = []
-    try hdf5 { try dataset.read(rows: 0..<1, into: &value) }
+    try hdf5 { try dataset.read(dataset.all, into: &value) }
     return value.first
 }
 

@@ -38,33 +38,23 @@ public enum DriftEngine {
 
     /// One fused pass over a weight pair.
     static func sums(_ pair: (Weight, Weight), base: Checkpoint, tuned: Checkpoint, buffers: inout Buffers) throws -> DriftSums {
-        var baseReader = try base.reader(for: pair.0)
-        var tunedReader = try tuned.reader(for: pair.1)
+        var baseReader = try base.reader(for: pair.0, sliceElements: sliceElements)
+        var tunedReader = try tuned.reader(for: pair.1, sliceElements: sliceElements)
         var sums = DriftSums()
-        let step = baseReader.rowsPerSlice(elements: sliceElements)
-        var row = 0
-        while row < baseReader.rowCount {
-            let rows = row..<min(row + step, baseReader.rowCount)
-            try baseReader.read(rows: rows, into: &buffers.base)
-            try tunedReader.read(rows: rows, into: &buffers.tuned)
+        while try baseReader.next(into: &buffers.base) {
+            guard try tunedReader.next(into: &buffers.tuned), buffers.tuned.count == buffers.base.count else {
+                throw CheckpointError(.corrupt, file: tuned.path, object: pair.1.path, message: "fewer values than its shape says")
+            }
             sums.accumulate(base: buffers.base, tuned: buffers.tuned)
-            row = rows.upperBound
         }
         return sums
     }
 
     /// One pass over a single weight.
     public static func stats(_ weight: Weight, in checkpoint: Checkpoint, buffer: inout [Double]) throws -> ValueStats {
-        var reader = try checkpoint.reader(for: weight)
+        var reader = try checkpoint.reader(for: weight, sliceElements: sliceElements)
         var stats = ValueStats()
-        let step = reader.rowsPerSlice(elements: sliceElements)
-        var row = 0
-        while row < reader.rowCount {
-            let rows = row..<min(row + step, reader.rowCount)
-            try reader.read(rows: rows, into: &buffer)
-            stats.accumulate(buffer)
-            row = rows.upperBound
-        }
+        while try reader.next(into: &buffer) { stats.accumulate(buffer) }
         return stats
     }
 

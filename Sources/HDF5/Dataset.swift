@@ -137,47 +137,102 @@ public final class Dataset: @unchecked Sendable {
         try Library.locked { try readAttribute(objectID: handle.id, name: name, file: file.path, object: path) }
     }
 
-    // MARK: Slice reads. Each reads rows [lower, upper) of the first dimension into `buffer`,
-    // which is resized to exactly the elements read and reused across calls.
+    // MARK: Selections
+
+    /// A box of the dataset: `count[d]` indices from `start[d]` in each dimension d (both empty
+    /// for a scalar). Its elements, in row-major order, are a contiguous run of the flattened
+    /// dataset when the box comes from `slices(maxElements:)` or `rows(_:)`.
+    public struct Selection: Sendable, Equatable {
+        public let start: [Int]
+        public let count: [Int]
+        public var elementCount: Int { count.reduce(1, *) }
+    }
+
+    /// The whole dataset.
+    public var all: Selection { Selection(start: shape.map { _ in 0 }, count: shape) }
+
+    /// Rows [lower, upper) of the first dimension.
+    public func rows(_ rows: Range<Int>) -> Selection {
+        guard !shape.isEmpty else { return all }
+        return Selection(start: [rows.lowerBound] + shape.dropFirst().map { _ in 0 }, count: [rows.count] + shape.dropFirst())
+    }
+
+    /// Boxes that cover the dataset in row-major order, each of at most `limit` elements (or one
+    /// element's worth of the last dimension, if that is more): whole trailing dimensions where
+    /// they fit, otherwise a run along the first dimension whose trailing block fits, the leading
+    /// indices fixed. Memory for a read is then bounded by `limit`, whatever the tensor's shape.
+    public func slices(maxElements limit: Int) -> [Selection] {
+        if count == 0 { return [] }
+        if shape.isEmpty { return [all] }
+        var trailing = [Int](repeating: 1, count: shape.count)
+        for d in stride(from: shape.count - 2, through: 0, by: -1) { trailing[d] = trailing[d + 1] * shape[d + 1] }
+        let k = (0..<shape.count).first { trailing[$0] <= limit } ?? (shape.count - 1)
+        let per = max(1, limit / trailing[k])
+        var result: [Selection] = []
+        var prefix = [Int](repeating: 0, count: k)
+        while true {
+            var j = 0
+            while j < shape[k] {
+                let n = min(per, shape[k] - j)
+                result.append(Selection(start: prefix + [j] + shape[(k + 1)...].map { _ in 0 },
+                                        count: prefix.map { _ in 1 } + [n] + shape[(k + 1)...]))
+                j += n
+            }
+            // Next index of the leading dimensions (an odometer), or done.
+            var d = k - 1
+            while d >= 0 {
+                prefix[d] += 1
+                if prefix[d] < shape[d] { break }
+                prefix[d] = 0
+                d -= 1
+            }
+            if d < 0 { break }
+        }
+        return result
+    }
+
+    // MARK: Reads. Each reads a selection into `buffer`, which is resized to exactly the elements
+    // read and reused across calls.
 
     /// Float types of 4 or 8 bytes and integer types, converted by libhdf5 to Float.
-    public func read(rows: Range<Int>, into buffer: inout [Float]) throws {
-        try read(rows: rows, into: &buffer, memoryType: { wd_H5T_NATIVE_FLOAT() })
+    public func read(_ selection: Selection, into buffer: inout [Float]) throws {
+        try read(selection, into: &buffer, memoryType: { wd_H5T_NATIVE_FLOAT() })
     }
 
     /// Any numeric type, converted by libhdf5 to Double.
-    public func read(rows: Range<Int>, into buffer: inout [Double]) throws {
-        try read(rows: rows, into: &buffer, memoryType: { wd_H5T_NATIVE_DOUBLE() })
+    public func read(_ selection: Selection, into buffer: inout [Double]) throws {
+        try read(selection, into: &buffer, memoryType: { wd_H5T_NATIVE_DOUBLE() })
     }
 
     /// Integer types, converted by libhdf5 to Int64.
-    public func read(rows: Range<Int>, into buffer: inout [Int64]) throws {
-        try read(rows: rows, into: &buffer, memoryType: { wd_H5T_NATIVE_INT64() })
+    public func read(_ selection: Selection, into buffer: inout [Int64]) throws {
+        try read(selection, into: &buffer, memoryType: { wd_H5T_NATIVE_INT64() })
     }
 
     /// The raw 16-bit words of a 2-byte type (float16, bfloat16, opaque), no conversion
     /// except to little-endian byte order. Widening is the caller's job: libhdf5's own
     /// float16 conversion is an order of magnitude slower.
-    public func readRaw16(rows: Range<Int>, into buffer: inout [UInt16]) throws {
+    public func readRaw16(_ selection: Selection, into buffer: inout [UInt16]) throws {
         let size = Library.locked { H5Tget_size(fileType.id) }
         guard size == 2 else {
             throw HDF5Error(.unsupported, file: file.path, object: path, message: "element type \(elementType) is not 2 bytes wide")
         }
-        try read(rows: rows, into: &buffer, memoryType: { H5Tcopy(fileType.id) }, ownsMemoryType: true)
+        try read(selection, into: &buffer, memoryType: { H5Tcopy(fileType.id) }, ownsMemoryType: true)
     }
 
-    private func read<T: Numeric>(rows: Range<Int>, into buffer: inout [T], memoryType: () -> hid_t,
+    private func read<T: Numeric>(_ selection: Selection, into buffer: inout [T], memoryType: () -> hid_t,
                                   ownsMemoryType: Bool = false) throws {
-        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+        guard selection.start.count == shape.count, selection.count.count == shape.count,
+              zip(zip(selection.start, selection.count), shape).allSatisfy({ $0.0 >= 0 && $0.1 >= 0 && $0.0 + $0.1 <= $1 }) else {
             throw HDF5Error(.cannotRead, file: file.path, object: path,
-                            message: "rows \(rows) outside the dataset's \(rowCount)")
+                            message: "selection \(selection.start)+\(selection.count) outside the dataset's shape \(shape)")
         }
         if !unavailableFilters.isEmpty {
             let names = unavailableFilters.map(filterName).joined(separator: ", ")
             throw HDF5Error(.unsupported, file: file.path, object: path,
                             message: "compressed with \(names), which this libhdf5 cannot decode")
         }
-        let elements = count == 0 ? 0 : rows.count * rowLength
+        let elements = count == 0 ? 0 : selection.elementCount
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: elements))
         if elements == 0 { return }
@@ -201,12 +256,10 @@ public final class Dataset: @unchecked Sendable {
             let fileSpaceID = H5Dget_space(handle.id)
             guard fileSpaceID >= 0 else { throw failure("cannot read dataspace") }
             defer { _ = H5Sclose(fileSpaceID) }
-            var start = [hsize_t](repeating: 0, count: shape.count)
-            var extent = shape.map { hsize_t($0) }
-            start[0] = hsize_t(rows.lowerBound)
-            extent[0] = hsize_t(rows.count)
+            var start = selection.start.map { hsize_t($0) }
+            var extent = selection.count.map { hsize_t($0) }
             guard H5Sselect_hyperslab(fileSpaceID, H5S_SELECT_SET, &start, nil, &extent, nil) >= 0 else {
-                throw failure("cannot select rows")
+                throw failure("cannot select values")
             }
             var memoryExtent = [hsize_t(elements)]
             let memorySpaceID = H5Screate_simple(1, &memoryExtent, nil)
