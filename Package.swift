@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // libhdf5 from Debian's libhdf5-dev (headers under include/hdf5/serial, found by pkg-config).
@@ -31,7 +32,8 @@ let package = Package(
         // Keras checkpoint layouts → one Checkpoint value.
         .target(name: "Checkpoint", dependencies: ["HDF5"], swiftSettings: swiftSettings),
         // Matching, streamed metrics, policy and verdicts.
-        .target(name: "Drift", dependencies: ["Checkpoint", "Yams"], swiftSettings: swiftSettings),
+        .target(name: "Drift", dependencies: ["Checkpoint", "Yams", .product(name: "RealModule", package: "swift-numerics")],
+                swiftSettings: swiftSettings),
         // Renderers: report values → text.
         .target(name: "Report", dependencies: ["Checkpoint", "Drift"], swiftSettings: swiftSettings),
         .executableTarget(

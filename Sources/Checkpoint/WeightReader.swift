@@ -29,6 +29,19 @@ public struct WeightReader {
         return true
     }
 
+    /// Reads the next slice of a float32 weight as stored, without widening; false when done.
+    public mutating func next(into values: inout [Float]) throws -> Bool {
+        precondition(weight.dtype == .float32, "next(into: [Float]) is for float32 weights")
+        guard position < plan.count else { return false }
+        do {
+            try dataset.read(plan[position], into: &values)
+        } catch let error as HDF5Error {
+            throw CheckpointError(error)
+        }
+        position += 1
+        return true
+    }
+
     /// All values at once; for small weights and tests.
     public mutating func readAll() throws -> [Double] {
         var values: [Double] = []

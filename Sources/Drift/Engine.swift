@@ -10,10 +10,9 @@ public enum DriftEngine {
                                baseSHA256: String? = nil, tunedSHA256: String? = nil) throws -> DriftReport {
         try policy.validate()
         let matches = Matcher.match(base: base.layers, tuned: tuned.layers, mode: mode)
-        var layers: [LayerResult] = []
-        var buffers = Buffers()
-        for match in matches {
-            layers.append(try judge(match, base: base, tuned: tuned, policy: policy, buffers: &buffers))
+        let passes = try streamAll(matches, base: base, tuned: tuned)
+        let layers = matches.enumerated().map { index, match in
+            judge(match, passes: passes[index], policy: policy)
         }
         var notes: [String] = []
         for checkpoint in [base, tuned] where checkpoint.layerOrder != "model" {
@@ -34,6 +33,94 @@ public enum DriftEngine {
     struct Buffers {
         var base: [Double] = []
         var tuned: [Double] = []
+        var baseFloats: [Float] = []
+        var tunedFloats: [Float] = []
+    }
+
+    /// The outcome of streaming one weight of a match: drift sums for a compared pair, or the
+    /// tuned values' health for a weight in one file only (nil for a base-only weight).
+    enum Pass: Sendable {
+        case pair(DriftSums)
+        case single(ValueStats?)
+    }
+
+    /// Streams every weight of every match once, on as many threads as there are cores: libhdf5
+    /// is serialised, but contiguous datasets are read with pread outside it, and the sums run in
+    /// parallel. Work is taken largest first; results are by position, so output is deterministic.
+    static func streamAll(_ matches: [LayerMatch], base: Checkpoint, tuned: Checkpoint) throws -> [[Pass]] {
+        struct Task: Sendable {
+            let layer: Int, weight: Int
+            let match: WeightMatch
+            var size: Int { match.tuned?.count ?? match.base?.count ?? 0 }
+        }
+        var tasks: [Task] = []
+        for (layer, match) in matches.enumerated() {
+            for (weight, weightMatch) in match.weights.enumerated() { tasks.append(Task(layer: layer, weight: weight, match: weightMatch)) }
+        }
+        tasks.sort { $0.size > $1.size }
+        let work = tasks
+        let results = Results(count: tasks.count)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, tasks.count, 8))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            var buffers = Buffers()
+            while let index = results.claim() {
+                let task = work[index]
+                do {
+                    let pass: Pass
+                    if task.match.comparable, let b = task.match.base, let t = task.match.tuned {
+                        pass = .pair(try sums((b, t), base: base, tuned: tuned, buffers: &buffers))
+                    } else if let t = task.match.tuned {
+                        pass = .single(try stats(t, in: tuned, buffer: &buffers.tuned))
+                    } else {
+                        pass = .single(nil)
+                    }
+                    results.store(index, .success(pass))
+                } catch {
+                    results.store(index, .failure(error))
+                }
+            }
+        }
+        var passes = matches.map { [Pass](repeating: .single(nil), count: $0.weights.count) }
+        // The first failure in model order is the one reported, whichever thread met it first.
+        var failure: (position: (Int, Int), error: any Error)?
+        for (index, task) in tasks.enumerated() {
+            switch results.outcome(index) {
+            case .success(let pass): passes[task.layer][task.weight] = pass
+            case .failure(let error):
+                if failure.map({ (task.layer, task.weight) < $0.position }) ?? true { failure = ((task.layer, task.weight), error) }
+            }
+        }
+        if let failure { throw failure.error }
+        return passes
+    }
+
+    /// Outcomes filled in by worker threads, each slot written once.
+    final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var next = 0
+        private var outcomes: [Result<Pass, any Error>?]
+
+        init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+
+        func claim() -> Int? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard next < outcomes.count else { return nil }
+            next += 1
+            return next - 1
+        }
+
+        func store(_ index: Int, _ outcome: Result<Pass, any Error>) {
+            lock.lock()
+            outcomes[index] = outcome
+            lock.unlock()
+        }
+
+        func outcome(_ index: Int) -> Result<Pass, any Error> {
+            lock.lock()
+            defer { lock.unlock() }
+            return outcomes[index]!
+        }
     }
 
     /// One fused pass over a weight pair.
@@ -41,10 +128,20 @@ public enum DriftEngine {
         var baseReader = try base.reader(for: pair.0, sliceElements: sliceElements)
         var tunedReader = try tuned.reader(for: pair.1, sliceElements: sliceElements)
         var sums = DriftSums()
-        while try baseReader.next(into: &buffers.base) {
-            guard try tunedReader.next(into: &buffers.tuned), buffers.tuned.count == buffers.base.count else {
-                throw CheckpointError(.corrupt, file: tuned.path, object: pair.1.path, message: "fewer values than its shape says")
+        func short() -> CheckpointError {
+            CheckpointError(.corrupt, file: tuned.path, object: pair.1.path, message: "fewer values than its shape says")
+        }
+        if pair.0.dtype == .float32 && pair.1.dtype == .float32 {
+            while try baseReader.next(into: &buffers.baseFloats) {
+                guard try tunedReader.next(into: &buffers.tunedFloats), buffers.tunedFloats.count == buffers.baseFloats.count else {
+                    throw short()
+                }
+                sums.accumulate(base: buffers.baseFloats, tuned: buffers.tunedFloats)
             }
+            return sums
+        }
+        while try baseReader.next(into: &buffers.base) {
+            guard try tunedReader.next(into: &buffers.tuned), buffers.tuned.count == buffers.base.count else { throw short() }
             sums.accumulate(base: buffers.base, tuned: buffers.tuned)
         }
         return sums
@@ -58,8 +155,7 @@ public enum DriftEngine {
         return stats
     }
 
-    static func judge(_ match: LayerMatch, base: Checkpoint, tuned: Checkpoint, policy: Policy,
-                      buffers: inout Buffers) throws -> LayerResult {
+    static func judge(_ match: LayerMatch, passes: [Pass], policy: Policy) -> LayerResult {
         let name = match.tuned?.name ?? match.base?.name ?? "?"
         let layerRule = policy.rule(forLayer: name) ?? match.base.flatMap { policy.rule(forLayer: $0.name) }
         var weightResults: [WeightResult] = []
@@ -68,10 +164,9 @@ public enum DriftEngine {
         var structural: Status?
         var escalations: [(Status, String)] = []
 
-        for weightMatch in match.weights {
+        for (weightMatch, pass) in zip(match.weights, passes) {
             let weightName = weightMatch.tuned?.name ?? weightMatch.base?.name ?? "?"
-            if weightMatch.comparable, let b = weightMatch.base, let t = weightMatch.tuned {
-                let pairSums = try sums((b, t), base: base, tuned: tuned, buffers: &buffers)
+            if case .pair(let pairSums) = pass, let b = weightMatch.base, let t = weightMatch.tuned {
                 layerSums = merged(layerSums, pairSums)
                 var status: Status = pairSums.metrics.frozen ? .frozen : .ok
                 var reasons: [String] = []
@@ -89,8 +184,7 @@ public enum DriftEngine {
                 let status: Status = weightMatch.base == nil ? .new : weightMatch.tuned == nil ? .removed : .reshaped
                 structural = structural == nil || structural == status ? status : .reshaped
                 var stats: ValueStats?
-                if let t = weightMatch.tuned {
-                    let one = try DriftEngine.stats(t, in: tuned, buffer: &buffers.tuned)
+                if case .single(let one?) = pass {
                     stats = one
                     layerStats = layerStats.map { var s = $0; s.merge(one); return s } ?? one
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import RealModule
 
 /// The raw sums of one streamed pass over a pair of tensors (or several, for a layer). Every
 /// metric a user sees is derived from these; merging two is exact, so a layer's figures are
@@ -55,6 +56,43 @@ public struct DriftSums: Sendable, Equatable {
             maxAbsChange = maxChange
             finiteCount += finite
             changedCount += changed
+            start = end
+        }
+    }
+
+    /// The same for float32 slices, the common case, without widening whole slices first: each
+    /// block is summed with reassociation allowed (so it vectorises) and, only when a block holds
+    /// a NaN or Inf (its sums are then not finite — float32 squares cannot overflow a Double),
+    /// summed again element by element.
+    public mutating func accumulate(base: [Float], tuned: [Float]) {
+        precondition(base.count == tuned.count, "slices of a pair must be aligned")
+        var start = 0
+        while start < base.count {
+            let end = min(start + Self.block, base.count)
+            var bb = 0.0, tt = 0.0, bt = 0.0, dd = 0.0, maxChange = 0.0
+            var changed = 0
+            for i in start..<end {
+                let a = Double(base[i]), b = Double(tuned[i])
+                let d = b - a
+                bb = Relaxed.multiplyAdd(a, a, bb)
+                tt = Relaxed.multiplyAdd(b, b, tt)
+                bt = Relaxed.multiplyAdd(a, b, bt)
+                dd = Relaxed.multiplyAdd(d, d, dd)
+                maxChange = Swift.max(maxChange, Swift.abs(d))
+                changed &+= base[i].bitPattern == tuned[i].bitPattern ? 0 : 1
+            }
+            if bb.isFinite && tt.isFinite {
+                count += end - start
+                finiteCount += end - start
+                changedCount += changed
+                sumBaseSquares += bb
+                sumTunedSquares += tt
+                sumDot += bt
+                sumDiffSquares += dd
+                maxAbsChange = Swift.max(maxAbsChange, maxChange)
+            } else {
+                accumulate(base: base[start..<end].map { Double($0) }, tuned: tuned[start..<end].map { Double($0) })
+            }
             start = end
         }
     }

@@ -55,6 +55,12 @@ public final class Dataset: @unchecked Sendable {
     public let unavailableFilters: [Int]
     let handle: Handle
     let fileType: Handle
+    /// For contiguous, allocated storage: the absolute offset of the data in the OS file and the
+    /// memory layouts the stored bytes already have (so a plain copy is a correct read).
+    private let directOffset: UInt64?
+    private let directLayouts: Set<DirectLayout>
+
+    enum DirectLayout { case float32, float64, raw16 }
 
     init(file: File, path: String, handle: Handle) throws {
         func failure(_ message: String, _ code: HDF5Error.Code = .cannotRead) -> HDF5Error {
@@ -120,6 +126,25 @@ public final class Dataset: @unchecked Sendable {
             storage = .other
         }
         unavailableFilters = unavailable
+
+        // Direct reads: contiguous storage inside the image, a type the machine reads as is.
+        var layouts = Set<DirectLayout>()
+        if H5Tequal(fileType.id, wd_H5T_NATIVE_FLOAT()) > 0 { layouts.insert(.float32) }
+        if H5Tequal(fileType.id, wd_H5T_NATIVE_DOUBLE()) > 0 { layouts.insert(.float64) }
+        if H5Tget_size(fileType.id) == 2, H5Tget_class(fileType.id) == H5T_OPAQUE
+            || (H5Tget_class(fileType.id) == H5T_FLOAT && H5Tget_order(fileType.id) == H5T_ORDER_LE) {
+            layouts.insert(.raw16)
+        }
+        _ = Library.takeErrorStack()
+        var offset: UInt64?
+        if case .contiguous(let address?) = storage, file.direct != nil {
+            let bytes = UInt64(H5Tget_size(fileType.id)).multipliedReportingOverflow(by: UInt64(total))
+            if !bytes.overflow, address <= file.image.length, bytes.partialValue <= file.image.length - address {
+                offset = file.image.offset + address
+            }
+        }
+        directOffset = offset
+        directLayouts = layouts
     }
 
     /// Elements per index of the first dimension (1 for scalars and vectors).
@@ -196,12 +221,12 @@ public final class Dataset: @unchecked Sendable {
 
     /// Float types of 4 or 8 bytes and integer types, converted by libhdf5 to Float.
     public func read(_ selection: Selection, into buffer: inout [Float]) throws {
-        try read(selection, into: &buffer, memoryType: { wd_H5T_NATIVE_FLOAT() })
+        try read(selection, into: &buffer, memoryType: { wd_H5T_NATIVE_FLOAT() }, layout: .float32)
     }
 
     /// Any numeric type, converted by libhdf5 to Double.
     public func read(_ selection: Selection, into buffer: inout [Double]) throws {
-        try read(selection, into: &buffer, memoryType: { wd_H5T_NATIVE_DOUBLE() })
+        try read(selection, into: &buffer, memoryType: { wd_H5T_NATIVE_DOUBLE() }, layout: .float64)
     }
 
     /// Integer types, converted by libhdf5 to Int64.
@@ -217,11 +242,20 @@ public final class Dataset: @unchecked Sendable {
         guard size == 2 else {
             throw HDF5Error(.unsupported, file: file.path, object: path, message: "element type \(elementType) is not 2 bytes wide")
         }
-        try read(selection, into: &buffer, memoryType: { H5Tcopy(fileType.id) }, ownsMemoryType: true)
+        try read(selection, into: &buffer, memoryType: { H5Tcopy(fileType.id) }, ownsMemoryType: true, layout: .raw16)
+    }
+
+    /// The flat index where a box starts when its elements are one run of the flattened dataset.
+    private func flatRun(_ selection: Selection) -> Int? {
+        guard let first = selection.count.firstIndex(where: { $0 != 1 }) else {
+            return zip(selection.start, shape).reduce(0) { $0 * $1.1 + $1.0 }
+        }
+        for d in (first + 1)..<shape.count where selection.count[d] != shape[d] { return nil }
+        return zip(selection.start, shape).reduce(0) { $0 * $1.1 + $1.0 }
     }
 
     private func read<T: Numeric>(_ selection: Selection, into buffer: inout [T], memoryType: () -> hid_t,
-                                  ownsMemoryType: Bool = false) throws {
+                                  ownsMemoryType: Bool = false, layout: DirectLayout? = nil) throws {
         guard selection.start.count == shape.count, selection.count.count == shape.count,
               zip(zip(selection.start, selection.count), shape).allSatisfy({ $0.0 >= 0 && $0.1 >= 0 && $0.0 + $0.1 <= $1 }) else {
             throw HDF5Error(.cannotRead, file: file.path, object: path,
@@ -236,6 +270,15 @@ public final class Dataset: @unchecked Sendable {
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: elements))
         if elements == 0 { return }
+        if let layout, let base = directOffset, directLayouts.contains(layout), let run = flatRun(selection),
+           let reader = file.direct {
+            let width = UInt64(MemoryLayout<T>.stride)
+            let complete = buffer.withUnsafeMutableBytes { reader.read(into: $0, at: base + UInt64(run) * width) }
+            guard complete else {
+                throw HDF5Error(.cannotRead, file: file.path, object: path, message: "data ends before the dataset does (truncated file?)")
+            }
+            return
+        }
         try Library.locked {
             func failure(_ message: String) -> HDF5Error {
                 HDF5Error(.cannotRead, file: file.path, object: path, message: message, stack: Library.takeErrorStack())

@@ -6,10 +6,16 @@ public final class File: @unchecked Sendable {
     /// The path as the caller gave it; used in every error.
     public let path: String
     let handle: Handle
+    /// Where the HDF5 image starts in the OS file and how long it is (a zip member), or (0, file size).
+    let image: (offset: UInt64, length: UInt64)
+    /// A second, plain descriptor for reading contiguous raw data without libhdf5 (see `DirectReader`).
+    let direct: DirectReader?
 
-    private init(path: String, handle: Handle) {
+    private init(path: String, handle: Handle, image: (offset: UInt64, length: UInt64)) {
         self.path = path
         self.handle = handle
+        self.image = image
+        direct = DirectReader(path: path)
     }
 
     /// Opens `path` read-only. With `byteRange`, only those bytes of the file are the HDF5 file
@@ -33,7 +39,8 @@ public final class File: @unchecked Sendable {
                 throw HDF5Error(.cannotOpen, file: path, object: nil, message: "not a readable HDF5 file",
                                 stack: Library.takeErrorStack())
             }
-            return File(path: path, handle: Handle(id, .file))
+            let length = byteRange?.length ?? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
+            return File(path: path, handle: Handle(id, .file), image: (byteRange?.offset ?? 0, length ?? 0))
         }
     }
 

@@ -44,9 +44,15 @@ import Testing
         #expect(m.normRatio == nil)
     }
 
-    @Test func nonFiniteValuesAreCountedAndLeftOutOfTheSums() {
+    @Test(arguments: [false, true])
+    func nonFiniteValuesAreCountedAndLeftOutOfTheSums(_ float32: Bool) {
         var s = DriftSums()
-        s.accumulate(base: [1, 2, 3, .nan], tuned: [1, .nan, .infinity, 5])
+        let base: [Double] = [1, 2, 3, .nan], tuned: [Double] = [1, .nan, .infinity, 5]
+        if float32 {
+            s.accumulate(base: base.map { Float($0) }, tuned: tuned.map { Float($0) })
+        } else {
+            s.accumulate(base: base, tuned: tuned)
+        }
         #expect(s.tunedNaN == 1)
         #expect(s.tunedInf == 1)
         #expect(s.baseNaN == 1)
@@ -71,6 +77,33 @@ import Testing
             sliced.merge(part)
         }
         #expect(sliced == whole)
+    }
+}
+
+extension MetricsTests {
+    /// The float32 kernel (blocked, reassociated) agrees with the element-by-element Double one,
+    /// with and without non-finite values in some blocks.
+    @Test(arguments: [0, 3, 50])
+    func float32KernelAgreesWithTheDoubleKernel(_ nonFinite: Int) {
+        var rng = SplitMix(seed: 11)
+        var base = (0..<20_000).map { _ in Float(rng.nextDouble() - 0.5) }
+        var tuned = base.map { $0 + Float((rng.nextDouble() - 0.5) * 1e-4) }
+        for i in 0..<nonFinite {
+            let index = Int(rng.next() % UInt64(base.count))
+            if i % 2 == 0 { tuned[index] = .nan } else { base[index] = -.infinity }
+        }
+        var fast = DriftSums(), reference = DriftSums()
+        fast.accumulate(base: base, tuned: tuned)
+        reference.accumulate(base: base.map { Double($0) }, tuned: tuned.map { Double($0) })
+        #expect(fast.count == reference.count)
+        #expect(fast.finiteCount == reference.finiteCount)
+        #expect(fast.changedCount == reference.changedCount)
+        #expect(fast.tunedNaN == reference.tunedNaN && fast.baseInf == reference.baseInf)
+        #expect(fast.maxAbsChange == reference.maxAbsChange)
+        for (x, y) in [(fast.sumBaseSquares, reference.sumBaseSquares), (fast.sumTunedSquares, reference.sumTunedSquares),
+                       (fast.sumDot, reference.sumDot), (fast.sumDiffSquares, reference.sumDiffSquares)] {
+            #expect(abs(x - y) <= 1e-12 * abs(y), "\(x) vs \(y)")
+        }
     }
 }
 
