@@ -6,8 +6,7 @@ public enum DriftEngine {
     /// Elements per slice read from each file: 64 Ki values = 512 KiB per side as Double.
     public static let sliceElements = 1 << 16
 
-    public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto,
-                               baseSHA256: String? = nil, tunedSHA256: String? = nil) throws -> DriftReport {
+    public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto) throws -> DriftReport {
         try policy.validate()
         let matches = Matcher.match(base: base.layers, tuned: tuned.layers, mode: mode)
         let passes = try streamAll(matches, base: base, tuned: tuned)
@@ -24,7 +23,7 @@ public enum DriftEngine {
         let baseSetup = TrainingSetup(base.optimizer), tunedSetup = TrainingSetup(tuned.optimizer)
         let diagnosis = NaNDiagnosis.explain(layers.filter { $0.tunedName != nil }.map { ($0.name, $0.nanInTuned, $0.infInTuned) },
                                              setup: tunedSetup)
-        return DriftReport(base: InputSummary(base, sha256: baseSHA256), tuned: InputSummary(tuned, sha256: tunedSHA256),
+        return DriftReport(base: InputSummary(base, sha256: nil), tuned: InputSummary(tuned, sha256: nil),
                            policy: policy, matchMode: mode, layers: layers, summary: summarize(layers, policy: policy),
                            notes: notes, baseSetup: baseSetup, tunedSetup: tunedSetup,
                            warnings: TrainingSetup.warnings(base: baseSetup, tuned: tunedSetup), diagnosis: diagnosis)

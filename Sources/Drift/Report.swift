@@ -50,7 +50,7 @@ public struct LayerResult: Sendable {
 public struct InputSummary: Sendable {
     public let path: String
     public let format: CheckpointFormat
-    public let sha256: String?
+    public internal(set) var sha256: String?
     public let kerasVersion: String?
     public let layerCount: Int
     public let parameterCount: Int
@@ -80,8 +80,8 @@ public struct Summary: Sendable {
 
 /// The whole result of `compare`.
 public struct DriftReport: Sendable {
-    public let base: InputSummary
-    public let tuned: InputSummary
+    public private(set) var base: InputSummary
+    public private(set) var tuned: InputSummary
     public let policy: Policy
     public let matchMode: MatchMode
     public let layers: [LayerResult]
@@ -95,4 +95,14 @@ public struct DriftReport: Sendable {
     public let warnings: [String]
     /// Where NaN/Inf weights are in the tuned file and their usual causes; nil when all finite.
     public let diagnosis: String?
+}
+
+extension DriftReport {
+    /// The same report with the inputs' SHA-256 digests filled in.
+    public func withHashes(base baseDigest: String?, tuned tunedDigest: String?) -> DriftReport {
+        var copy = self
+        copy.base.sha256 = baseDigest
+        copy.tuned.sha256 = tunedDigest
+        return copy
+    }
 }

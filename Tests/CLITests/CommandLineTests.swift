@@ -38,6 +38,26 @@ import Testing
         #expect(result.stdout.contains(expected == 0 ? "PASS" : "FAIL"))
     }
 
+    @Test func jsonNamesTheInputsByPathFormatAndSHA256() throws {
+        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/tfk/pretrained.h5", "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for (key, path, format) in [("base", "samples/k3/pretrained.keras", "keras-zip"), ("tuned", "samples/tfk/pretrained.h5", "legacy-h5")] {
+            let input = try #require(object[key] as? [String: Any])
+            #expect(input["path"] as? String == path)
+            #expect(input["format"] as? String == format)
+            // The digest coreutils computes for the same file.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+            process.arguments = [Samples.path(String(path.dropFirst("samples/".count)))]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let digest = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64)
+            process.waitUntilExit()
+            #expect(input["sha256"] as? String == String(digest))
+        }
+    }
+
     @Test func thresholdFlagsChangeTheVerdict() throws {
         let strict = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras",
                                   "--fail-relative-change", "0.01"])

@@ -71,10 +71,13 @@ def grid():
         add = lambda *a: runs.append((fam,) + a)  # noqa: E731
         # learning-rate sweep, Adam, 5 epochs
         add("adam", 1e-5, 5, 1, "none")
+        add("adam", 1e-5, 5, 2, "none")
+        add("adam", 3e-5, 5, 1, "none")
         add("adam", 1e-4, 5, 1, "none")
         add("adam", 1e-4, 5, 2, "none")
         add("adam", 1e-3, 5, 1, "none")
         add("adam", 1e-3, 5, 2, "none")
+        add("adam", 3e-3, 5, 1, "none")
         add("adam", 3e-2, 5, 1, "none")
         add("adam", 3e-2, 5, 2, "none")
         add("adam", 1e-1, 5, 1, "none")
@@ -84,12 +87,14 @@ def grid():
         add("adam", 1e-3, 20, 1, "none")
         # plain SGD sweep
         add("sgd", 1e-3, 5, 1, "none")
+        add("sgd", 3e-3, 5, 1, "none")
         add("sgd", 1e-2, 5, 1, "none")
         add("sgd", 1e-2, 5, 2, "none")
         add("sgd", 3e-2, 5, 1, "none")
         add("sgd", 1e-1, 5, 1, "none")
         # freezing
         add("adam", 1e-3, 5, 1, "backbone")
+        add("adam", 1e-2, 5, 1, "backbone")
         add("adam", 1e-3, 5, 1, "conv1")
         add("adam", 3e-2, 5, 1, "conv1")
     return runs
@@ -241,7 +246,7 @@ def compare(wd, pre_path, run_path, out_json):
     if res.returncode not in (0, 1):
         raise SystemExit(f"weightdrift exit {res.returncode} on {run_path}: {res.stderr.strip()}")
     doc = json.loads(res.stdout)
-    out_json.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    out_json.write_text(json.dumps(doc, separators=(",", ":"), sort_keys=True) + "\n")
     return res.returncode
 
 
