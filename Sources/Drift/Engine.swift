@@ -23,10 +23,13 @@ public enum DriftEngine {
         let baseSetup = TrainingSetup(base.optimizer), tunedSetup = TrainingSetup(tuned.optimizer)
         let diagnosis = NaNDiagnosis.explain(layers.filter { $0.tunedName != nil }.map { ($0.name, $0.nanInTuned, $0.infInTuned) },
                                              setup: tunedSetup)
+        let forgetting = ForgettingAssessment(layers: layers, policy: policy)
         return DriftReport(base: InputSummary(base, sha256: nil), tuned: InputSummary(tuned, sha256: nil),
-                           policy: policy, matchMode: mode, layers: layers, summary: summarize(layers, policy: policy),
+                           policy: policy, matchMode: mode, layers: layers,
+                           summary: summarize(layers, policy: policy, forgetting: forgetting),
                            notes: notes, baseSetup: baseSetup, tunedSetup: tunedSetup,
-                           warnings: TrainingSetup.warnings(base: baseSetup, tuned: tunedSetup), diagnosis: diagnosis)
+                           warnings: TrainingSetup.warnings(base: baseSetup, tuned: tunedSetup), diagnosis: diagnosis,
+                           forgetting: forgetting)
     }
 
     struct Buffers {
@@ -284,7 +287,7 @@ public enum DriftEngine {
         return (.ok, [])
     }
 
-    static func summarize(_ layers: [LayerResult], policy: Policy) -> Summary {
+    static func summarize(_ layers: [LayerResult], policy: Policy, forgetting: ForgettingAssessment) -> Summary {
         var counts: [Status: Int] = [:]
         for layer in layers { counts[layer.status, default: 0] += 1 }
         let failing = layers.filter { $0.failsGate || (policy.failOnWarn && $0.status == .warn) }
@@ -299,10 +302,13 @@ public enum DriftEngine {
         let worst = layers.filter { severity($0) > 0 }.max { a, b in
             (severity(a), a.metrics?.relativeChange ?? 0) < (severity(b), b.metrics?.relativeChange ?? 0)
         }
-        let failures = failing.map { layer in
+        var failures = failing.map { layer in
             "\(layer.name): " + (layer.reasons.isEmpty ? layer.status.rawValue : layer.reasons.joined(separator: "; "))
         }
-        return Summary(passed: failing.isEmpty, counts: counts, worstLayer: worst?.name, failures: failures)
+        if let level = policy.failOnRisk, forgetting.risk != .unknown, forgetting.risk >= level {
+            failures.append("forgetting risk \(forgetting.risk.rawValue) (policy fails from \(level.rawValue)): \(forgetting.explanation)")
+        }
+        return Summary(passed: failures.isEmpty, counts: counts, worstLayer: worst?.name, failures: failures)
     }
 }
 

@@ -14,7 +14,8 @@ extension Policy {
         guard let root = document as? [String: Any] else {
             throw PolicyError("\(source): a policy is a YAML mapping (version, thresholds, rules, …)")
         }
-        try checkKeys(root, ["version", "thresholds", "failOnWarn", "failOnNonFinite", "allowNew", "allowRemoved", "rules"],
+        try checkKeys(root, ["version", "thresholds", "failOnWarn", "failOnNonFinite", "allowNew", "allowRemoved", "rules",
+                             "head", "failOnRisk"],
                       at: "\(source)")
         if let version = root["version"], number(version) != 1 {
             throw PolicyError("\(source): version: only version 1 is understood")
@@ -27,6 +28,16 @@ extension Policy {
         policy.failOnNonFinite = try flag(root["failOnNonFinite"], at: "\(source): failOnNonFinite") ?? policy.failOnNonFinite
         policy.allowNew = try flag(root["allowNew"], at: "\(source): allowNew") ?? policy.allowNew
         policy.allowRemoved = try flag(root["allowRemoved"], at: "\(source): allowRemoved") ?? policy.allowRemoved
+        if let head = root["head"] {
+            guard let patterns = head as? [String] else { throw PolicyError("\(source): head: expected a list of layer-name globs") }
+            policy.headPatterns = patterns
+        }
+        if let risk = root["failOnRisk"] {
+            guard let text = risk as? String, let level = ForgettingAssessment.Risk(rawValue: text), level == .medium || level == .high else {
+                throw PolicyError("\(source): failOnRisk: expected medium or high")
+            }
+            policy.failOnRisk = level
+        }
         if let rules = root["rules"] {
             guard let list = rules as? [Any] else { throw PolicyError("\(source): rules: expected a list") }
             for (index, item) in list.enumerated() {

@@ -95,6 +95,8 @@ public struct DriftReport: Sendable {
     public let warnings: [String]
     /// Where NaN/Inf weights are in the tuned file and their usual causes; nil when all finite.
     public let diagnosis: String?
+    /// How likely the fine-tune overwrote what the pretrained model knew.
+    public let forgetting: ForgettingAssessment
 }
 
 extension DriftReport {

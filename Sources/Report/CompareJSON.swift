@@ -23,6 +23,25 @@ public enum CompareJSON {
                 "warnings": .array(report.warnings.map { .string($0) }),
             ]),
             "diagnosis": .optional(report.diagnosis),
+            "forgetting": forgetting(report.forgetting),
+        ])
+    }
+
+    static func forgetting(_ f: ForgettingAssessment) -> JSONValue {
+        .object([
+            "risk": .string(f.risk.rawValue),
+            "score": .optional(f.score),
+            "explanation": .string(f.explanation),
+            "rule": .string(ForgettingAssessment.rule),
+            "backboneRelativeChange": .optional(f.backboneRelativeChange),
+            "earlyRelativeChange": .optional(f.earlyRelativeChange),
+            "lateRelativeChange": .optional(f.lateRelativeChange),
+            "headLayers": .array(f.headLayers.map { .string($0) }),
+            "profile": .array(f.profile.map { point in
+                .object(["name": .string(point.name), "depth": .number(point.depth),
+                         "relativeChange": .number(point.relativeChange), "parameters": .int(point.parameters),
+                         "depthWeight": .number(point.depthWeight)])
+            }),
         ])
     }
 
@@ -51,6 +70,8 @@ public enum CompareJSON {
             "failOnNonFinite": .bool(policy.failOnNonFinite),
             "allowNew": .bool(policy.allowNew),
             "allowRemoved": .bool(policy.allowRemoved),
+            "head": .array(policy.headPatterns.map { .string($0) }),
+            "failOnRisk": .optional(policy.failOnRisk?.rawValue),
             "rules": .array(policy.rules.map { rule in
                 var fields: [String: JSONValue] = ["match": .string(rule.pattern)]
                 switch rule.action {

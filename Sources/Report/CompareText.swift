@@ -52,10 +52,25 @@ public enum CompareText {
         for note in report.notes { out += "note: \(note)\n" }
         for warning in report.warnings { out += paint("warning: \(warning)", .warn) + "\n" }
         if let diagnosis = report.diagnosis { out += paint(diagnosis, .fail) + "\n" }
+        out += paint(riskLine(report.forgetting), riskStatus(report.forgetting.risk)) + "\n"
         out += "\n" + paint(summaryLine(report), report.summary.passed ? .ok : .fail) + "\n"
         for failure in report.summary.failures.prefix(20) { out += "  \(failure)\n" }
         if report.summary.failures.count > 20 { out += "  … and \(report.summary.failures.count - 20) more\n" }
         return out
+    }
+
+    /// "forgetting risk: medium (0.083): depth-weighted backbone drift …"
+    public static func riskLine(_ f: ForgettingAssessment) -> String {
+        "forgetting risk: \(f.risk.rawValue)\(f.score.map { " (\(format($0)))" } ?? ""): \(f.explanation)"
+    }
+
+    static func riskStatus(_ risk: ForgettingAssessment.Risk) -> Status {
+        switch risk {
+        case .high: .fail
+        case .medium: .warn
+        case .low: .ok
+        case .unknown: .ignored
+        }
     }
 
     static func inputLine(_ input: InputSummary) -> String {
@@ -117,6 +132,7 @@ public enum CompareText {
         }
         for warning in report.warnings { out += "\n- ⚠️ \(cell(warning))" }
         if let diagnosis = report.diagnosis { out += "\n- ❌ \(cell(diagnosis))" }
+        out += "\n- \(cell(riskLine(report.forgetting)))"
         out += "\n"
         let t = report.policy.thresholds
         out += "\nThresholds: warn when relative change > \(format(t.warn.relativeChange)) or cosine < \(format(t.warn.cosine)); "
@@ -149,6 +165,7 @@ public enum CompareText {
         out += "      <property name=\"base\" value=\"\(xml(report.base.path))\"/>\n"
         out += "      <property name=\"tuned\" value=\"\(xml(report.tuned.path))\"/>\n"
         out += "      <property name=\"verdict\" value=\"\(report.summary.passed ? "pass" : "fail")\"/>\n"
+        out += "      <property name=\"forgettingRisk\" value=\"\(report.forgetting.risk.rawValue)\"/>\n"
         out += "    </properties>\n"
         for layer in report.layers {
             out += "    <testcase classname=\"weightdrift.drift\" name=\"\(xml(layer.name))\">"
@@ -225,6 +242,8 @@ public enum CompareText {
         }
         for warning in report.warnings { out += "::warning title=weightdrift training setup::\(escape(warning))\n" }
         if let diagnosis = report.diagnosis { out += "::error title=weightdrift NaN/Inf::\(escape(diagnosis))\n" }
+        let risk = report.forgetting.risk
+        out += (risk == .high ? "::warning" : "::notice") + " title=weightdrift forgetting risk::\(escape(riskLine(report.forgetting)))\n"
         if errors.count > 10 { out += "::error::\(errors.count - 10) more failing layers not shown\n" }
         if warnings.count > 10 { out += "::warning::\(warnings.count - 10) more warnings not shown\n" }
         out += (report.summary.passed ? "::notice::" : "::error::") + escape(summaryLine(report)) + "\n"

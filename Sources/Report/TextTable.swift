@@ -35,7 +35,7 @@ struct TextTable {
 }
 
 /// `1234567` → `1,234,567`.
-func grouped(_ value: Int) -> String {
+public func grouped(_ value: Int) -> String {
     let digits = String(value.magnitude)
     var out = ""
     for (index, character) in digits.enumerated() {

@@ -6,7 +6,12 @@ import Foundation
 import Report
 
 enum CompareFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json, markdown, junit, github
+    case table, json, markdown, junit, github, html
+}
+
+enum RiskOption: String, ExpressibleByArgument, CaseIterable {
+    case medium, high
+    var risk: ForgettingAssessment.Risk { ForgettingAssessment.Risk(rawValue: rawValue)! }
 }
 
 enum MatchOption: String, ExpressibleByArgument, CaseIterable {
@@ -30,7 +35,7 @@ struct Compare: ParsableCommand {
     @Argument(help: "The fine-tuned checkpoint. May be in another layout than the base.")
     var tuned: String
 
-    @Option(name: .long, help: "Output format: table, json, markdown, junit or github.")
+    @Option(name: .long, help: "Output format: table, json, markdown, junit, github or html.")
     var format: CompareFormat = .table
 
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
@@ -62,6 +67,12 @@ struct Compare: ParsableCommand {
 
     @Flag(name: .long, help: "Fail when the base checkpoint has layers the tuned one lacks.")
     var disallowRemoved = false
+
+    @Option(name: .long, help: "A glob of layers that are the task head, left out of the forgetting risk (repeatable).")
+    var head: [String] = []
+
+    @Option(name: .long, help: "Fail the gate when the forgetting risk reaches this level: medium or high.")
+    var failOnRisk: RiskOption?
 
     @Flag(name: .long, help: "Colour the table even when standard output is not a terminal.")
     var color = false
@@ -98,6 +109,8 @@ struct Compare: ParsableCommand {
         if failOnWarn { result.failOnWarn = true }
         if disallowNew { result.allowNew = false }
         if disallowRemoved { result.allowRemoved = false }
+        result.headPatterns += head
+        if let failOnRisk { result.failOnRisk = failOnRisk.risk }
         return result
     }
 
@@ -122,6 +135,7 @@ struct Compare: ParsableCommand {
         case .markdown: CompareText.markdown(report)
         case .junit: CompareText.junit(report)
         case .github: CompareText.github(report)
+        case .html: HTMLReport.render(report)
         }
         try Console.write(text, to: output)
         if output != nil || format != .table {

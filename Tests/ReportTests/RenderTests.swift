@@ -91,6 +91,35 @@ import Testing
         #expect(lines.last!.hasPrefix(report.summary.passed ? "::notice::PASS" : "::error::FAIL"))
     }
 
+    final class HTMLCollector: NSObject, XMLParserDelegate {
+        var rows = 0, svgs = 0, rects = 0, external: [String] = []
+        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                    attributes: [String: String] = [:]) {
+            if name == "tr" { rows += 1 }
+            if name == "svg" { svgs += 1 }
+            if name == "rect" { rects += 1 }
+            if ["script", "link", "img", "iframe"].contains(name) { external.append(name) }
+            for (key, value) in attributes where (key == "src" || key == "href") && value.contains("//") { external.append(value) }
+        }
+    }
+
+    @Test(arguments: tunedFiles)
+    func htmlIsWellFormedSelfContainedAndComplete(_ tuned: String) throws {
+        let report = try report(tuned)
+        let html = HTMLReport.render(report)
+        let parser = XMLParser(data: Data(html.dropFirst("<!DOCTYPE html>\n".count).utf8))
+        let collector = HTMLCollector()
+        parser.delegate = collector
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        #expect(collector.external.isEmpty, "\(collector.external)")
+        #expect(collector.svgs >= 3)
+        // The inputs table has a header and two rows; the layer table a header and a row per layer.
+        #expect(collector.rows == 3 + 1 + report.layers.count)
+        #expect(html.contains(report.summary.passed ? "WeightDrift: pass" : "WeightDrift: fail"))
+        #expect(html.contains("Forgetting risk: <span class=\"risk \(report.forgetting.risk.rawValue)\">"))
+        for layer in report.layers { #expect(html.contains(">\(layer.name)")) }
+    }
+
     @Test func tableColoursOnlyWhenAsked() throws {
         let report = try report("k3/ft_highlr.keras")
         #expect(!CompareText.table(report, color: false).contains("\u{1B}["))

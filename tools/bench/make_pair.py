@@ -46,6 +46,7 @@ for tools/bench/probe.c.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import struct
@@ -429,7 +430,9 @@ def main():
         layouts[layout] = entry
 
     parameters = sum(int(np.prod(w[3])) for w in weights)
-    info = {"model": model_name, "scale": 1 if args.layers400 else args.scale, "seed": args.seed,
+    with open(__file__, "rb") as handle:
+        generator = hashlib.sha256(handle.read()).hexdigest()
+    info = {"generator": generator, "model": model_name, "scale": 1 if args.layers400 else args.scale, "seed": args.seed,
             "drift": args.drift, "parameters": parameters,
             "layers": len(layers), "weightedLayers": sum(1 for layer in layers if layer.weights),
             "weights": len(weights),

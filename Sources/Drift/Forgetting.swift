@@ -1,0 +1,104 @@
+import Foundation
+
+/// How much of what the pretrained model knew the fine-tune is likely to have overwritten,
+/// judged from the backbone's drift, with early layers (the most general features) weighing more.
+///
+/// The rule and its thresholds are measured, not assumed: `tools/experiments/forgetting` fine-tunes
+/// real models in many settings, measures the original task's accuracy before and after, and
+/// reports how well this score orders the runs (Spearman's rho) and where it is wrong; the README
+/// quotes the figures.
+public struct ForgettingAssessment: Sendable {
+    public enum Risk: String, Sendable, CaseIterable, Comparable {
+        case low, medium, high
+        /// No backbone to judge (nothing in both files with the same shapes).
+        case unknown
+
+        public static func < (a: Risk, b: Risk) -> Bool {
+            let order: [Risk] = [.unknown, .low, .medium, .high]
+            return order.firstIndex(of: a)! < order.firstIndex(of: b)!
+        }
+    }
+
+    /// One backbone layer in the depth profile.
+    public struct DepthPoint: Sendable {
+        public let name: String
+        /// 0 for the first backbone layer, 1 for the last.
+        public let depth: Double
+        public let relativeChange: Double
+        public let parameters: Int
+        /// Its weight in the score: 2 at the input end, falling linearly to 1 at the output end.
+        public let depthWeight: Double
+    }
+
+    public let profile: [DepthPoint]
+    /// Layers left out of the backbone: new, reshaped, removed, or declared head by the policy.
+    public let headLayers: [String]
+    /// ‖ΔW‖/‖W₀‖ over the whole backbone (each layer weighted by its squared norm, so by size).
+    public let backboneRelativeChange: Double?
+    /// The same over the first and the last third of the backbone.
+    public let earlyRelativeChange: Double?
+    public let lateRelativeChange: Double?
+    /// The risk number: the depth-weighted backbone relative change (see `score(_:)`).
+    public let score: Double?
+    public let risk: Risk
+    /// Why, in one line.
+    public let explanation: String
+
+    /// Score thresholds: low below the first, high from the second on.
+    public static let mediumFrom = 0.05
+    public static let highFrom = 0.20
+
+    public static let rule = "score = sqrt(Σ wᵢ‖ΔWᵢ‖² / Σ wᵢ‖W₀ᵢ‖²) over backbone layers, wᵢ from 2 (first) to 1 (last); "
+        + "low < \(mediumFrom), medium < \(highFrom), high ≥ \(highFrom); NaN or Inf in the backbone is high"
+
+    init(layers: [LayerResult], policy: Policy) {
+        var backbone: [LayerResult] = []
+        var head: [String] = []
+        for layer in layers {
+            let declaredHead = policy.headPatterns.contains { Glob.matches($0, layer.name) }
+            if declaredHead || layer.sums == nil || [.new, .removed, .reshaped].contains(layer.status) {
+                head.append(layer.name)
+            } else {
+                backbone.append(layer)
+            }
+        }
+        headLayers = head
+        let n = backbone.count
+        profile = backbone.enumerated().map { index, layer in
+            let depth = n > 1 ? Double(index) / Double(n - 1) : 0
+            return DepthPoint(name: layer.name, depth: depth, relativeChange: layer.metrics?.relativeChange ?? 0,
+                              parameters: layer.parameterCount, depthWeight: 2 - depth)
+        }
+        func aggregate(_ part: ArraySlice<LayerResult>, weights: [Double]? = nil) -> Double? {
+            var change = 0.0, norm = 0.0
+            for (offset, layer) in part.enumerated() {
+                guard let sums = layer.sums else { continue }
+                let w = weights?[offset] ?? 1
+                change += w * sums.sumDiffSquares
+                norm += w * sums.sumBaseSquares
+            }
+            return norm > 0 ? (change / norm).squareRoot() : nil
+        }
+        backboneRelativeChange = aggregate(backbone[...])
+        let third = max(1, n / 3)
+        earlyRelativeChange = n > 0 ? aggregate(backbone.prefix(third)) : nil
+        lateRelativeChange = n > 0 ? aggregate(backbone.suffix(third)) : nil
+        score = aggregate(backbone[...], weights: profile.map(\.depthWeight))
+
+        let nonFinite = backbone.filter { $0.nonFiniteInTuned > 0 }
+        if !nonFinite.isEmpty {
+            risk = .high
+            explanation = "\(nonFinite.count) backbone layer(s) hold NaN or Inf: the pretrained features are gone"
+        } else if let score {
+            risk = score >= Self.highFrom ? .high : score >= Self.mediumFrom ? .medium : .low
+            var text = "depth-weighted backbone drift \(format(score)) over \(n) layers"
+            if let early = earlyRelativeChange, let late = lateRelativeChange, n >= 3 {
+                text += "; early layers \(format(early)), late layers \(format(late))"
+            }
+            explanation = text
+        } else {
+            risk = .unknown
+            explanation = "no backbone layers to judge (no layer is in both files with the same shapes)"
+        }
+    }
+}

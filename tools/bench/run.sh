@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# WeightDrift benchmark (tools/bench/README.md): times `weightdrift compare` against the limit
+# probe, the h5py+numpy peer and h5diff on BERT-base-sized pairs, and checks the targets.
+#
+#   tools/bench/run.sh                 everything; results in $OUT/results.md
+#
+# Environment: OUT (default /work/bench-data; data and results, never inside the repo),
+# SCALES (default "1 4"), RUNS (hyperfine runs, default 3), WEIGHTDRIFT (a binary to time;
+# default: the repository's HEAD cloned and built in $BUILD, default /tmp/wd-bench).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+OUT=${OUT:-/work/bench-data}
+SCALES=${SCALES:-"1 4"}
+RUNS=${RUNS:-3}
+BUILD=${BUILD:-/tmp/wd-bench}
+LOG=$OUT/runs
+started=$SECONDS
+
+say() { printf '\n== %s\n' "$*" >&2; }
+run_id() { printf '%s' "$1" | sed -E 's/[^A-Za-z0-9.]+/_/g; s/^_+|_+$//g'; }
+
+case "$(realpath -m "$OUT")/" in "$REPO"/*) echo "run.sh: OUT must be outside the repository" >&2; exit 2 ;; esac
+mkdir -p "$OUT/bin" "$LOG"
+rm -f "$LOG"/*
+
+# --- tools -------------------------------------------------------------------------------
+missing=()
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+command -v h5diff >/dev/null || missing+=(hdf5-tools)
+[ -x /usr/bin/time ] || missing+=(time)
+command -v cc >/dev/null || missing+=(gcc)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+fi
+python3 -c 'import h5py, numpy' || { echo "run.sh: python3 needs h5py and numpy (tools/requirements-oracle.txt)" >&2; exit 2; }
+
+# --- weightdrift: HEAD, cloned and built in release mode outside the working tree ----------
+if [ -z "${WEIGHTDRIFT:-}" ]; then
+  [ -d "$BUILD/.git" ] || git clone -q "$REPO" "$BUILD"
+  git -C "$BUILD" fetch -q "$REPO" HEAD
+  git -C "$BUILD" reset -q --hard FETCH_HEAD
+  say "building weightdrift $(git -C "$BUILD" log --oneline -1) in $BUILD"
+  (cd "$BUILD" && swift build -c release 2>&1 | tail -1)
+  WEIGHTDRIFT=$BUILD/.build/release/weightdrift
+  COMMIT=$(git -C "$BUILD" log --oneline -1)
+else
+  COMMIT="$WEIGHTDRIFT (given)"
+fi
+W=$WEIGHTDRIFT
+
+# --- the probe ---------------------------------------------------------------------------
+PROBE=$OUT/bin/probe
+cc -O2 -o "$PROBE" "$HERE/probe.c" -lm
+
+# --- data (regenerated when make_pair.py changed) ------------------------------------------
+generator=$(sha256sum "$HERE/make_pair.py" | cut -c1-64)
+fresh() { [ -f "$1/pair.json" ] && grep -q "$generator" "$1/pair.json"; }
+for s in $SCALES; do
+  fresh "$OUT/bert${s}x" || { say "generating the ${s}x pair"; python3 "$HERE/make_pair.py" --scale "$s" --out "$OUT"; }
+done
+fresh "$OUT/layers400" || { say "generating the 400-layer pair"; python3 "$HERE/make_pair.py" --layers400 --out "$OUT"; }
+
+# --- measuring ---------------------------------------------------------------------------
+# measure TAG WARMUP RUNS: one /usr/bin/time -v run of every command in names/cmds (peak RSS,
+# exit status, output kept for report.py's checks), then one hyperfine run over all of them.
+measure() {
+  local tag=$1 warmup=$2 runs=$3 i id cmd args=()
+  for i in "${!names[@]}"; do
+    id=$(run_id "${names[$i]}")
+    cmd=${cmds[$i]/--output \/dev\/null/--output $LOG/$id.json}
+    # shellcheck disable=SC2086  # the commands are plain words
+    /usr/bin/time -v -o "$LOG/$id.time" $cmd > "$LOG/$id.out" 2> "$LOG/$id.err" || true
+    args+=(-n "${names[$i]}" "${cmds[$i]}")
+  done
+  hyperfine -N -i --style basic --warmup "$warmup" --runs "$runs" --export-json "$LOG/hyperfine-$tag.json" "${args[@]}"
+}
+
+for s in $SCALES; do
+  D=$OUT/bert${s}x
+  say "${s}x pair: warming the page cache"
+  cat "$D"/base.* "$D"/tuned.* > /dev/null
+  names=() cmds=()
+  for l in h5 weights.h5 keras; do
+    names+=("weightdrift|$l|${s}x") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null")
+    names+=("probe|$l|${s}x") cmds+=("$PROBE $D/base.$l $D/tuned.$l $D/offsets-$l.txt")
+  done
+  if [ "$s" = 1 ]; then  # the peer takes ~5 s per 1x run; at 4x it would eat the time budget
+    for l in h5 weights.h5; do
+      names+=("h5py+numpy peer|$l|${s}x") cmds+=("python3 $REPO/tools/reference_drift.py $D/base.$l $D/tuned.$l")
+    done
+  fi
+  # h5diff reads and compares every element; --delta=1 reports only |b-a| > 1 (here: the NaN),
+  # so its time is reading + comparing, not printing 10^8 difference lines.
+  names+=("h5diff|h5|${s}x") cmds+=("h5diff --delta=1 $D/base.h5 $D/tuned.h5")
+  measure "${s}x" 1 "$RUNS"
+done
+
+say "400 layers: inspect (no --stats) and compare"
+D=$OUT/layers400
+cat "$D"/base.* "$D"/tuned.* > /dev/null
+names=() cmds=()
+for l in h5 weights.h5 keras; do
+  names+=("weightdrift inspect|$l|400 layers") cmds+=("$W inspect $D/base.$l")
+done
+names+=("weightdrift|h5|400 layers") cmds+=("$W compare $D/base.h5 $D/tuned.h5 --format json --output /dev/null")
+measure layers400 3 20
+
+# --- report ------------------------------------------------------------------------------
+say "report"
+python3 "$HERE/report.py" --out "$OUT" --weightdrift "$W" --commit "$COMMIT" --runs "$RUNS" > "$OUT/results.md"
+printf '\n- run.sh took %d s\n' $((SECONDS - started)) >> "$OUT/results.md"
+cat "$OUT/results.md"
