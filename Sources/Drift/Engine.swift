@@ -6,10 +6,12 @@ public enum DriftEngine {
     /// Elements per slice read from each file: 64 Ki values = 512 KiB per side as Double.
     public static let sliceElements = 1 << 16
 
-    public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto) throws -> DriftReport {
+    /// `progress` is called from worker threads with (values streamed, values in all) after each weight.
+    public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto,
+                               progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> DriftReport {
         try policy.validate()
         let matches = Matcher.match(base: base.layers, tuned: tuned.layers, mode: mode)
-        let passes = try streamAll(matches, base: base, tuned: tuned)
+        let passes = try streamAll(matches, base: base, tuned: tuned, progress: progress)
         let layers = matches.enumerated().map { index, match in
             judge(match, passes: passes[index], policy: policy)
         }
@@ -49,7 +51,8 @@ public enum DriftEngine {
     /// Streams every weight of every match once, on as many threads as there are cores: libhdf5
     /// is serialised, but contiguous datasets are read with pread outside it, and the sums run in
     /// parallel. Work is taken largest first; results are by position, so output is deterministic.
-    static func streamAll(_ matches: [LayerMatch], base: Checkpoint, tuned: Checkpoint) throws -> [[Pass]] {
+    static func streamAll(_ matches: [LayerMatch], base: Checkpoint, tuned: Checkpoint,
+                          progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> [[Pass]] {
         struct Task: Sendable {
             let layer: Int, weight: Int
             let match: WeightMatch
@@ -62,6 +65,7 @@ public enum DriftEngine {
         tasks.sort { $0.size > $1.size }
         let work = tasks
         let results = Results(count: tasks.count)
+        let totalElements = tasks.reduce(0) { $0 + $1.size }
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, tasks.count, 8))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             var buffers = Buffers()
@@ -80,6 +84,7 @@ public enum DriftEngine {
                 } catch {
                     results.store(index, .failure(error))
                 }
+                if let progress { progress(results.addDone(task.size), totalElements) }
             }
         }
         var passes = matches.map { [Pass](repeating: .single(nil), count: $0.weights.count) }
@@ -110,6 +115,16 @@ public enum DriftEngine {
             guard next < outcomes.count else { return nil }
             next += 1
             return next - 1
+        }
+
+        private var doneElements = 0
+
+        /// Adds to the values streamed so far and returns the new total.
+        func addDone(_ elements: Int) -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            doneElements += elements
+            return doneElements
         }
 
         func store(_ index: Int, _ outcome: Result<Pass, any Error>) {

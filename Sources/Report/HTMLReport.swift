@@ -186,7 +186,7 @@ public enum HTMLReport {
         return svg + "</svg></figure>\n"
     }
 
-    static func r(_ value: Double) -> String { String(format: "%.1f", value) }
+    public static func r(_ value: Double) -> String { String(format: "%.1f", value) }
 
     static func palette(_ status: Status) -> String {
         switch status {
@@ -200,9 +200,9 @@ public enum HTMLReport {
         }
     }
 
-    static func escape(_ text: String) -> String { CompareText.xml(text) }
+    public static func escape(_ text: String) -> String { CompareText.xml(text) }
 
-    static let style = """
+    public static let style = """
     body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 16px 32px; color: #222; }
     header { padding: 12px 16px; border-radius: 6px; margin: 16px 0; color: #fff; }
     header.pass { background: #2e8b57; } header.fail { background: #c0392b; }

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Drift
+import Foundation
+
+/// The flags that decide the gate, shared by `compare` and `trend`. They override the policy
+/// file, which overrides the defaults.
+struct GateOptions: ParsableArguments {
+    @Option(name: .long, help: "How to pair layers: auto (names, then normalised names, then order by shape), name, or order.")
+    var match: MatchOption = .auto
+
+    @Option(name: .long, help: "A YAML policy file: thresholds and per-layer rules.")
+    var policy: String?
+
+    @Option(name: .long, help: "Warn when a layer's relative change exceeds this (default 0.05).")
+    var warnRelativeChange: Double?
+
+    @Option(name: .long, help: "Fail when a layer's relative change exceeds this (default 0.20).")
+    var failRelativeChange: Double?
+
+    @Option(name: .long, help: "Warn when a layer's cosine similarity is below this (default 0.999).")
+    var warnCosine: Double?
+
+    @Option(name: .long, help: "Fail when a layer's cosine similarity is below this (default 0.98).")
+    var failCosine: Double?
+
+    @Flag(name: .long, help: "Warnings fail the gate too.")
+    var failOnWarn = false
+
+    @Flag(name: .long, help: "Fail when the tuned checkpoint has layers the base does not.")
+    var disallowNew = false
+
+    @Flag(name: .long, help: "Fail when the base checkpoint has layers the tuned one lacks.")
+    var disallowRemoved = false
+
+    @Option(name: .long, help: "A glob of layers that are the task head, left out of the forgetting risk (repeatable).")
+    var head: [String] = []
+
+    @Option(name: .long, help: "Fail the gate when the forgetting risk reaches this level: medium or high.")
+    var failOnRisk: RiskOption?
+
+    func validate() throws {
+        for (name, value) in [("--warn-relative-change", warnRelativeChange), ("--fail-relative-change", failRelativeChange)] {
+            if let value, !(value.isFinite && value >= 0) {
+                throw ValidationError("\(name) must be a finite number ≥ 0")
+            }
+        }
+        for (name, value) in [("--warn-cosine", warnCosine), ("--fail-cosine", failCosine)] {
+            if let value, !(value.isFinite && value >= -1 && value <= 1) {
+                throw ValidationError("\(name) must be a finite number between -1 and 1")
+            }
+        }
+    }
+
+    func makePolicy() throws -> Policy {
+        var result = Policy()
+        if let path = policy {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CLIError(message: "\(path): cannot read the policy file")
+            }
+            do {
+                result = try Policy.load(yaml: text, source: path)
+            } catch let error as PolicyError {
+                throw CLIError(message: error.description)
+            }
+        }
+        if let value = warnRelativeChange { result.thresholds.warn.relativeChange = value }
+        if let value = failRelativeChange { result.thresholds.fail.relativeChange = value }
+        if let value = warnCosine { result.thresholds.warn.cosine = value }
+        if let value = failCosine { result.thresholds.fail.cosine = value }
+        if failOnWarn { result.failOnWarn = true }
+        if disallowNew { result.allowNew = false }
+        if disallowRemoved { result.allowRemoved = false }
+        result.headPatterns += head
+        if let failOnRisk { result.failOnRisk = failOnRisk.risk }
+        return result
+    }
+
+}
