@@ -9,6 +9,8 @@
 
 #include <hdf5.h>
 #include <stdint.h>
+// zlib (a dependency of libhdf5-dev) inflates DEFLATE members of re-zipped .keras archives.
+#include <zlib.h>
 
 // H5P_DEFAULT is `0 /* (hid_t) */` and imports as Int32; hid_t is int64_t.
 static inline hid_t wd_H5P_DEFAULT(void) { return H5P_DEFAULT; }
@@ -30,6 +32,9 @@ static inline hid_t wd_H5T_C_S1(void) { return H5T_C_S1; }
 static inline size_t wd_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 // HADDR_UNDEF depends on the platform's haddr_t width.
 static inline haddr_t wd_HADDR_UNDEF(void) { return HADDR_UNDEF; }
+
+// inflateInit2 is a macro over inflateInit2_ with the library's version and struct size.
+static inline int wd_inflateInit2(z_stream *stream, int windowBits) { return inflateInit2(stream, windowBits); }
 
 #include "wd_range_vfd.h"
 

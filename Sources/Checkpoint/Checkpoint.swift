@@ -105,21 +105,44 @@ public final class Checkpoint: @unchecked Sendable {
         }
         let config = try archive.member(named: "config.json").map { try parseJSON(archive.read($0), file: path, object: "config.json") }
         let metadata = try archive.member(named: "metadata.json").map { try parseJSON(archive.read($0), file: path, object: "metadata.json") }
-        guard weightsMember.method == 0 else {
-            throw CheckpointError(.unsupported, file: path, object: "model.weights.h5",
-                                  message: "zip member is compressed (method \(weightsMember.method)); Keras stores it uncompressed, re-save it with model.save()")
-        }
-        let range = try archive.dataRange(of: weightsMember)
-        let file = try hdf5 {
-            do {
-                return try HDF5.File.open(path, byteRange: range)
-            } catch let error as HDF5Error {
-                throw HDF5Error(error.code, file: error.file, object: "model.weights.h5", message: error.message, stack: error.stack)
+        let file: HDF5.File
+        if weightsMember.method == 0 {
+            // Stored, as Keras writes it: read in place, a byte range of the archive.
+            let range = try archive.dataRange(of: weightsMember)
+            guard weightsMember.compressedSize == weightsMember.uncompressedSize else {
+                throw CheckpointError(.corrupt, file: path, object: "model.weights.h5", message: "stored member's sizes disagree")
             }
+            file = try openMember { try HDF5.File.open(path, byteRange: range) }
+        } else {
+            // Re-zipped with compression: inflate to a private temporary file, open it, and unlink it
+            // at once (the open descriptors keep it readable; nothing is left behind).
+            let temporary = FileManager.default.temporaryDirectory
+                .appendingPathComponent("weightdrift-\(UUID().uuidString).h5").path
+            guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
+                  let output = FileHandle(forWritingAtPath: temporary) else {
+                throw CheckpointError(.cannotOpen, file: path, object: "model.weights.h5", message: "cannot create a temporary file to inflate into")
+            }
+            defer { try? FileManager.default.removeItem(atPath: temporary) }
+            do {
+                defer { try? output.close() }
+                try archive.stream(weightsMember) { try output.write(contentsOf: $0) }
+            }
+            file = try openMember { try HDF5.File.open(temporary, displayPath: path) }
         }
         var (_, contents) = try readHDF5Layout(file, config: config)
         contents.kerasVersion = metadata?["keras_version"]?.string
         return Checkpoint(path: path, format: .kerasZip, contents: contents, files: [file])
+    }
+
+    /// Opens the archive's `model.weights.h5`, naming it in errors.
+    private static func openMember(_ open: () throws -> HDF5.File) throws -> HDF5.File {
+        try hdf5 {
+            do {
+                return try open()
+            } catch let error as HDF5Error {
+                throw HDF5Error(error.code, file: error.file, object: "model.weights.h5", message: error.message, stack: error.stack)
+            }
+        }
     }
 
     /// A `.keras` saved unzipped: a folder with `config.json` and `model.weights.h5`.

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 
 /// The central directory of a zip archive: enough to find a member's bytes in place.
 /// Keras writes `.keras` archives with every member stored (no compression), so a member is a
@@ -11,6 +12,7 @@ struct ZipArchive {
         let compressedSize: UInt64
         let uncompressedSize: UInt64
         let localHeaderOffset: UInt64
+        let crc32: UInt32
     }
 
     let path: String
@@ -98,7 +100,8 @@ struct ZipArchive {
                 extra += 4 + length
             }
             members.append(Member(name: name, method: method, compressedSize: compressed,
-                                  uncompressedSize: uncompressed, localHeaderOffset: localOffset))
+                                  uncompressedSize: uncompressed, localHeaderOffset: localOffset,
+                                  crc32: directory.le32(position + 16)))
             position = extraEnd + commentLength
         }
         self.members = members
@@ -128,25 +131,63 @@ struct ZipArchive {
         return (start, member.compressedSize)
     }
 
-    /// A small stored member's bytes (JSON configs).
-    func read(_ member: Member, limit: UInt64 = 256 << 20) throws -> Data {
-        guard member.method == 0 else {
-            throw CheckpointError(.unsupported, file: path, object: member.name,
-                                  message: "zip member is compressed (method \(member.method)); only stored members are read")
-        }
-        guard member.compressedSize <= limit else {
-            throw CheckpointError(.unsupported, file: path, object: member.name, message: "member too large to read")
+    /// Members Keras would refuse as decompression bombs: declared larger than 4 GiB and more
+    /// than 100 times their compressed size (the guard Keras 3.15 applies).
+    static func isBomb(_ member: Member) -> Bool {
+        member.uncompressedSize > 4 << 30 && member.uncompressedSize > 100 * max(1, member.compressedSize)
+    }
+
+    /// Streams a member's content (stored or DEFLATE) to `sink` in bounded pieces, checking its
+    /// declared size and CRC-32.
+    func stream(_ member: Member, sink: (Data) throws -> Void) throws {
+        func broken(_ message: String) -> CheckpointError {
+            CheckpointError(.corrupt, file: path, object: member.name, message: message)
         }
         let range = try dataRange(of: member)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CheckpointError(.cannotOpen, file: path, message: "cannot open for reading")
+        switch member.method {
+        case 0:
+            guard member.compressedSize == member.uncompressedSize else { throw broken("stored member's sizes disagree") }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw CheckpointError(.cannotOpen, file: path, message: "cannot open for reading")
+            }
+            defer { try? handle.close() }
+            try handle.seek(toOffset: range.offset)
+            var remaining = range.length
+            while remaining > 0 {
+                let chunk = try handle.read(upToCount: Int(min(remaining, 1 << 20))) ?? Data()
+                guard !chunk.isEmpty else { throw broken("member is truncated") }
+                remaining -= UInt64(chunk.count)
+                try sink(chunk)
+            }
+        case 8:
+            guard !Self.isBomb(member) else {
+                throw CheckpointError(.unsupported, file: path, object: member.name,
+                                      message: "declares \(member.uncompressedSize) bytes from \(member.compressedSize): refused as a decompression bomb")
+            }
+            let result: (size: UInt64, crc32: UInt32)
+            do {
+                result = try Inflate.member(path: path, offset: range.offset, length: range.length,
+                                            limit: member.uncompressedSize, sink: sink)
+            } catch let failure as Inflate.Failure {
+                throw broken(failure.description)
+            }
+            guard result.size == member.uncompressedSize else {
+                throw broken("inflates to \(result.size) bytes, not the \(member.uncompressedSize) declared")
+            }
+            guard result.crc32 == member.crc32 else { throw broken("CRC-32 mismatch: the member is corrupt") }
+        default:
+            throw CheckpointError(.unsupported, file: path, object: member.name,
+                                  message: "zip compression method \(member.method) is not read (only stored and DEFLATE)")
         }
-        defer { try? handle.close() }
-        try handle.seek(toOffset: range.offset)
-        let data = try handle.read(upToCount: Int(range.length)) ?? Data()
-        guard data.count == Int(range.length) else {
-            throw CheckpointError(.corrupt, file: path, object: member.name, message: "member is truncated")
+    }
+
+    /// A small member's bytes (JSON configs).
+    func read(_ member: Member, limit: UInt64 = 64 << 20) throws -> Data {
+        guard member.uncompressedSize <= limit else {
+            throw CheckpointError(.unsupported, file: path, object: member.name, message: "member too large to read")
         }
+        var data = Data()
+        try stream(member) { data.append($0) }
         return data
     }
 

@@ -11,36 +11,39 @@ public final class File: @unchecked Sendable {
     /// A second, plain descriptor for reading contiguous raw data without libhdf5 (see `DirectReader`).
     let direct: DirectReader?
 
-    private init(path: String, handle: Handle, image: (offset: UInt64, length: UInt64)) {
+    private init(path: String, openedPath: String, handle: Handle, image: (offset: UInt64, length: UInt64)) {
         self.path = path
         self.handle = handle
         self.image = image
-        direct = DirectReader(path: path)
+        direct = DirectReader(path: openedPath)
     }
 
     /// Opens `path` read-only. With `byteRange`, only those bytes of the file are the HDF5 file
     /// (a stored member of a zip archive), read in place.
-    public static func open(_ path: String, byteRange: (offset: UInt64, length: UInt64)? = nil) throws -> File {
-        try Library.locked {
+    /// `displayPath` names the file in errors when `path` is a temporary copy.
+    public static func open(_ path: String, byteRange: (offset: UInt64, length: UInt64)? = nil,
+                            displayPath: String? = nil) throws -> File {
+        let shownPath = displayPath ?? path
+        return try Library.locked {
             let fapl = H5Pcreate(wd_H5P_FILE_ACCESS())
             guard fapl >= 0 else {
-                throw HDF5Error(.cannotOpen, file: path, object: nil, message: "cannot create a file access list",
+                throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "cannot create a file access list",
                                 stack: Library.takeErrorStack())
             }
             defer { _ = H5Pclose(fapl) }
             if let byteRange {
                 guard wd_range_set_fapl(fapl, haddr_t(byteRange.offset), haddr_t(byteRange.length)) >= 0 else {
-                    throw HDF5Error(.cannotOpen, file: path, object: nil, message: "cannot set up the byte-range driver",
+                    throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "cannot set up the byte-range driver",
                                     stack: Library.takeErrorStack())
                 }
             }
             let id = H5Fopen(path, wd_H5F_ACC_RDONLY(), fapl)
             guard id >= 0 else {
-                throw HDF5Error(.cannotOpen, file: path, object: nil, message: "not a readable HDF5 file",
+                throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "not a readable HDF5 file",
                                 stack: Library.takeErrorStack())
             }
             let length = byteRange?.length ?? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
-            return File(path: path, handle: Handle(id, .file), image: (byteRange?.offset ?? 0, length ?? 0))
+            return File(path: shownPath, openedPath: path, handle: Handle(id, .file), image: (byteRange?.offset ?? 0, length ?? 0))
         }
     }
 

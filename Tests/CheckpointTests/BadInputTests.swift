@@ -80,8 +80,24 @@ import Testing
         expectError(Samples.path("bad/no_weights.keras"), [.notKeras], object: "model.weights.h5")
     }
 
-    @Test func deflatedArchiveMembers() {
-        expectError(Samples.path("bad/deflated.keras"), [.unsupported])
+    @Test func deflatedArchiveReadsTheSameWeightsAsTheStoredOne() throws {
+        let stored = try Checkpoint.open(Samples.path("k3/pretrained.keras"))
+        let deflated = try Checkpoint.open(Samples.path("bad/deflated.keras"))
+        #expect(deflated.layers.map(\.name) == stored.layers.map(\.name))
+        #expect(deflated.optimizer?.iterations == stored.optimizer?.iterations)
+        for (a, b) in zip(stored.layers.flatMap(\.weights), deflated.layers.flatMap(\.weights)) {
+            var ra = try stored.reader(for: a), rb = try deflated.reader(for: b)
+            #expect(try ra.readAll() == rb.readAll())
+        }
+    }
+
+    @Test(arguments: [0.3, 0.6, 0.9])
+    func corruptDeflatedDataIsRefused(_ at: Double) throws {
+        var data = try Data(contentsOf: URL(fileURLWithPath: Samples.path("bad/deflated.keras")))
+        // Inside the compressed model.weights.h5 (the largest member, in the middle of the file).
+        let index = Int(Double(data.count) * at)
+        for offset in 0..<16 { data[index + offset] ^= 0x5A }
+        expectError(try write(data, named: "corrupt.keras"), [.corrupt, .notACheckpoint, .notKeras])
     }
 
     @Test func shardIndexNamingAMissingShard() throws {

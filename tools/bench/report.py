@@ -177,20 +177,21 @@ def main():
     lines += [f"- commit `{args.commit}`, {time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} × {cpu}; "
               f"load average at report time {os.getloadavg()[0]:.2f} (other work on the machine makes every figure slower)",
               f"- hyperfine `--warmup 1 --runs {args.runs}`, page cache warm; medians. GB/s = bytes of both files / time. "
+              "CPU s = user + system (mean; weightdrift uses every core and hashes both inputs on two more threads). "
               "× probe = time / the probe's time on the same files; ÷ weightdrift = time / weightdrift's time on the same files "
-              "(for the peer: how many times faster weightdrift is)",
+              "(for the peer: how many times faster weightdrift is). The probe's peak RSS counts the mapped page cache.",
               ""]
     for size, pair in pairs.items():
         lines.append(f"- {size} pair: {pair['parameters']:,} float32 parameters in {pair['weightedLayers']} weighted "
                      f"layers, {pair['layouts']['h5']['bytes'][0] / 1e6:.0f} MB per legacy .h5")
-    lines += ["", "| command | layout | size | median s | GB/s | × probe | ÷ weightdrift | peak RSS MiB |",
-              "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "| command | layout | size | median s | min s | CPU s | GB/s | × probe | ÷ weightdrift | peak RSS MiB |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
 
     def file_bytes(layout, size):
         pair = pairs.get(size)
         return sum(pair["layouts"][layout]["bytes"]) if pair else None
 
-    order = {"weightdrift": 0, "probe": 1, "h5py+numpy peer": 2, "h5diff": 3}
+    order = {"weightdrift": 0, "probe": 1, "sha256 of both (openssl)": 2, "h5py+numpy peer": 3, "h5diff": 4}
     keys = sorted(timings, key=lambda k: (k[2] not in pairs, k[2], LAYOUTS.index(k[1]) if k[1] in LAYOUTS else 9,
                                           order.get(k[0], 9), k[0]))
     for tool, layout, size in keys:
@@ -200,10 +201,11 @@ def main():
         probe = timings.get(("probe", layout, size))
         wd = timings.get(("weightdrift", layout, size))
         rss, _ = time_v(out, f"{tool}|{layout}|{size}")
-        lines.append(f"| {tool} | {layout} | {size} | {median:.3f} | "
+        cpu = result["user"] + result["system"]
+        lines.append(f"| {tool} | {layout} | {size} | {median:.3f} | {min(result['times']):.3f} | {cpu:.2f} | "
                      f"{fmt(nbytes / median / 1e9) if nbytes else '—'} | "
                      f"{fmt(median / probe['median']) if probe and tool != 'probe' else '—'} | "
-                     f"{fmt(median / wd['median']) if wd and tool != 'weightdrift' else '—'} | {fmt(rss, 3)} |")
+                     f"{fmt(median / wd['median']) if wd and not tool.startswith('weightdrift') else '—'} | {fmt(rss, 3)} |")
 
     # Targets
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]

@@ -12,10 +12,12 @@ Only the standard library, numpy and scipy are used:
     /work/venv-samples/bin/python analyse.py
 """
 
+import argparse
 import csv
 import itertools
 import json
 import math
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,9 @@ from scipy.stats import kendalltau, spearmanr
 
 HERE = Path(__file__).resolve().parent
 COMPARED = {"ok", "warn", "fail", "frozen"}   # matched, same shapes, compared
+# WeightDrift's shipped rule at commit e2f2e8b (Sources/Drift/Forgetting.swift): score (b),
+# low < 0.05 <= medium < 0.20 <= high
+CURRENT_RULE = ("B_depth_agg", 0.05, 0.20)
 LOW, HIGH = 5.0, 30.0                         # drop (points) -> low < 5 <= medium <= 30 < high
 CLASSES = ["low", "medium", "high"]
 
@@ -194,8 +199,42 @@ def md_table(head, rows):
     return "\n".join(lines)
 
 
+def run_current_binary(binary, doc):
+    """`compare --format json` with a newer WeightDrift; keep only its forgetting assessment."""
+    out = {"binary": str(binary), "runs": {}}
+    try:
+        repo = Path(binary).resolve().parents[2]
+        out["commit"] = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                                       stdout=subprocess.PIPE, text=True).stdout.strip()
+    except Exception:
+        out["commit"] = None
+    pre = str(Path(doc["runs"][0]["path"]).parent / "pretrained.keras")
+    for r in doc["runs"]:
+        res = subprocess.run([str(binary), "compare", pre, r["path"], "--format", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if res.returncode not in (0, 1):
+            raise SystemExit(f"{binary} exit {res.returncode}: {res.stderr.strip()}")
+        f = json.loads(res.stdout).get("forgetting")
+        if f is None:
+            raise SystemExit(f"{binary} has no forgetting assessment in its JSON")
+        out["runs"][r["run"]] = {k: f.get(k) for k in ("risk", "score", "backboneRelativeChange",
+                                                       "headLayers", "rule")}
+    (HERE / "current_risk.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    return out
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--current-binary", help="a newer weightdrift with the forgetting assessment: "
+                    "run it on every saved model and write current_risk.json (needs the models "
+                    "under /work/forgetting-runs)")
+    args = ap.parse_args()
     doc = json.loads((HERE / "runs.json").read_text())
+    current = None
+    if args.current_binary:
+        current = run_current_binary(args.current_binary, doc)
+    elif (HERE / "current_risk.json").exists():
+        current = json.loads((HERE / "current_risk.json").read_text())
     rows = []
     for r in doc["runs"]:
         wd = json.loads((HERE / "drift" / f"{r['run']}.json").read_text())
@@ -460,6 +499,37 @@ def main():
            md_table(["forgetting class", "gate pass", "gate fail"], gate), "",
            "High forgetting that passes the gate: " + (", ".join(passed_high) or "none") + ".",
            ""]
+
+    # ---- WeightDrift's shipped rule -------------------------------------------------------
+    k, t1, t2 = CURRENT_RULE
+    md += ["## WeightDrift's shipped risk rule on these runs", "",
+           f"Commit e2f2e8b ships score (b) `{k}` with low < {t1:g} ≤ medium < {t2:g} ≤ high "
+           "(head = new/removed/reshaped layers unless `--head` is given, so the shared head "
+           "counts as backbone, as here):", "",
+           apply_rule(k, t1, t2, rows, "all runs"),
+           apply_rule(k, t1, t2, [r for r in rows if r["family"] == "newhead"],
+                      "new-head family"),
+           apply_rule(k, t1, t2, [r for r in rows if r["family"] == "shared"],
+                      "shared-head family"), ""]
+    if current:
+        mism, maxdiff, risk_diff = 0, 0.0, []
+        for r in rows:
+            c = current["runs"].get(r["run"])
+            if c is None:
+                mism += 1
+                continue
+            mine = r["scores"][k]
+            if c["score"] is not None and math.isfinite(mine):
+                maxdiff = max(maxdiff, abs(c["score"] - mine) / max(mine, 1e-12))
+            mine_risk = CLASSES[classify(mine, t1, t2)]
+            if c["risk"] != mine_risk:
+                risk_diff.append(f"`{r['run']}` ({c['risk']} vs {mine_risk})")
+        md += [f"Cross-check with the binary itself (`{current['binary']}`, commit "
+               f"`{(current.get('commit') or '?')[:12]}`, `current_risk.json`): its "
+               f"`forgetting.score` equals `{k}` computed here from the layer sums to a "
+               f"relative {maxdiff:.1e} on every run; risk labels differ on "
+               f"{len(risk_diff)} runs" + (": " + ", ".join(risk_diff) if risk_diff else "")
+               + (f"; {mism} runs missing" if mism else "") + ".", ""]
 
     # the proposed (rounded) rule, evaluated
     rule = json.loads((HERE / "rule.json").read_text()) if (HERE / "rule.json").exists() else None
