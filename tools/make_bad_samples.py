@@ -57,6 +57,41 @@ def main():
             info.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(info, src.read(item.filename))
 
+    # Another dtype for the same values: float16 and bfloat16 weights stored as float32
+    # (compares by value: all frozen).
+    with h5py.File(os.path.join(ROOT, "edge", "dtypes_k3.weights.h5"), "r") as src, \
+            h5py.File(os.path.join(BAD, "dtypes_as_float32.weights.h5"), "w") as dst:
+        def copy(name, obj):
+            if isinstance(obj, h5py.Group):
+                dst.require_group(name)
+                for key, value in obj.attrs.items():
+                    dst[name].attrs[key] = value
+            elif isinstance(obj, h5py.Dataset):
+                raw = obj[()]
+                if obj.dtype.kind == "V" and obj.dtype.itemsize == 2:  # bfloat16 as opaque
+                    raw = (np.frombuffer(raw.tobytes(), dtype="<u2").astype(np.uint32) << 16).view(np.float32).reshape(obj.shape)
+                dst.create_dataset(name, data=np.asarray(raw, dtype=np.float32) if obj.dtype.itemsize == 2 else raw)
+        src.visititems(copy)
+
+    # Zero-size and scalar weights, and integer weights (a lookup table).
+    with h5py.File(os.path.join(BAD, "odd_tensors.weights.h5"), "w") as f:
+        g = f.create_group("layers/custom_layer/vars")
+        g.create_dataset("0", data=np.zeros((0, 3), dtype=np.float32))
+        g.create_dataset("1", data=np.float32(0.5))
+        g.create_dataset("2", data=np.arange(12, dtype=np.int64).reshape(3, 4))
+
+    # Absurd declared dimensions: 10^18 float32 values that were never written.
+    with h5py.File(os.path.join(BAD, "absurd_dims.weights.h5"), "w") as f:
+        g = f.create_group("layers/dense/vars")
+        g.create_dataset("0", shape=(10**12, 10**6), dtype=np.float32, chunks=(1, 1000))
+        g.create_dataset("1", data=np.zeros((4,), dtype=np.float32))
+
+    # Links a reader must not follow: a soft link, and an external link to another file.
+    with h5py.File(os.path.join(BAD, "links.weights.h5"), "w") as f:
+        f.create_group("layers/dense/vars").create_dataset("0", data=np.ones((2, 2), dtype=np.float32))
+        f["layers/alias"] = h5py.SoftLink("/layers/dense")
+        f["layers/outside"] = h5py.ExternalLink("not_keras.h5", "/measurements")
+
     for name in sorted(os.listdir(BAD)):
         print(f"{os.path.getsize(os.path.join(BAD, name)):>8}  bad/{name}")
 

@@ -6,8 +6,7 @@ import HDF5
 public struct WeightReader {
     public let weight: Weight
     private let dataset: Dataset
-    private let plan: [Dataset.Selection]
-    private var position = 0
+    private var plan: Dataset.Slices
     private var floats: [Float] = []
     private var halves: [UInt16] = []
 
@@ -18,27 +17,35 @@ public struct WeightReader {
             throw CheckpointError(.unsupported, file: checkpointPath, object: weight.path,
                                   message: "element type \(dataset.elementType) is not a number type read here")
         }
+        // A declared shape far beyond the stored bytes would have libhdf5 produce fill values for
+        // hours: no real weight compresses a thousandfold, and none is stored as nothing at all.
+        if weight.count > 0 && dataset.storedBytes == 0 {
+            throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
+                                  message: "no values are stored for its declared shape \(dataset.shape)")
+        }
+        if dataset.logicalBytes > 1 << 30 && dataset.logicalBytes / 1024 > dataset.storedBytes {
+            throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
+                                  message: "declares shape \(dataset.shape) (\(dataset.logicalBytes) bytes) but stores only \(dataset.storedBytes) bytes")
+        }
         plan = dataset.slices(maxElements: max(1, sliceElements))
     }
 
     /// Reads the next slice into `values`; false when every value has been read.
     public mutating func next(into values: inout [Double]) throws -> Bool {
-        guard position < plan.count else { return false }
-        try read(plan[position], into: &values)
-        position += 1
+        guard let selection = plan.next() else { return false }
+        try read(selection, into: &values)
         return true
     }
 
     /// Reads the next slice of a float32 weight as stored, without widening; false when done.
     public mutating func next(into values: inout [Float]) throws -> Bool {
         precondition(weight.dtype == .float32, "next(into: [Float]) is for float32 weights")
-        guard position < plan.count else { return false }
+        guard let selection = plan.next() else { return false }
         do {
-            try dataset.read(plan[position], into: &values)
+            try dataset.read(selection, into: &values)
         } catch let error as HDF5Error {
             throw CheckpointError(error)
         }
-        position += 1
         return true
     }
 

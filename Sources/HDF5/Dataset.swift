@@ -53,6 +53,10 @@ public final class Dataset: @unchecked Sendable {
     public let storage: StorageLayout
     /// HDF5 filter ids that libhdf5 cannot decode here (e.g. 32000, h5py's LZF).
     public let unavailableFilters: [Int]
+    /// Bytes actually stored in the file for the data (after compression; 0 when never written).
+    public let storedBytes: UInt64
+    /// Bytes the declared shape and type take in memory.
+    public let logicalBytes: UInt64
     let handle: Handle
     let fileType: Handle
     /// For contiguous, allocated storage: the absolute offset of the data in the OS file and the
@@ -145,6 +149,10 @@ public final class Dataset: @unchecked Sendable {
         }
         directOffset = offset
         directLayouts = layouts
+        storedBytes = UInt64(H5Dget_storage_size(handle.id))
+        let (product, overflow) = UInt64(H5Tget_size(fileType.id)).multipliedReportingOverflow(by: UInt64(total))
+        logicalBytes = overflow ? .max : product
+        _ = Library.takeErrorStack()
     }
 
     /// Elements per index of the first dimension (1 for scalars and vectors).
@@ -186,34 +194,57 @@ public final class Dataset: @unchecked Sendable {
     /// element's worth of the last dimension, if that is more): whole trailing dimensions where
     /// they fit, otherwise a run along the first dimension whose trailing block fits, the leading
     /// indices fixed. Memory for a read is then bounded by `limit`, whatever the tensor's shape.
-    public func slices(maxElements limit: Int) -> [Selection] {
-        if count == 0 { return [] }
-        if shape.isEmpty { return [all] }
-        var trailing = [Int](repeating: 1, count: shape.count)
-        for d in stride(from: shape.count - 2, through: 0, by: -1) { trailing[d] = trailing[d + 1] * shape[d + 1] }
-        let k = (0..<shape.count).first { trailing[$0] <= limit } ?? (shape.count - 1)
-        let per = max(1, limit / trailing[k])
-        var result: [Selection] = []
-        var prefix = [Int](repeating: 0, count: k)
-        while true {
-            var j = 0
-            while j < shape[k] {
-                let n = min(per, shape[k] - j)
-                result.append(Selection(start: prefix + [j] + shape[(k + 1)...].map { _ in 0 },
-                                        count: prefix.map { _ in 1 } + [n] + shape[(k + 1)...]))
-                j += n
+    /// Lazy: the boxes are made as they are asked for.
+    public func slices(maxElements limit: Int) -> Slices {
+        Slices(shape: count == 0 ? nil : shape, limit: max(1, limit))
+    }
+
+    public struct Slices: Sequence, IteratorProtocol, Sendable {
+        private let shape: [Int]
+        private let k: Int
+        private let per: Int
+        private var prefix: [Int]
+        private var j = 0
+        private var done: Bool
+
+        init(shape: [Int]?, limit: Int) {
+            guard let shape else {
+                (self.shape, k, per, prefix, done) = ([], 0, 1, [], true)
+                return
             }
-            // Next index of the leading dimensions (an odometer), or done.
-            var d = k - 1
-            while d >= 0 {
-                prefix[d] += 1
-                if prefix[d] < shape[d] { break }
-                prefix[d] = 0
-                d -= 1
-            }
-            if d < 0 { break }
+            self.shape = shape
+            var trailing = [Int](repeating: 1, count: shape.count)
+            for d in stride(from: shape.count - 2, through: 0, by: -1) { trailing[d] = trailing[d + 1] * shape[d + 1] }
+            k = (0..<shape.count).first { trailing[$0] <= limit } ?? Swift.max(0, shape.count - 1)
+            per = shape.isEmpty ? 1 : Swift.max(1, limit / trailing[k])
+            prefix = [Int](repeating: 0, count: k)
+            done = false
         }
-        return result
+
+        public mutating func next() -> Selection? {
+            guard !done else { return nil }
+            if shape.isEmpty {
+                done = true
+                return Selection(start: [], count: [])
+            }
+            let n = Swift.min(per, shape[k] - j)
+            let box = Selection(start: prefix + [j] + shape[(k + 1)...].map { _ in 0 },
+                                count: prefix.map { _ in 1 } + [n] + shape[(k + 1)...])
+            j += n
+            if j >= shape[k] {
+                j = 0
+                // Next index of the leading dimensions (an odometer), or the end.
+                var d = k - 1
+                while d >= 0 {
+                    prefix[d] += 1
+                    if prefix[d] < shape[d] { break }
+                    prefix[d] = 0
+                    d -= 1
+                }
+                if d < 0 { done = true }
+            }
+            return box
+        }
     }
 
     // MARK: Reads. Each reads a selection into `buffer`, which is resized to exactly the elements
