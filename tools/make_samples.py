@@ -361,6 +361,12 @@ def describe_layers(fw, model, fmt, with_values=False):
     return layers, checks
 
 
+def wrapped_optimizer(opt):
+    """The optimizer doing the updates: the inner one of a mixed-precision LossScaleOptimizer."""
+    inner = getattr(opt, "inner_optimizer", None)
+    return opt if inner is None else inner
+
+
 def describe_optimizer(fw, model, fmt):
     opt = getattr(model, "optimizer", None)
     if fmt == "legacy-weights-h5" or opt is None:
@@ -369,11 +375,15 @@ def describe_optimizer(fw, model, fmt):
         return None, None
     it = int(np.asarray(opt.iterations))
     if fmt == "legacy-h5":
+        # Mixed precision wraps the real optimizer in a LossScaleOptimizer: the class name and
+        # learning rate recorded are the inner optimizer's (the wrapper's stored name is added
+        # as storedClassName by verify_file).
+        inner = wrapped_optimizer(opt)
         return {
-            "className": type(opt).__name__,
+            "className": type(inner).__name__,
             "iterations": it,
             "iterationsPath": "/optimizer_weights/" + fw.legacy_stored_name(opt.iterations),
-            "learningRate": fw.lr_config(opt),
+            "learningRate": fw.lr_config(inner),
         }, opt
     if fmt == "keras-zip":
         return {
@@ -443,6 +453,17 @@ def verify_file(fw, model, rel, out_dir, entry, checks, opt):
                 tc = json.loads(decode_str(root_attrs["training_config"]))
                 oc = tc["optimizer_config"]
                 entry["optimizer"]["storedClassName"] = oc["class_name"]
+                if wrapped_optimizer(opt) is not opt:
+                    # LossScaleOptimizer{,V3}: {"class_name": ..., "config": {"inner_optimizer":
+                    # {"class_name": "Adam", "config": {"learning_rate": ...}}, "dynamic": ...,
+                    # "initial_scale": ..., "dynamic_growth_steps": ...}}
+                    assert "LossScaleOptimizer" in oc["class_name"], oc
+                    lso = oc["config"]
+                    entry["optimizer"]["innerOptimizerPath"] = "config.inner_optimizer"
+                    entry["optimizer"]["lossScale"] = {
+                        "dynamic": lso["dynamic"], "initialScale": lso["initial_scale"],
+                        "dynamicGrowthSteps": lso["dynamic_growth_steps"]}
+                    oc = lso["inner_optimizer"]
                 assert oc["class_name"] in (entry["optimizer"]["className"],
                                             "Custom>" + entry["optimizer"]["className"]), oc
                 assert oc["config"]["learning_rate"] == entry["optimizer"]["learningRate"], (
@@ -496,6 +517,7 @@ class Recorder:
         self.out = out_dir
         self.files = {}
         self.runs = {}
+        self.series = None  # the top-level "series" entry of the manifest (Keras 3 worker)
 
     def save(self, model, rel, fmt, run, save_fn=None, with_values=False, **extra):
         path = self.out / rel
@@ -524,8 +546,11 @@ class Recorder:
         return entry
 
     def dump(self, work, name):
-        (work / f"part_{name}.json").write_text(json.dumps(
-            {"files": self.files, "runs": self.runs}, sort_keys=True, indent=2, allow_nan=False))
+        doc = {"files": self.files, "runs": self.runs}
+        if self.series is not None:
+            doc["series"] = self.series
+        (work / f"part_{name}.json").write_text(json.dumps(doc, sort_keys=True, indent=2,
+                                                           allow_nan=False))
 
 
 # ---------------------------------------------------------------------------
@@ -569,7 +594,7 @@ def accuracy(model, x, y, offset=0):
 
 
 def train(fw, rec, model, optimizer, key, data, task, epochs, x_train=None, y_train=None,
-          batch_size=BATCH, label_offset=0):
+          batch_size=BATCH, label_offset=0, callbacks=()):
     K = fw.K
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
@@ -580,7 +605,8 @@ def train(fw, rec, model, optimizer, key, data, task, epochs, x_train=None, y_tr
     (rec.out / "logs").mkdir(parents=True, exist_ok=True)
     hist = model.fit(xt, yt - label_offset, validation_data=(xv, yv - label_offset),
                      epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-                     callbacks=[lr_logger(fw), K.callbacks.CSVLogger(str(rec.out / log_rel))])
+                     callbacks=[lr_logger(fw), K.callbacks.CSVLogger(str(rec.out / log_rel))]
+                     + list(callbacks))
     info = {"framework": fw.label, "epochs": epochs, "log": log_rel,
             "optimizer": type(optimizer).__name__,
             "learningRate": fw.lr_config(optimizer),
@@ -749,7 +775,96 @@ def worker_k3(out, work):
     check_overfit(hist.history)
     rec.runs["overfit"].update({"trainSamples": int(len(xs)), "flippedLabels": flipped,
                                 "model": "Flatten-Dense(64)-Dense(10) MLP, full-batch Adam(1e-2)"})
+
+    # Last in this worker (fresh session, reseeded), so no sample written above changes.
+    log("[k3] series")
+    K.utils.clear_session()
+    K.utils.set_random_seed(SEED)
+    m = from_pretrained()
+    checkpoints = []
+
+    class SaveEveryEpoch(K.callbacks.Callback):
+        """save_weights after every epoch: samples/k3/series/epoch_XX.weights.h5."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            run = f"series_epoch_{epoch + 1:02d}"
+            rel = f"{d}/series/epoch_{epoch + 1:02d}.weights.h5"
+            rec.save(self.model, rel, "weights-h5", run)
+            checkpoints.append(rel)
+
+    train(fw, rec, m, K.optimizers.Adam(SERIES_LR), "k3_series", data, "new", SERIES_EPOCHS,
+          batch_size=SERIES_BATCH, callbacks=[SaveEveryEpoch()])
+    rec.runs["k3_series"]["batchSize"] = SERIES_BATCH
+    assert len(checkpoints) == SERIES_EPOCHS, checkpoints
+    base_rel = f"{d}/pretrained.weights.h5"
+    rec.series = series_entry(out, base_rel, rec.files[base_rel], checkpoints,
+                              [rec.files[c] for c in checkpoints])
+    check_series(rec.series)
     rec.dump(work, "k3")
+
+
+# Epoch series for `weightdrift trend`: Adam fine-tune on digits 5-9, a checkpoint per epoch.
+# Large batches (5 steps an epoch) sample the early, steep part of Adam's drift curve finely,
+# so the per-layer relative change climbs steadily and crosses SERIES_THRESHOLD mid-series.
+SERIES_LR = 3e-3
+SERIES_EPOCHS = 6
+SERIES_BATCH = 160
+SERIES_THRESHOLD = 0.2
+
+
+def layer_relative_changes(out, base_rel, base_entry, rel, entry):
+    """Per layer: sqrt(sum over its weights of ||W_t - W_0||^2) / sqrt(sum ||W_0||^2), float64.
+
+    Both files are read from disk; weights are paired by dataset path (same architecture,
+    same object-path layout)."""
+    base_src, src = H5Source(out / base_rel), H5Source(out / rel)
+    try:
+        assert [l["name"] for l in entry["layers"]] == [l["name"] for l in base_entry["layers"]]
+        result = {}
+        for layer, base_layer in zip(entry["layers"], base_entry["layers"]):
+            paths = [w["path"] for w in layer["weights"]]
+            assert paths == [w["path"] for w in base_layer["weights"]], (rel, layer["name"])
+            diff_sq = base_sq = 0.0
+            for path in paths:
+                w0 = base_src.get(path)[()].astype(np.float64)
+                wt = src.get(path)[()].astype(np.float64)
+                assert w0.shape == wt.shape, (rel, path)
+                diff_sq += float(np.sum(np.square(wt - w0)))
+                base_sq += float(np.sum(np.square(w0)))
+            assert base_sq > 0 and np.isfinite(diff_sq), (rel, layer["name"])
+            result[layer["name"]] = float(np.sqrt(diff_sq) / np.sqrt(base_sq))
+        return result
+    finally:
+        base_src.close()
+        src.close()
+
+
+def series_entry(out, base_rel, base_entry, checkpoints, entries):
+    per_epoch = [layer_relative_changes(out, base_rel, base_entry, rel, e)
+                 for rel, e in zip(checkpoints, entries)]
+    maxima = [max(r.values()) for r in per_epoch]
+    over = [i + 1 for i, v in enumerate(maxima) if v > SERIES_THRESHOLD]
+    return {
+        "base": base_rel,
+        "checkpoints": checkpoints,
+        "run": "k3_series",
+        "threshold": SERIES_THRESHOLD,
+        "layerRelativeChange": {name: [r[name] for r in per_epoch] for name in per_epoch[0]},
+        "maxLayerRelativeChange": maxima,
+        f"firstEpochOver{SERIES_THRESHOLD}": over[0] if over else None,
+    }
+
+
+def check_series(series):
+    """The breach must come in the middle of the series: epoch 1 under, a later epoch over."""
+    maxima = series["maxLayerRelativeChange"]
+    first = series[f"firstEpochOver{SERIES_THRESHOLD}"]
+    log("  series max layer relative change per epoch: "
+        + ", ".join(f"{v:.4f}" for v in maxima) + f"; first over {SERIES_THRESHOLD}: epoch {first}")
+    assert maxima[0] < SERIES_THRESHOLD, "series: a layer breaches the threshold at epoch 1"
+    assert first is not None, "series: no epoch exceeds the threshold"
+    assert 1 < first < len(maxima), f"series: first breach at epoch {first}, not mid-series"
+    assert all(b > a for a, b in zip(maxima, maxima[1:])), f"series: drift not growing {maxima}"
 
 
 NAN_LR = 1e10  # SGD step this large overflows float32 in the first epoch
@@ -886,6 +1001,27 @@ def worker_tfk(out, work):
         initial_learning_rate=0.001, decay_steps=1000, decay_rate=0.96, staircase=True)
     train(fw, rec, m, K.optimizers.Adam(sched), "tfk_ft_schedule", data, "new", 5)
     save_all(m, "ft_schedule", keras=True)
+
+    # Last in this worker, so no sample above sees the policy or this run's random draws.
+    log("[tfk] ft_mixed")
+    K.backend.clear_session()  # auto names start again: the same layer names as pretrained
+    K.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        K.utils.set_random_seed(SEED)
+        m = build_cnn(K)  # layers built now take the policy: float16 compute, float32 variables
+        assert [l.name for l in m.layers] == [l.name for l in pre.layers]
+        m.load_weights(str(out / d / "pretrained_w.h5"))
+        assert all(raw_bits(fw.numpy(w)) == raw_bits(v) for w, v in zip(m.weights, pre_values))
+        assert m.layers[0].dtype_policy.name == "mixed_float16"
+        # compile() wraps the Adam in a LossScaleOptimizer under this policy
+        train(fw, rec, m, K.optimizers.Adam(5e-4), "tfk_ft_mixed", data, "new", 2)
+        assert "LossScaleOptimizer" in type(m.optimizer).__name__, type(m.optimizer)
+        rec.runs["tfk_ft_mixed"].update({"dtypePolicy": "mixed_float16",
+                                         "wrappedIn": type(m.optimizer).__name__})
+        rec.save(m, f"{d}/ft_mixed.h5", "legacy-h5", "ft_mixed")
+    finally:
+        K.mixed_precision.set_global_policy("float32")
+    assert K.mixed_precision.global_policy().name == "float32"
     rec.dump(work, "tfk")
 
 
@@ -1312,11 +1448,12 @@ def main_generate(args):
             run_worker(py, name, out, work)
         if args.tf213:
             run_worker(args.tf213_python, "tf213", out, work)
-        files, runs = {}, {}
+        files, runs, series = {}, {}, None
         for part in sorted(work.glob("part_*.json")):
             doc = json.loads(part.read_text())
             files.update(doc["files"])
             runs.update(doc["runs"])
+            series = doc.get("series", series)
         repack(out, files)
         check_chunked_with_h5dump(out / "edge" / "chunked_names_tfk.h5")
         generator = {"seed": SEED, "packages": versions(py),
@@ -1338,6 +1475,13 @@ def main_generate(args):
             log("== kept samples/tf213 from the previous run (pass --tf213 to regenerate it)")
         final_verification(out, files)
         manifest = {"generator": generator, "files": files, "runs": runs}
+        if series is not None:
+            # recompute the series' relative changes here from the files on disk
+            again = series_entry(out, series["base"], files[series["base"]],
+                                 series["checkpoints"], [files[c] for c in series["checkpoints"]])
+            assert again == series, "series: relative changes differ on recomputation"
+            check_series(series)
+            manifest["series"] = series
         (out / "manifest.json").write_text(
             json.dumps(manifest, sort_keys=True, indent=2, allow_nan=False) + "\n")
         log("== accuracy on digits 0-4 (original task) / 5-9 (new task):")

@@ -22,6 +22,10 @@ static inline hid_t wd_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 static inline unsigned wd_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 // H5P_FILE_ACCESS reads the global H5P_CLS_FILE_ACCESS_ID_g after H5open().
 static inline hid_t wd_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+// The access-list classes read `_g` globals after H5open().
+static inline hid_t wd_H5P_LINK_ACCESS(void) { return H5P_LINK_ACCESS; }
+static inline hid_t wd_H5P_DATASET_ACCESS(void) { return H5P_DATASET_ACCESS; }
+static inline hid_t wd_H5P_GROUP_ACCESS(void) { return H5P_GROUP_ACCESS; }
 // H5T_NATIVE_* read `_g` globals after H5open(); Swift 6 rejects those globals.
 static inline hid_t wd_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t wd_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
@@ -32,6 +36,29 @@ static inline hid_t wd_H5T_C_S1(void) { return H5T_C_S1; }
 static inline size_t wd_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 // HADDR_UNDEF depends on the platform's haddr_t width.
 static inline haddr_t wd_HADDR_UNDEF(void) { return HADDR_UNDEF; }
+
+// Turns off libhdf5's automatic error printing for the calling thread (a per-thread setting in a
+// thread-safe build), once per thread: a thread-local flag is cheaper than the call.
+static inline void wd_silence_this_thread(void) {
+    static _Thread_local int silenced = 0;
+    if (!silenced) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        silenced = 1;
+    }
+}
+
+// An external-link traversal callback that refuses: an external link would open a file the
+// user did not name. Swift could define it too, but a C function pointer is simplest here.
+static inline herr_t wd_refuse_external_link(const char *parent_file, const char *parent_group,
+                                             const char *child_file, const char *child_object,
+                                             unsigned *acc_flags, hid_t fapl, void *data) {
+    (void)parent_file; (void)parent_group; (void)child_file; (void)child_object;
+    (void)acc_flags; (void)fapl; (void)data;
+    return -1;
+}
+static inline herr_t wd_refuse_external_links(hid_t access_list) {
+    return H5Pset_elink_cb(access_list, wd_refuse_external_link, NULL);
+}
 
 // inflateInit2 is a macro over inflateInit2_ with the library's version and struct size.
 static inline int wd_inflateInit2(z_stream *stream, int windowBits) { return inflateInit2(stream, windowBits); }

@@ -77,10 +77,15 @@ func makeWeight(name: String, storedName: String?, dataset: Dataset, source: Int
 }
 
 func openDataset(_ file: HDF5.File, _ path: String, what: String) throws -> Dataset {
+    try openDataset(file, path, what: what) { try file.dataset(path) }
+}
+
+/// Opens a dataset, turning "not there" into the corrupt-checkpoint error that names who listed it.
+func openDataset(_ file: HDF5.File, _ path: String, what: String, _ open: () throws -> Dataset) throws -> Dataset {
     do {
-        return try file.dataset(path)
+        return try open()
     } catch let error as HDF5Error where error.code == .notFound {
-        throw CheckpointError(.corrupt, file: file.path, object: path,
+        throw CheckpointError(.corrupt, file: file.path, object: error.object ?? path,
                               message: "\(what) names a dataset that is not in the file (a truncated or crashed save?)", hdf5: error)
     } catch let error as HDF5Error {
         throw CheckpointError(error)

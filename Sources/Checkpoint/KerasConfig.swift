@@ -42,13 +42,13 @@ struct KerasConfig {
 }
 
 /// The optimizer class name from a stored optimizer config, unwrapping tf-keras's `Custom>`
-/// prefix and a mixed-precision LossScaleOptimizer around the real optimizer.
+/// prefix and a mixed-precision LossScaleOptimizer to the real optimizer inside it.
 func optimizerClassName(_ config: JSONValue?) -> String? {
     guard let config else { return nil }
     var name = config["class_name"]?.string
     if let inner = config["config"]?["inner_optimizer"], name?.contains("LossScaleOptimizer") == true,
        let innerName = optimizerClassName(inner) {
-        return "LossScaleOptimizer(\(innerName))"
+        return innerName
     }
     if let prefixed = name, prefixed.hasPrefix("Custom>") { name = String(prefixed.dropFirst("Custom>".count)) }
     return name

@@ -26,17 +26,16 @@ func readLegacy(file: HDF5.File, root: Group, weightsGroupPath: String) throws -
     }
     for layerName in names {
         let groupPath = childPath(layerName)
-        guard file.kind(of: groupPath) == .group else {
+        guard let group = file.groupIfPresent(groupPath) else {
             if layerName == "top_level_model_weights" { continue }
             throw CheckpointError(.corrupt, file: file.path, object: groupPath,
                                   message: "layer listed in layer_names has no group (a truncated save?)")
         }
-        let group = try hdf5 { try file.group(groupPath) }
         let weightNames = try readNameList(group, "weight_names") ?? []
         if weightNames.isEmpty { continue }
         let entry = config?.find(layerName)
         contents.layers += try legacyLayers(file: file, layerName: layerName, groupPath: groupPath,
-                                            weightNames: weightNames, entry: entry, config: config)
+                                            group: group, weightNames: weightNames, entry: entry, config: config)
     }
     contents.optimizer = try readLegacyOptimizer(file: file, trainingConfig: contents.trainingConfig)
     return contents
@@ -45,7 +44,7 @@ func readLegacy(file: HDF5.File, root: Group, weightsGroupPath: String) throws -
 /// One layer, or, for a nested model, one leaf per inner layer that owns weights. The owner of
 /// a weight is the path component before the variable name (`dense_1` in `dense_1/kernel:0`,
 /// `inner/dense_1/kernel`); a layer whose weights have several owners is a nested model.
-private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String, weightNames: [String],
+private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String, group: Group, weightNames: [String],
                           entry: KerasConfig.Entry?, config: KerasConfig?) throws -> [Layer] {
     func owner(_ stored: String) -> String? {
         let parts = stored.split(separator: "/")
@@ -61,7 +60,9 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
         let trainable: Bool? = (entry?.trainable == false || leafEntry?.trainable == false) ? false : leafEntry?.trainable
         var weights: [Weight] = []
         for stored in weightNames where !nested || owner(stored) == leafOwner {
-            let dataset = try openDataset(file, groupPath + "/" + stored, what: "\(groupPath)@weight_names")
+            let dataset = try openDataset(file, groupPath + "/" + stored, what: "\(groupPath)@weight_names") {
+                try group.dataset(stored)
+            }
             let short = KerasNames.shortWeightName(stored)
             let weightTrainable: Bool? = trainable == false ? false
                 : (["moving_mean", "moving_variance"].contains(short) ? false : trainable)

@@ -19,13 +19,14 @@ public struct WeightReader {
         }
         // A declared shape far beyond the stored bytes would have libhdf5 produce fill values for
         // hours: no real weight compresses a thousandfold, and none is stored as nothing at all.
-        if weight.count > 0 && dataset.storedBytes == 0 {
+        let stored = try hdf5 { try dataset.storedBytes }
+        if weight.count > 0 && stored == 0 {
             throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
                                   message: "no values are stored for its declared shape \(dataset.shape)")
         }
-        if dataset.logicalBytes > 1 << 30 && dataset.logicalBytes / 1024 > dataset.storedBytes {
+        if dataset.logicalBytes > 1 << 30 && dataset.logicalBytes / 1024 > stored {
             throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
-                                  message: "declares shape \(dataset.shape) (\(dataset.logicalBytes) bytes) but stores only \(dataset.storedBytes) bytes")
+                                  message: "declares shape \(dataset.shape) (\(dataset.logicalBytes) bytes) but stores only \(stored) bytes")
         }
         plan = dataset.slices(maxElements: max(1, sliceElements))
     }

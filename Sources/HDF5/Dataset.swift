@@ -50,21 +50,24 @@ public final class Dataset: @unchecked Sendable {
     /// Number of elements (1 for a scalar).
     public let count: Int
     public let elementType: ElementType
-    public let storage: StorageLayout
-    /// HDF5 filter ids that libhdf5 cannot decode here (e.g. 32000, h5py's LZF).
-    public let unavailableFilters: [Int]
-    /// Bytes actually stored in the file for the data (after compression; 0 when never written).
-    public let storedBytes: UInt64
-    /// Bytes the declared shape and type take in memory.
-    public let logicalBytes: UInt64
     let handle: Handle
     let fileType: Handle
-    /// For contiguous, allocated storage: the absolute offset of the data in the OS file and the
-    /// memory layouts the stored bytes already have (so a plain copy is a correct read).
-    private let directOffset: UInt64?
-    private let directLayouts: Set<DirectLayout>
+
+    /// What only reading needs, found on first use: listing a checkpoint never pays for it.
+    struct Storage {
+        var layout: StorageLayout
+        var unavailableFilters: [Int]
+        var storedBytes: UInt64
+        /// For contiguous, allocated storage inside the image: the absolute offset of the data in
+        /// the OS file, and the memory layouts the stored bytes already have (a copy is a read).
+        var directOffset: UInt64?
+        var directLayouts: Set<DirectLayout>
+    }
 
     enum DirectLayout { case float32, float64, raw16 }
+
+    private let storageLock = NSLock()
+    private var storageCache: Storage?
 
     init(file: File, path: String, handle: Handle) throws {
         func failure(_ message: String, _ code: HDF5Error.Code = .cannotRead) -> HDF5Error {
@@ -96,17 +99,47 @@ public final class Dataset: @unchecked Sendable {
         guard tid >= 0 else { throw failure("cannot read datatype") }
         fileType = Handle(tid, .datatype)
         elementType = describe(type: fileType.id)
+    }
 
+    /// How the data is stored (contiguous, chunked with filters, compact).
+    public var storage: StorageLayout { get throws { try storageInfo().layout } }
+    /// HDF5 filter ids that libhdf5 cannot decode here (e.g. 32000, h5py's LZF).
+    public var unavailableFilters: [Int] { get throws { try storageInfo().unavailableFilters } }
+    /// Bytes actually stored in the file for the data (after compression; 0 when never written).
+    public var storedBytes: UInt64 { get throws { try storageInfo().storedBytes } }
+
+    /// Bytes the declared shape and type take in memory.
+    public var logicalBytes: UInt64 {
+        let size = Library.locked { UInt64(H5Tget_size(fileType.id)) }
+        let (product, overflow) = size.multipliedReportingOverflow(by: UInt64(count))
+        return overflow ? .max : product
+    }
+
+    private func storageInfo() throws -> Storage {
+        storageLock.lock()
+        defer { storageLock.unlock() }
+        if let storageCache { return storageCache }
+        let info = try Library.locked { try readStorage() }
+        storageCache = info
+        return info
+    }
+
+    /// Must be called under the library lock.
+    private func readStorage() throws -> Storage {
+        func failure(_ message: String) -> HDF5Error {
+            HDF5Error(.cannotRead, file: file.path, object: path, message: message, stack: Library.takeErrorStack())
+        }
         let plistID = H5Dget_create_plist(handle.id)
         guard plistID >= 0 else { throw failure("cannot read creation properties") }
         let plist = Handle(plistID, .propertyList)
         var filters: [Int] = []
         var unavailable: [Int] = []
+        let layout: StorageLayout
         switch H5Pget_layout(plist.id) {
         case H5D_CONTIGUOUS:
             let offset = H5Dget_offset(handle.id)
             if offset == wd_HADDR_UNDEF() { _ = Library.takeErrorStack() }
-            storage = .contiguous(offset: offset == wd_HADDR_UNDEF() ? nil : UInt64(offset))
+            layout = .contiguous(offset: offset == wd_HADDR_UNDEF() ? nil : UInt64(offset))
         case H5D_CHUNKED:
             let n = H5Pget_nfilters(plist.id)
             guard n >= 0 else { throw failure("cannot read filters") }
@@ -122,14 +155,13 @@ public final class Dataset: @unchecked Sendable {
                     unavailable.append(Int(id))
                 }
             }
-            storage = .chunked(filters: filters)
+            layout = .chunked(filters: filters)
         case H5D_COMPACT:
-            storage = .compact
+            layout = .compact
         default:
             _ = Library.takeErrorStack()
-            storage = .other
+            layout = .other
         }
-        unavailableFilters = unavailable
 
         // Direct reads: contiguous storage inside the image, a type the machine reads as is.
         var layouts = Set<DirectLayout>()
@@ -141,18 +173,16 @@ public final class Dataset: @unchecked Sendable {
         }
         _ = Library.takeErrorStack()
         var offset: UInt64?
-        if case .contiguous(let address?) = storage, file.direct != nil {
-            let bytes = UInt64(H5Tget_size(fileType.id)).multipliedReportingOverflow(by: UInt64(total))
+        if case .contiguous(let address?) = layout, file.direct != nil {
+            let bytes = UInt64(H5Tget_size(fileType.id)).multipliedReportingOverflow(by: UInt64(count))
             if !bytes.overflow, address <= file.image.length, bytes.partialValue <= file.image.length - address {
                 offset = file.image.offset + address
             }
         }
-        directOffset = offset
-        directLayouts = layouts
-        storedBytes = UInt64(H5Dget_storage_size(handle.id))
-        let (product, overflow) = UInt64(H5Tget_size(fileType.id)).multipliedReportingOverflow(by: UInt64(total))
-        logicalBytes = overflow ? .max : product
+        let stored = UInt64(H5Dget_storage_size(handle.id))
         _ = Library.takeErrorStack()
+        return Storage(layout: layout, unavailableFilters: unavailable, storedBytes: stored, directOffset: offset,
+                       directLayouts: layouts)
     }
 
     /// Elements per index of the first dimension (1 for scalars and vectors).
@@ -292,8 +322,9 @@ public final class Dataset: @unchecked Sendable {
             throw HDF5Error(.cannotRead, file: file.path, object: path,
                             message: "selection \(selection.start)+\(selection.count) outside the dataset's shape \(shape)")
         }
-        if !unavailableFilters.isEmpty {
-            let names = unavailableFilters.map(filterName).joined(separator: ", ")
+        let info = try storageInfo()
+        if !info.unavailableFilters.isEmpty {
+            let names = info.unavailableFilters.map(filterName).joined(separator: ", ")
             throw HDF5Error(.unsupported, file: file.path, object: path,
                             message: "compressed with \(names), which this libhdf5 cannot decode")
         }
@@ -301,7 +332,7 @@ public final class Dataset: @unchecked Sendable {
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: elements))
         if elements == 0 { return }
-        if let layout, let base = directOffset, directLayouts.contains(layout), let run = flatRun(selection),
+        if let layout, let base = info.directOffset, info.directLayouts.contains(layout), let run = flatRun(selection),
            let reader = file.direct {
             let width = UInt64(MemoryLayout<T>.stride)
             let complete = buffer.withUnsafeMutableBytes { reader.read(into: $0, at: base + UInt64(run) * width) }

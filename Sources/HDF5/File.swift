@@ -10,12 +10,25 @@ public final class File: @unchecked Sendable {
     let image: (offset: UInt64, length: UInt64)
     /// A second, plain descriptor for reading contiguous raw data without libhdf5 (see `DirectReader`).
     let direct: DirectReader?
+    /// Access lists that refuse external links (they would open a file the user did not name).
+    /// Soft links stay inside the file and libhdf5 stops after 16 in a row, so a loop ends.
+    let linkAccess: Handle
+    let groupAccess: Handle
+    let datasetAccess: Handle
 
     private init(path: String, openedPath: String, handle: Handle, image: (offset: UInt64, length: UInt64)) {
         self.path = path
         self.handle = handle
         self.image = image
         direct = DirectReader(path: openedPath)
+        func sameFileOnly(_ listClass: hid_t) -> Handle {
+            let id = H5Pcreate(listClass)
+            _ = wd_refuse_external_links(id)
+            return Handle(id, .propertyList)
+        }
+        linkAccess = sameFileOnly(wd_H5P_LINK_ACCESS())
+        groupAccess = sameFileOnly(wd_H5P_GROUP_ACCESS())
+        datasetAccess = sameFileOnly(wd_H5P_DATASET_ACCESS())
     }
 
     /// Opens `path` read-only. With `byteRange`, only those bytes of the file are the HDF5 file
@@ -53,11 +66,23 @@ public final class File: @unchecked Sendable {
     /// The group at an absolute path.
     public func group(_ objectPath: String) throws -> Group {
         try Library.locked {
-            try requireLink(objectPath)
-            let id = H5Gopen2(handle.id, objectPath, wd_H5P_DEFAULT())
+            let id = H5Gopen2(handle.id, objectPath, groupAccess.id)
             guard id >= 0 else {
-                throw HDF5Error(.notFound, file: path, object: objectPath, message: "cannot open group",
-                                stack: Library.takeErrorStack())
+                let stack = Library.takeErrorStack()
+                try requireLink(objectPath)  // says which component is missing or not a hard link
+                throw HDF5Error(.notFound, file: path, object: objectPath, message: "cannot open group", stack: stack)
+            }
+            return Group(file: self, path: objectPath, handle: Handle(id, .group))
+        }
+    }
+
+    /// The group at an absolute path, or nil when there is none (or it is not a group).
+    public func groupIfPresent(_ objectPath: String) -> Group? {
+        Library.locked {
+            let id = H5Gopen2(handle.id, objectPath, groupAccess.id)
+            guard id >= 0 else {
+                _ = Library.takeErrorStack()
+                return nil
             }
             return Group(file: self, path: objectPath, handle: Handle(id, .group))
         }
@@ -66,11 +91,11 @@ public final class File: @unchecked Sendable {
     /// The dataset at an absolute path.
     public func dataset(_ objectPath: String) throws -> Dataset {
         try Library.locked {
-            try requireLink(objectPath)
-            let id = H5Dopen2(handle.id, objectPath, wd_H5P_DEFAULT())
+            let id = H5Dopen2(handle.id, objectPath, datasetAccess.id)
             guard id >= 0 else {
-                throw HDF5Error(.notFound, file: path, object: objectPath, message: "cannot open dataset",
-                                stack: Library.takeErrorStack())
+                let stack = Library.takeErrorStack()
+                try requireLink(objectPath)  // says which component is missing or not a hard link
+                throw HDF5Error(.notFound, file: path, object: objectPath, message: "cannot open dataset", stack: stack)
             }
             return try Dataset(file: self, path: objectPath, handle: Handle(id, .dataset))
         }
@@ -79,8 +104,8 @@ public final class File: @unchecked Sendable {
     /// What kind of object is at an absolute path, or nil when nothing is there.
     public func kind(of objectPath: String) -> ObjectKind? {
         Library.locked {
-            guard (try? requireLink(objectPath)) != nil else { return nil }
-            let id = H5Oopen(handle.id, objectPath, wd_H5P_DEFAULT())
+            guard objectPath.hasPrefix("/") else { return nil }
+            let id = H5Oopen(handle.id, objectPath, linkAccess.id)
             guard id >= 0 else {
                 _ = Library.takeErrorStack()
                 return nil
@@ -94,27 +119,26 @@ public final class File: @unchecked Sendable {
         }
     }
 
-    /// Checks each component of the path, so a missing intermediate group is "not found"
-    /// rather than an error from deep inside libhdf5.
-    private func requireLink(_ objectPath: String) throws {
+    /// Checks each component of the path, after an open failed, so the error names the missing
+    /// component, or the link that is not a hard one, rather than libhdf5's innermost complaint.
+    func requireLink(_ objectPath: String) throws {
         guard objectPath.hasPrefix("/") else {
             throw HDF5Error(.notFound, file: path, object: objectPath, message: "paths must be absolute")
         }
         var prefix = ""
         for component in objectPath.split(separator: "/", omittingEmptySubsequences: true) {
             prefix += "/" + component
-            let exists = H5Lexists(handle.id, prefix, wd_H5P_DEFAULT())
+            var info = H5L_info_t()
+            if H5Lget_info(handle.id, prefix, &info, linkAccess.id) >= 0, info.type == H5L_TYPE_EXTERNAL {
+                _ = Library.takeErrorStack()
+                throw HDF5Error(.unsupported, file: path, object: prefix,
+                                message: "external link to another file; not followed")
+            }
+            let exists = H5Lexists(handle.id, prefix, linkAccess.id)
             if exists <= 0 {
                 let stack = Library.takeErrorStack()
                 throw HDF5Error(exists < 0 ? .cannotRead : .notFound, file: path, object: prefix,
-                                message: exists < 0 ? "cannot look up link" : "no such object", stack: stack)
-            }
-            // Only hard links are followed: a soft link can loop and an external link would
-            // open a file the user did not name.
-            var info = H5L_info_t()
-            guard H5Lget_info(handle.id, prefix, &info, wd_H5P_DEFAULT()) >= 0, info.type == H5L_TYPE_HARD else {
-                throw HDF5Error(.unsupported, file: path, object: prefix, message: "not a hard link (soft and external links are not followed)",
-                                stack: Library.takeErrorStack())
+                                message: exists < 0 ? "cannot look up link (a soft-link loop?)" : "no such object", stack: stack)
             }
         }
     }

@@ -60,6 +60,21 @@ public struct Group: @unchecked Sendable {
         }
     }
 
+    /// The dataset at a path relative to this group (opened from here: libhdf5 does not walk the
+    /// path from the root again).
+    public func dataset(_ relativePath: String) throws -> Dataset {
+        let fullPath = path == "/" ? "/" + relativePath : path + "/" + relativePath
+        return try Library.locked {
+            let id = H5Dopen2(handle.id, relativePath, file.datasetAccess.id)
+            guard id >= 0 else {
+                let stack = Library.takeErrorStack()
+                try file.requireLink(fullPath)  // says which component is missing or refused
+                throw HDF5Error(.notFound, file: file.path, object: fullPath, message: "cannot open dataset", stack: stack)
+            }
+            return try Dataset(file: file, path: fullPath, handle: Handle(id, .dataset))
+        }
+    }
+
     /// Names of the attributes attached to this group.
     public func attributeNames() throws -> [String] {
         try Library.locked { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }

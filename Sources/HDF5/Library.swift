@@ -13,7 +13,7 @@ enum Library {
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
-        _ = H5Eset_auto2(wd_H5E_DEFAULT(), nil, nil)
+        wd_silence_this_thread()
         return try body()
     }
 

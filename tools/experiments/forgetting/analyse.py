@@ -512,7 +512,7 @@ def main():
            apply_rule(k, t1, t2, [r for r in rows if r["family"] == "shared"],
                       "shared-head family"), ""]
     if current:
-        mism, maxdiff, risk_diff = 0, 0.0, []
+        mism, maxdiff, maxdiff_a, risk_diff = 0, 0.0, 0.0, []
         for r in rows:
             c = current["runs"].get(r["run"])
             if c is None:
@@ -521,13 +521,17 @@ def main():
             mine = r["scores"][k]
             if c["score"] is not None and math.isfinite(mine):
                 maxdiff = max(maxdiff, abs(c["score"] - mine) / max(mine, 1e-12))
+            agg = r["scores"]["A_agg"]
+            if c.get("backboneRelativeChange") is not None and math.isfinite(agg):
+                maxdiff_a = max(maxdiff_a, abs(c["backboneRelativeChange"] - agg) / max(agg, 1e-12))
             mine_risk = CLASSES[classify(mine, t1, t2)]
             if c["risk"] != mine_risk:
                 risk_diff.append(f"`{r['run']}` ({c['risk']} vs {mine_risk})")
         md += [f"Cross-check with the binary itself (`{current['binary']}`, commit "
                f"`{(current.get('commit') or '?')[:12]}`, `current_risk.json`): its "
                f"`forgetting.score` equals `{k}` computed here from the layer sums to a "
-               f"relative {maxdiff:.1e} on every run; risk labels differ on "
+               f"relative {maxdiff:.1e} on every run (its `backboneRelativeChange` equals "
+               f"`A_agg` to {maxdiff_a:.1e}); risk labels differ on "
                f"{len(risk_diff)} runs" + (": " + ", ".join(risk_diff) if risk_diff else "")
                + (f"; {mism} runs missing" if mism else "") + ".", ""]
 
