@@ -1,4 +1,5 @@
 // A read-only libhdf5 file driver that sees one byte range of a file as a whole HDF5 file.
+// WeightDrift opens every HDF5 file through it (the range being the whole file for a plain .h5).
 //
 // A `.keras` archive is a zip whose `model.weights.h5` member is stored uncompressed, so the
 // member is a contiguous byte range of the archive. This driver lets libhdf5 open that range
@@ -138,7 +139,10 @@ static inline herr_t wd_range_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, ha
     wd_range_file *f = (wd_range_file *)file;
     unsigned char *out = (unsigned char *)buffer;
     if (addr == HADDR_UNDEF || addr > (haddr_t)0x7fffffffffffffffLL) return -1;
-    // Like the default driver, bytes past the end of the image read as zeros.
+    // Like the default driver, a few bytes past the end of the image read as zeros (libhdf5 may
+    // read a little ahead); a large read past the end is an error, so a damaged size field cannot
+    // make libhdf5 fill gigabytes of memory with zeros.
+    if (addr > f->length || size - (size_t)(f->length - addr < size ? f->length - addr : size) > (size_t)65536) return -1;
     while (size > 0 && addr < f->length) {
         size_t n = size;
         if ((haddr_t)n > f->length - addr) n = (size_t)(f->length - addr);

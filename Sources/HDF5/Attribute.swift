@@ -28,9 +28,9 @@ public enum AttributeValue: Sendable, Equatable {
     }
 }
 
-/// Attribute data larger than this is refused: Keras splits name lists at 64 KiB, and its
-/// largest attribute, the model config, is a variable-length string stored elsewhere.
-let attributeByteLimit = 256 << 20
+/// Attribute data larger than this is refused, before anything is allocated: Keras splits name
+/// lists at 64 KiB, and its largest attribute, the model config, is one variable-length string.
+let attributeByteLimit = 64 << 20
 
 func attributeExists(objectID: hid_t, name: String) -> Bool {
     let exists = H5Aexists(objectID, name)
@@ -77,6 +77,9 @@ func readAttribute(objectID: hid_t, name: String, file: String, object: String) 
     let points = H5Sget_simple_extent_npoints(space.id)
     guard points >= 0 else { throw failure("cannot read attribute dataspace") }
     let count = Int(points)
+    // Each element takes at least 8 bytes in memory (a number, or a string's pointer): a damaged
+    // dataspace must not make us allocate gigabytes.
+    guard count <= attributeByteLimit / 8 else { throw failure("attribute declares \(count) elements", .unsupported) }
     let tid = H5Aget_type(attribute.id)
     guard tid >= 0 else { throw failure("cannot read attribute type") }
     let fileType = Handle(tid, .datatype)
@@ -86,12 +89,10 @@ func readAttribute(objectID: hid_t, name: String, file: String, object: String) 
         return .strings(try readStrings(attribute: attribute, space: space, fileType: fileType, count: count, failure: failure))
     case H5T_INTEGER:
         var values = [Int64](repeating: 0, count: count)
-        guard count * 8 <= attributeByteLimit else { throw failure("attribute too large", .unsupported) }
         if count > 0, H5Aread(attribute.id, wd_H5T_NATIVE_INT64(), &values) < 0 { throw failure("cannot read attribute") }
         return .integers(values)
     case H5T_FLOAT:
         var values = [Double](repeating: 0, count: count)
-        guard count * 8 <= attributeByteLimit else { throw failure("attribute too large", .unsupported) }
         if count > 0, H5Aread(attribute.id, wd_H5T_NATIVE_DOUBLE(), &values) < 0 { throw failure("cannot read attribute") }
         return .floats(values)
     default:

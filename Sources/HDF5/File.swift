@@ -44,8 +44,11 @@ public final class File: @unchecked Sendable {
                                 stack: Library.takeErrorStack())
             }
             defer { _ = H5Pclose(fapl) }
-            if let byteRange {
-                guard wd_range_set_fapl(fapl, haddr_t(byteRange.offset), haddr_t(byteRange.length)) >= 0 else {
+            // Every file goes through the byte-range driver (the whole file when no range is
+            // given): it bounds what a damaged size field can make libhdf5 read (see wd_range_vfd.h).
+            let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? nil
+            if let range = byteRange ?? fileSize.map({ (offset: UInt64(0), length: $0) }) {
+                guard wd_range_set_fapl(fapl, haddr_t(range.offset), haddr_t(range.length)) >= 0 else {
                     throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "cannot set up the byte-range driver",
                                     stack: Library.takeErrorStack())
                 }
@@ -55,7 +58,7 @@ public final class File: @unchecked Sendable {
                 throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "not a readable HDF5 file",
                                 stack: Library.takeErrorStack())
             }
-            let length = byteRange?.length ?? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
+            let length = byteRange?.length ?? fileSize ?? 0
             return File(path: shownPath, openedPath: path, handle: Handle(id, .file), image: (byteRange?.offset ?? 0, length ?? 0))
         }
     }

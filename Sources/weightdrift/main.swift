@@ -3,6 +3,13 @@ import Checkpoint
 import Foundation
 
 // Exit codes, as diff and h5diff use them: 0 pass, 1 the drift gate failed, 2 bad input or usage.
+
+// A damaged length field in a checkpoint can make libhdf5 allocate and zero gigabytes before it
+// notices the file is wrong. WeightDrift streams in bounded memory, so it caps its own address
+// space (3 GiB; WEIGHTDRIFT_MAX_ADDRESS_SPACE_MB overrides): such an allocation then fails and the
+// file is reported as bad input instead of exhausting the machine's memory.
+limitAddressSpace()
+
 do {
     var command = try WeightDrift.parseAsRoot()
     try command.run()
@@ -22,4 +29,18 @@ do {
     Console.error(WeightDrift.message(for: error))
     FileHandle.standardError.write(Data("Usage: \(WeightDrift.usageString(for: error))\n".utf8))
     exit(2)
+}
+
+func limitAddressSpace() {
+    let megabytes = ProcessInfo.processInfo.environment["WEIGHTDRIFT_MAX_ADDRESS_SPACE_MB"].flatMap { UInt64($0) } ?? 3072
+    guard megabytes > 0 else { return }
+    // (A local, not a global: globals in main.swift are set only when the top-level code reaches them.)
+    let resource = __rlimit_resource_t(RLIMIT_AS.rawValue)
+    var limit = rlimit()
+    guard getrlimit(resource, &limit) == 0 else { return }
+    let wanted = rlim_t(megabytes) << 20
+    if limit.rlim_cur > wanted {  // RLIM_INFINITY is the largest value
+        limit.rlim_cur = min(wanted, limit.rlim_max)
+        _ = setrlimit(resource, &limit)
+    }
 }

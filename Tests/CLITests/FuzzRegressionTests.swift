@@ -1,0 +1,32 @@
+import Foundation
+import SampleFixtures
+import Testing
+
+/// Every input the fuzzer (`tools/fuzz/fuzz.py`) found breaking the contract, kept as a test:
+/// each run ends within 10 s with exit 0, 1 or 2, no signal, nothing printed by libhdf5, and
+/// without using more than a fraction of the machine's memory.
+@Suite struct FuzzRegressionTests {
+    static var crashers: [String] {
+        let folder = Samples.root.appendingPathComponent("tools/fuzz/crashers")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { !$0.hasSuffix(".md") && !$0.hasSuffix("index.json") }.sorted()
+            .map { "tools/fuzz/crashers/" + $0 }
+    }
+
+    @Test(arguments: crashers)
+    func crasherEndsCleanly(_ path: String) throws {
+        let shard = path.hasSuffix(".weights.json") || FileManager.default.fileExists(atPath: Samples.root.appendingPathComponent(path).appendingPathComponent("index.weights.json").path)
+        let input = shard && !path.hasSuffix(".json") ? path + "/index.weights.json" : path
+        for arguments in [["inspect", input], ["inspect", "--stats", input], ["compare", "samples/k3/pretrained.keras", input]] {
+            let start = Date()
+            let result = try CLI.run(arguments)
+            #expect(Date().timeIntervalSince(start) < 10, "\(arguments)")
+            #expect([0, 1, 2].contains(result.status), "\(arguments): exit \(result.status) \(result.stderr)")
+            #expect(!result.stderr.contains("HDF5-DIAG"), "\(arguments)")
+            if result.status == 2 { #expect(result.stderr.hasPrefix("weightdrift: error: "), "\(result.stderr)") }
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN, &usage)
+        #expect(usage.ru_maxrss < 1 << 20, "a child used \(usage.ru_maxrss) KB")  // under 1 GiB
+    }
+}
