@@ -26,7 +26,7 @@ import Testing
             if result.status == 2 { #expect(result.stderr.hasPrefix("weightdrift: error: "), "\(result.stderr)") }
         }
         var usage = rusage()
-        getrusage(RUSAGE_CHILDREN, &usage)
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
         #expect(usage.ru_maxrss < 1 << 20, "a child used \(usage.ru_maxrss) KB")  // under 1 GiB
     }
 }
