@@ -64,5 +64,6 @@ static inline herr_t wd_refuse_external_links(hid_t access_list) {
 static inline int wd_inflateInit2(z_stream *stream, int windowBits) { return inflateInit2(stream, windowBits); }
 
 #include "wd_range_vfd.h"
+#include "wd_guard.h"
 
 #endif

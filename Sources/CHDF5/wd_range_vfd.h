@@ -64,7 +64,8 @@ static inline H5FD_t *wd_range_open(const char *name, unsigned flags, hid_t fapl
     if (name == NULL || (flags & H5F_ACC_RDWR) || (flags & H5F_ACC_CREAT) || (flags & H5F_ACC_TRUNC)) return NULL;
     const wd_range_info *info = (const wd_range_info *)H5Pget_driver_info(fapl);
     if (info == NULL) return NULL;
-    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below anyway.
+    int fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return NULL;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||

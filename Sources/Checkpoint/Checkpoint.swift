@@ -60,6 +60,7 @@ public final class Checkpoint: @unchecked Sendable {
             throw CheckpointError(.notFound, file: path, message: "no such file")
         }
         if isDirectory.boolValue { return try openDirectory(path) }
+        try requireRegularFile(path, object: nil, reportedAs: path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CheckpointError(.cannotOpen, file: path, message: "cannot open for reading (permission denied?)")
         }
@@ -151,6 +152,7 @@ public final class Checkpoint: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: weightsPath) else {
             throw CheckpointError(.notACheckpoint, file: path, message: "is a directory (and not an unzipped .keras model with model.weights.h5)")
         }
+        try requireRegularFile(weightsPath, object: "model.weights.h5", reportedAs: path)
         func json(_ name: String) throws -> JSONValue? {
             let file = (path as NSString).appendingPathComponent(name)
             guard let data = FileManager.default.contents(atPath: file) else { return nil }
@@ -171,6 +173,17 @@ public final class Checkpoint: @unchecked Sendable {
         }
         let dataset = try hdf5 { try files[weight.source].dataset(weight.datasetPath) }
         return try WeightReader(weight: weight, dataset: dataset, sliceElements: sliceElements, checkpointPath: path)
+    }
+}
+
+/// Refuses FIFOs, devices and sockets before anything opens them: opening a FIFO waits for a
+/// writer forever, and a device can be endless.
+func requireRegularFile(_ path: String, object: String?, reportedAs file: String) throws {
+    let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+    let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType
+    guard type == .typeRegular else {
+        throw CheckpointError(.notACheckpoint, file: file, object: object,
+                              message: "not a regular file (\(type.map { "\($0.rawValue)" } ?? "unknown type"))")
     }
 }
 

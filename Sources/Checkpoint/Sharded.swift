@@ -41,6 +41,7 @@ extension Checkpoint {
             guard FileManager.default.fileExists(atPath: shardPath) else {
                 throw CheckpointError(.notFound, file: path, object: shard, message: "shard listed in the index is missing")
             }
+            try requireRegularFile(shardPath, object: shard, reportedAs: path)
             files.append(try hdf5 { try HDF5.File.open(shardPath) })
         }
         var contents = try readWeightsH5(files: files, config: nil, pathPrefixes: shardNames)

@@ -119,7 +119,7 @@ public final class Dataset: @unchecked Sendable {
         storageLock.lock()
         defer { storageLock.unlock() }
         if let storageCache { return storageCache }
-        let info = try Library.locked { try readStorage() }
+        let info = try Library.locked(file.path, path) { try readStorage() }
         storageCache = info
         return info
     }
@@ -192,12 +192,12 @@ public final class Dataset: @unchecked Sendable {
 
     /// Names of the dataset's attributes.
     public func attributeNames() throws -> [String] {
-        try Library.locked { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }
+        try Library.locked(file.path, path) { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }
     }
 
     /// The attribute's value, or nil when there is none of that name.
     public func attribute(_ name: String) throws -> AttributeValue? {
-        try Library.locked { try readAttribute(objectID: handle.id, name: name, file: file.path, object: path) }
+        try Library.locked(file.path, path + "@" + name) { try readAttribute(objectID: handle.id, name: name, file: file.path, object: path) }
     }
 
     // MARK: Selections
@@ -341,7 +341,7 @@ public final class Dataset: @unchecked Sendable {
             }
             return
         }
-        try Library.locked {
+        try Library.locked(file.path, path) {
             func failure(_ message: String) -> HDF5Error {
                 HDF5Error(.cannotRead, file: file.path, object: path, message: message, stack: Library.takeErrorStack())
             }

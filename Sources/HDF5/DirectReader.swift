@@ -13,7 +13,7 @@ final class DirectReader: @unchecked Sendable {
     private let fd: Int32
 
     init?(path: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // never wait on a FIFO
         guard fd >= 0 else { return nil }
         self.fd = fd
     }

@@ -37,7 +37,7 @@ public final class File: @unchecked Sendable {
     public static func open(_ path: String, byteRange: (offset: UInt64, length: UInt64)? = nil,
                             displayPath: String? = nil) throws -> File {
         let shownPath = displayPath ?? path
-        return try Library.locked {
+        return try Library.locked(shownPath, nil) {
             let fapl = H5Pcreate(wd_H5P_FILE_ACCESS())
             guard fapl >= 0 else {
                 throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "cannot create a file access list",
@@ -68,7 +68,7 @@ public final class File: @unchecked Sendable {
 
     /// The group at an absolute path.
     public func group(_ objectPath: String) throws -> Group {
-        try Library.locked {
+        try Library.locked(path, objectPath) {
             let id = H5Gopen2(handle.id, objectPath, groupAccess.id)
             guard id >= 0 else {
                 let stack = Library.takeErrorStack()
@@ -81,7 +81,7 @@ public final class File: @unchecked Sendable {
 
     /// The group at an absolute path, or nil when there is none (or it is not a group).
     public func groupIfPresent(_ objectPath: String) -> Group? {
-        Library.locked {
+        Library.locked(path, objectPath) {
             let id = H5Gopen2(handle.id, objectPath, groupAccess.id)
             guard id >= 0 else {
                 _ = Library.takeErrorStack()
@@ -93,7 +93,7 @@ public final class File: @unchecked Sendable {
 
     /// The dataset at an absolute path.
     public func dataset(_ objectPath: String) throws -> Dataset {
-        try Library.locked {
+        try Library.locked(path, objectPath) {
             let id = H5Dopen2(handle.id, objectPath, datasetAccess.id)
             guard id >= 0 else {
                 let stack = Library.takeErrorStack()
@@ -106,7 +106,7 @@ public final class File: @unchecked Sendable {
 
     /// What kind of object is at an absolute path, or nil when nothing is there.
     public func kind(of objectPath: String) -> ObjectKind? {
-        Library.locked {
+        Library.locked(path, objectPath) {
             guard objectPath.hasPrefix("/") else { return nil }
             let id = H5Oopen(handle.id, objectPath, linkAccess.id)
             guard id >= 0 else {

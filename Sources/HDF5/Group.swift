@@ -18,7 +18,7 @@ public struct Group: @unchecked Sendable {
 
     /// The members, in libhdf5's name order.
     public func members() throws -> [Member] {
-        try Library.locked {
+        try Library.locked(file.path, path) {
             var info = H5G_info_t()
             guard H5Gget_info(handle.id, &info) >= 0 else {
                 throw error("cannot list group members")
@@ -64,7 +64,7 @@ public struct Group: @unchecked Sendable {
     /// path from the root again).
     public func dataset(_ relativePath: String) throws -> Dataset {
         let fullPath = path == "/" ? "/" + relativePath : path + "/" + relativePath
-        return try Library.locked {
+        return try Library.locked(file.path, fullPath) {
             let id = H5Dopen2(handle.id, relativePath, file.datasetAccess.id)
             guard id >= 0 else {
                 let stack = Library.takeErrorStack()
@@ -77,17 +77,17 @@ public struct Group: @unchecked Sendable {
 
     /// Names of the attributes attached to this group.
     public func attributeNames() throws -> [String] {
-        try Library.locked { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }
+        try Library.locked(file.path, path) { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }
     }
 
     /// Whether an attribute of that name exists.
     public func hasAttribute(_ name: String) -> Bool {
-        Library.locked { attributeExists(objectID: handle.id, name: name) }
+        Library.locked(file.path, path + "@" + name) { attributeExists(objectID: handle.id, name: name) }
     }
 
     /// The attribute's value, or nil when the group has no attribute of that name.
     public func attribute(_ name: String) throws -> AttributeValue? {
-        try Library.locked { try readAttribute(objectID: handle.id, name: name, file: file.path, object: path) }
+        try Library.locked(file.path, path + "@" + name) { try readAttribute(objectID: handle.id, name: name, file: file.path, object: path) }
     }
 
     private func error(_ message: String) -> HDF5Error {

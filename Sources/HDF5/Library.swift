@@ -12,9 +12,21 @@ enum Library {
 
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
-        defer { lock.unlock() }
+        defer {
+            wd_call_end()
+            lock.unlock()
+        }
         wd_silence_this_thread()
+        wd_call_begin()
         return try body()
+    }
+
+    /// The same, first recording which file and object the call reads, for the crash guard.
+    static func locked<T>(_ file: String, _ object: String?, _ body: () throws -> T) rethrows -> T {
+        try locked {
+            wd_set_crumb(file, object ?? "")
+            return try body()
+        }
     }
 
     /// libhdf5's current error stack as lines, outermost first; clears it.
@@ -42,6 +54,27 @@ enum Library {
         let n = H5Eget_msg(id, nil, &buffer, buffer.count)
         guard n > 0 else { return "?" }
         return String(decoding: buffer.prefix(Int(n)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Turns a crash or a hang inside libhdf5 into one line naming the file and object being read,
+/// and exit code 2 (see wd_guard.h). For the command-line tool: it ends the process.
+public enum CrashGuard {
+    /// Installs the fatal-signal handlers and starts a watchdog that ends the process when one
+    /// libhdf5 call runs longer than `callLimit` seconds.
+    public static func install(callLimit: Double) {
+        _ = wd_install_crash_guard()
+        let limit = Int64(callLimit * 1000)
+        let watchdog = Thread {
+            while true {
+                Thread.sleep(forTimeInterval: 0.2)
+                if wd_call_stalled(limit) != 0 {
+                    wd_die("libhdf5 did not finish reading this in \(Int(callLimit)) s (the file is damaged)")
+                }
+            }
+        }
+        watchdog.stackSize = 1 << 18
+        watchdog.start()
     }
 }
 

@@ -28,12 +28,28 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 enum Console {
+    /// One line, whatever the message holds: a name inside a damaged file may contain newlines
+    /// or control characters, which are shown escaped.
     static func error(_ line: String) {
-        FileHandle.standardError.write(Data("weightdrift: error: \(line)\n".utf8))
+        FileHandle.standardError.write(Data("weightdrift: error: \(oneLine(line))\n".utf8))
+    }
+
+    static func oneLine(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20 || c.value == 0x7F: out += "\\u{\(String(c.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     static func warning(_ line: String) {
-        FileHandle.standardError.write(Data("weightdrift: warning: \(line)\n".utf8))
+        FileHandle.standardError.write(Data("weightdrift: warning: \(oneLine(line))\n".utf8))
     }
 
     static func write(_ text: String, to path: String?) throws {

@@ -10,6 +10,10 @@ import Foundation
 // file is reported as bad input instead of exhausting the machine's memory.
 limitAddressSpace()
 
+// libhdf5 1.10 can crash or loop on a damaged file (tools/fuzz found such inputs): report the file
+// and object being read, exit 2, instead of dying by a signal or hanging.
+installReaderCrashGuard(callLimitSeconds: ProcessInfo.processInfo.environment["WEIGHTDRIFT_HDF5_CALL_LIMIT_S"].flatMap { Double($0) } ?? 5)
+
 do {
     var command = try WeightDrift.parseAsRoot()
     try command.run()

@@ -87,6 +87,30 @@ import Testing
         try expectBadInput(["inspect", loop], naming: [loop])
     }
 
+    @Test func fifosAndDevicesAreRefusedWithoutWaiting() throws {
+        let folder = try Samples.temporaryDirectory()
+        let fifo = folder.appendingPathComponent("pipe.h5").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try expectBadInput(["inspect", fifo], naming: [fifo, "not a regular file"])
+        // A shard set whose second shard is a FIFO (the fuzzer's hang).
+        let shards = folder.appendingPathComponent("shards")
+        try FileManager.default.copyItem(atPath: Samples.path("k3/sharded"), toPath: shards.path)
+        let second = shards.appendingPathComponent("pretrained_00001.weights.h5").path
+        try FileManager.default.removeItem(atPath: second)
+        #expect(mkfifo(second, 0o600) == 0)
+        try expectBadInput(["inspect", shards.appendingPathComponent("pretrained.weights.json").path],
+                           naming: ["pretrained_00001.weights.h5"])
+        try expectBadInput(["inspect", "/dev/zero"], naming: ["/dev/zero"])
+    }
+
+    @Test func namesWithNewlinesStayOnOneLine() throws {
+        let folder = try Samples.temporaryDirectory()
+        let index = folder.appendingPathComponent("x.weights.json")
+        // The JSON escape \n inside a shard name decodes to a real newline.
+        try Data(#"{"weight_map": {"/layers/dense/vars": ["a\nb.weights.h5"]}}"#.utf8).write(to: index)
+        try expectBadInput(["inspect", index.path], naming: ["a\\nb.weights.h5"])
+    }
+
     @Test func unreadableFileNamesTheFile() throws {
         // Root reads anything, so drop to an unprivileged user when running as root.
         let folder = try Samples.temporaryDirectory()

@@ -50,7 +50,7 @@ ERROR_PREFIX = "weightdrift: error: "
 HDF5_SIG = b"\x89HDF\r\n\x1a\n"
 H5_SIGNATURES = [b"OHDR", b"OCHK", b"TREE", b"HEAP", b"SNOD", b"GCOL", b"FRHP", b"FHDB", b"FHIB",
                  b"FSHD", b"FSSE", b"BTHD", b"BTIN", b"BTLF", b"SMTB", b"SMLI", HDF5_SIG]
-SIGNAL_NAMES = {getattr(signal, n): n for n in dir(signal) if n.startswith("SIG") and not n.startswith("SIG_")}
+SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}  # canonical names (SIGABRT, not SIGIOT)
 
 # --------------------------------------------------------------------------------------------
 # Small helpers
@@ -635,8 +635,10 @@ def h5py_mutate(data: bytes, rng: random.Random):
                 elif isinstance(obj, h5py.Group):
                     groups.append(name)
             f.visititems(visit)
-            op = rng.choice(["cycle", "cycle", "bigshape", "bigshape", "dtype", "dtype", "dtype", "customfloat",
+            op = rng.choice(["cycle", "cycle", "bigshape", "dtype", "dtype", "dtype", "customfloat",
                              "rank", "attr", "attr", "attr", "link", "filters", "delete", "rename", "rename"])
+            if op == "bigshape" and rng.random() < 0.5:
+                op = "attr"  # huge shapes time out; keep them rarer
             what = op
             if op == "cycle" and groups:
                 g = f[rng.choice(groups)]
@@ -1009,7 +1011,7 @@ def mutate_keras(data: bytes, rng: random.Random, ctx) -> tuple[bytes, list[str]
         inner = weights["data"]
         other = ctx.get("other_h5")
         new, ops = mutate_hdf5_bytes(inner, rng, other)
-        if len(new) == len(inner) and rng.random() < 0.7:
+        if (len(new) == len(inner) and rng.random() < 0.7) or members is None:
             d[weights["data_off"]:weights["data_off"] + len(inner)] = new
             return bytes(d), ["inner-inplace " + o for o in ops]
         ms = [dict(m) for m in members]
@@ -1045,12 +1047,54 @@ def mutate_keras(data: bytes, rng: random.Random, ctx) -> tuple[bytes, list[str]
     wm = next((m for m in ms if m["name"] == b"model.weights.h5"), ms[-1])
     big = [0xFFFFFFFF, 1 << 32, 1 << 40, 1 << 62, (1 << 63) - 1, 1 << 63, (1 << 64) - 1, len(wm["data"]) + 1,
            len(wm["data"]) - 1, len(data), 0, 30]
-    op = rng.choice(["sizes", "sizes", "zip64member", "zip64member", "zip64eocd", "rename", "rename", "swap", "drop",
+    op = rng.choice(["deflate", "deflate", "deflate", "sizes", "sizes", "zip64member", "zip64member", "zip64eocd",
+                     "rename", "rename", "swap", "drop",
                      "dup", "reorder", "method", "method", "crossformat", "json", "json", "json", "prefix", "comment",
                      "extra", "lho"])
     what = op
     kw = {}
-    if op == "sizes":
+    if op == "deflate":
+        # members re-zipped with DEFLATE: an intact or mutated HDF5 inside, and lies about the stream
+        m = rng.choice(ms) if rng.random() < 0.25 else wm
+        raw = m["data"]
+        inner_ops = []
+        if m is wm and rng.random() < 0.5:
+            raw, inner_ops = mutate_hdf5_bytes(raw, rng, ctx.get("other_h5"), allow_h5py=False)
+        c = rng.choice(["plain", "plain", "flip", "truncate", "usize-small", "usize-big", "usize-huge", "crc",
+                        "zlib-header", "trailing", "level0", "bomb", "empty-stream", "csize-lie"])
+        if c == "bomb":
+            raw = raw + bytes(rng.choice([64 << 20, 200 << 20]))
+        co = zlib.compressobj(0 if c == "level0" else 9, zlib.DEFLATED, 15 if c == "zlib-header" else -15)
+        comp = co.compress(raw) + co.flush()
+        m["usize"] = len(raw) & 0xFFFFFFFF
+        m["crc"] = zlib.crc32(raw) & 0xFFFFFFFF
+        if c == "flip":
+            comp = bytearray(comp)
+            for _ in range(rng.choice([1, 2, 8])):
+                comp[rng.randrange(len(comp))] ^= 1 << rng.randrange(8)
+            comp = bytes(comp)
+        elif c == "truncate":
+            comp = comp[: rng.randrange(len(comp))]
+        elif c == "usize-small":
+            m["usize"] = rng.randrange(len(raw) + 1)
+        elif c == "usize-big":
+            m["usize"] = len(raw) + rng.choice([1, 8, 4096])
+        elif c == "usize-huge":
+            m["usize"] = rng.choice([0xFFFFFFFF, 0x7FFFFFFF])
+        elif c == "crc":
+            m["crc"] ^= 1 << rng.randrange(32)
+        elif c == "trailing":
+            comp += b"\x00garbage" * 4
+        elif c == "empty-stream":
+            comp = b""
+        elif c == "csize-lie":
+            m["csize"] = len(comp) + rng.choice([-10, -1, 1, 100, 1 << 20])
+            if m["csize"] < 0:
+                m["csize"] = 0
+        m["data"] = comp
+        m["method"] = 8
+        what = "deflate %s %s%s" % (m["name"], c, (" inner: " + "; ".join(inner_ops)) if inner_ops else "")
+    elif op == "sizes":
         m = rng.choice(ms) if rng.random() < 0.3 else wm
         v = rng.choice(big + [rng.randrange(len(m["data"]) + 1)])
         where = rng.choice(["both", "csize", "usize"])
@@ -1418,7 +1462,9 @@ def make_mutant(seeds: list[Seed], rng: random.Random) -> dict:
                 files[s], sops = mutate_hdf5_bytes(files[s], rng, other)
                 ops.append("shard %s: %s" % (s, "; ".join(sops)))
         else:
-            c = rng.choice(["missing", "empty", "swap", "dupcontent", "cross", "dir", "symlink", "symlink", "fifo"])
+            c = rng.choice(["missing", "empty", "swap", "dupcontent", "cross", "dir", "symlink", "symlink"])
+            if rng.random() < 0.02:
+                c = "fifo"  # a known hang (open() blocks); rare so it does not eat the time budget
             s = rng.choice(shards)
             if c == "missing":
                 del files[s]
@@ -1492,7 +1538,6 @@ CFG: dict = {}
 
 
 def set_limits():
-    os.setsid()
     mem = CFG.get("mem_limit", 0)
     if mem:
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
@@ -1503,10 +1548,12 @@ def run_one(argv, cwd: Path, timeout: float, want_attach_stack=False):
     out_path, err_path = cwd / "stdout", cwd / "stderr"
     env = dict(os.environ)
     env["SWIFT_BACKTRACE"] = "enable=no"
+    if CFG.get("tmpdir"):
+        env["TMPDIR"] = str(CFG["tmpdir"])
     t0 = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
-                             preexec_fn=set_limits)
+                             start_new_session=True)
     deadline = t0 + timeout
     timed_out = False
     stack = None
@@ -1556,8 +1603,7 @@ def gdb_run_stack(argv, cwd):
     try:
         r = subprocess.run(["gdb", "-q", "-batch", "-nx", "-ex", "set pagination off", "-ex", "set confirm off",
                             "-ex", "handle SIGPIPE nostop noprint", "-ex", "run", "-ex", "bt 40", "--args"] + argv,
-                           capture_output=True, timeout=120, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                           preexec_fn=set_limits)
+                           capture_output=True, timeout=120, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
         return demangle(r.stdout.decode("utf-8", "replace"))
     except Exception as exc:
         return "gdb failed: %s" % exc
@@ -1591,7 +1637,36 @@ def frames_of(stack: str) -> list[str]:
     return frames
 
 
+def main_thread(stack: str) -> str:
+    """The 'Thread 1' part of a 'thread apply all bt', else the whole text."""
+    i = (stack or "").find("Thread 1 (")
+    return stack[i:] if i >= 0 else (stack or "")
+
+
+def stack_key(stack: str, with_top=True) -> str:
+    """top non-libc frame | first public libhdf5 API frame | first frame in our Sources/."""
+    text = main_thread(stack)
+    frames = []
+    for line in text.splitlines():
+        m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(.+?) \((.*)$", line.strip())
+        if m:
+            frames.append((m.group(1).strip(), m.group(2)))
+    if not frames:
+        return ""
+    top = next((f for f, _ in frames if not SKIP_FRAME.match(f)), frames[0][0])
+    api = next((f for f, _ in frames if re.match(r"^H5[A-Z]{1,3}[a-z][A-Za-z0-9_]*$", f)), "-")
+    ours = "-"
+    for f, loc in frames:
+        m = re.search(r"Sources/(\w+)/(\w+\.swift)", loc)
+        if m and not f.startswith("specialized static Library.locked"):
+            ours = "%s (%s)" % (re.sub(r"^(specialized |closure #\d+ in )+", "", f)[:80], m.group(2))
+            break
+    parts = ([top] if with_top else []) + [api, ours]
+    return " | ".join(parts)
+
+
 def top_of_stack(stack: str, n=3) -> str:
+    stack = main_thread(stack)
     frames = frames_of(stack)
     picked = [f for f in frames if not SKIP_FRAME.match(f)]
     first = frames[0] if frames else "?"
@@ -1652,7 +1727,11 @@ def worker_init(cfg, stop_event):
     CFG["seeds"] = load_seeds(Path(cfg["pristine"]), cfg["seed_dirs"])
     CFG["workdir"] = Path(cfg["workroot"]) / ("w%d" % os.getpid())
     CFG["workdir"].mkdir(parents=True, exist_ok=True)
+    CFG["tmpdir"] = CFG["workdir"] / "tmp"
+    CFG["tmpdir"].mkdir(exist_ok=True)
     CFG["stack_counts"] = Counter()
+    CFG["timeout_keys"] = Counter()
+    set_limits()  # inherited by every weightdrift (and gdb) run of this worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -1671,51 +1750,89 @@ def process(index: int):
         return {"index": index, "error": traceback.format_exc()}
 
 
-def _process(index: int):
+MUTANT = "@MUTANT@"
+
+
+def plan(index: int, seeds_root: str):
+    """Mutant `index`, the seed it is compared with, and its commands (MUTANT stands for its path)."""
     mutant, rng = mutant_for(index)
+    seed_path = Path(seeds_root) / mutant["seed"]
+    seed_main = str(seed_path / Path(mutant["main"]).name) if mutant["kind"] == "sharded" else str(seed_path)
+    # sometimes compare against a different seed
+    if rng.random() < 0.1:
+        other = rng.choice(CFG["seeds"])
+        seed_main = str(Path(seeds_root) / other.rel / (other.main if other.kind == "sharded" else ""))
+        seed_main = seed_main.rstrip("/")
+    return mutant, seed_main, commands_for(MUTANT, seed_main, rng)
+
+
+def _process(index: int):
+    mutant, seed_main, commands = plan(index, CFG["pristine"])
     work = CFG["workdir"] / "cur"
     if work.exists():
         shutil.rmtree(work)
     mdir = work / "m"
     write_mutant(mutant, mdir)
     before = snapshot(mdir)
-    seed_path = Path(CFG["pristine"]) / mutant["seed"]
-    seed_main = str(seed_path / Path(mutant["main"]).name) if seed_path.is_dir() else str(seed_path)
-    # sometimes compare against a different seed
-    if rng.random() < 0.1:
-        other = rng.choice(CFG["seeds"])
-        seed_main = str(Path(CFG["pristine"]) / other.rel / (other.main if other.kind == "sharded" else ""))
-        seed_main = seed_main.rstrip("/")
     mpath = str(mdir / mutant["main"])
     runs = []
     violations = []
     paths = [(mpath, "M"), (str(mdir), "MDIR"), (CFG["pristine"], "SEEDS")]
-    for args in commands_for(mpath, seed_main, rng):
+    timed_out_again = False
+    for args in [[mpath if a == MUTANT else a for a in c] for c in commands]:
+        if timed_out_again:
+            break
         argv = [CFG["binary"]] + args
         res = run_one(argv, work, CFG["timeout"], want_attach_stack=True)
         runs.append({"args": args, "rc": res["rc"], "signal": res["signal"], "timeout": res["timeout"],
                      "time": res["time"], "maxrss_kb": res["maxrss_kb"]})
+        left = sorted(os.listdir(CFG["tmpdir"]))
+        if left:
+            for name in left:
+                p = CFG["tmpdir"] / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+            if not res["timeout"] and res["signal"] is None:
+                violations.append({"kind": "tempfile", "detail": "left %d file(s) in TMPDIR: %s" % (len(left), left[0][:60]),
+                                   "key": ["tempfile", re.sub(r"[0-9A-Fa-f-]{8,}", "X", left[0])], "args": args,
+                                   "stderr_first": res["stderr"].decode("utf-8", "replace").split("\n")[0][:400],
+                                   "stderr_lines": 0, "stack": None, "rc": res["rc"], "signal": None,
+                                   "time": res["time"], "maxrss_kb": res["maxrss_kb"]})
         for kind, detail in judge(res):
             err = res["stderr"].decode("utf-8", "replace")
             first = err.split("\n")[0] if err else ""
             stack = res["stack"]
-            if kind == "signal":
-                key1 = (kind, detail, normalise_message(first, paths)[:80])
-                if CFG["stack_counts"][key1] < CFG.get("stacks_per_key", 20):
-                    CFG["stack_counts"][key1] += 1
-                    stack = gdb_run_stack(argv, work)
+            if kind == "signal" and CFG["stack_counts"]["gdb"] < CFG.get("max_gdb_runs", 600):
+                CFG["stack_counts"]["gdb"] += 1  # a crash is re-run under gdb for its stack (a few seconds)
+                stack = gdb_run_stack(argv, work)
             if kind == "hdf5diag":
                 m = re.search(r"#000: .*? in (\S+)\(\): (.*)", err)
                 tail = "%s: %s" % (m.group(1), normalise_message(m.group(2), paths)) if m else first
                 key = (kind, tail[:160])
-            elif kind in ("signal", "timeout"):
-                key = (kind, detail, top_of_stack(stack) if stack else message_skeleton(first, paths))
+            elif kind == "signal":
+                sk = stack_key(stack) if stack else ""
+                key = (kind, detail, sk or ("no stack: " + message_skeleton(first, paths)))
+            elif kind == "timeout":
+                key = (kind, detail, stack_key(stack, with_top=False) if stack else "no stack")
+            elif kind == "stderr" and len(err.splitlines()) > 1:
+                last = err.rstrip("\n").split("\n")[-1]
+                key = (kind, re.sub(r"\d+ (stderr|unexpected) lines", "several lines", detail),
+                       message_skeleton(first, paths) + " ... " + message_skeleton(last, paths))
             else:
                 key = (kind, detail, message_skeleton(first, paths))
+            if kind == "timeout":
+                CFG["timeout_keys"][key] += 1
+                timed_out_again = CFG["timeout_keys"][key] > 1
             violations.append({"kind": kind, "detail": detail, "key": list(key), "args": args,
                                "stderr_first": first[:400], "stderr_lines": len(err.splitlines()),
                                "stack": stack, "rc": res["rc"], "signal": res["signal"], "time": res["time"],
                                "maxrss_kb": res["maxrss_kb"]})
+        if res["maxrss_kb"] > CFG.get("rss_report_kb", 2 << 20) and not res["timeout"] and res["signal"] is None:
+            violations.append({"kind": "memory", "detail": "max RSS %d MiB" % (res["maxrss_kb"] >> 10),
+                               "key": ["memory", args[0] + (" --stats" if "--stats" in args else ""),
+                                       message_skeleton(res["stderr"].decode("utf-8", "replace").split("\n")[0], paths)],
+                               "args": args, "stderr_first": res["stderr"].decode("utf-8", "replace").split("\n")[0][:400],
+                               "stderr_lines": 0, "stack": None, "rc": res["rc"], "signal": None,
+                               "time": res["time"], "maxrss_kb": res["maxrss_kb"]})
     after = snapshot(mdir)
     if after != before:
         changed = sorted(set(before) ^ set(after) | {k for k in before if before.get(k) != after.get(k)})
@@ -1757,7 +1874,8 @@ class CrasherStore:
             self.keys[key]["hits"] = self.keys[key].get("hits", 1) + 1
             return None
         saved_kind = sum(1 for e in self.entries if e["kind"] == v["kind"])
-        if len(self.entries) >= self.max_saved or saved_kind >= self.per_kind:
+        cap = 4 if v["kind"] == "memory" else self.per_kind
+        if len(self.entries) >= self.max_saved or saved_kind >= cap:
             return None
         files = result["files"]
         main = result["main"]
@@ -1769,15 +1887,22 @@ class CrasherStore:
             dest = self.out / name
             if dest.exists():
                 shutil.rmtree(dest)
-            write_mutant({"files": files}, dest)
-            target = "%s/%s" % (name, main)
+            plain = {k: x for k, x in files.items() if not isinstance(x, tuple)}
+            specials = {k: list(x) for k, x in files.items() if isinstance(x, tuple)}
+            main_data = plain.pop(main, None)
+            write_mutant({"files": plain}, dest)
+            if main_data is not None:
+                (dest / "index.weights.json").write_bytes(main_data)
+            if specials:  # FIFOs and odd links are described; fuzz.py --verify recreates them
+                (dest / "SPECIALS.json").write_text(json.dumps(specials, indent=1))
+            target = "%s/index.weights.json" % name
         else:
             name = "%s-%s%s" % (kind_name, sha8, ext_of(main))
             (self.out / name).write_bytes(files[main])
             target = name
         seed_arg = result["seed_main"].replace(run_info["pristine"] + "/", "samples/")
-        args = [("crashers/" + target) if a.startswith(run_info["workroot"]) else
-                (a.replace(run_info["pristine"] + "/", "samples/") if a.startswith(run_info["pristine"]) else a)
+        args = [a.replace(run_info["pristine"] + "/", "samples/") if a.startswith(run_info["pristine"]) else
+                ("crashers/" + target) if a.startswith(run_info["workroot"]) else a
                 for a in v["args"]]
         entry = {"file": name, "kind": v["kind"], "detail": v["detail"], "key": list(key), "hits": 1,
                  "command": "weightdrift " + " ".join(args), "seed": result["seed"], "ops": result["ops"],
@@ -1804,13 +1929,102 @@ class CrasherStore:
                 what = "killed by %s" % e["detail"]
             elif e["kind"] == "timeout":
                 what = "timeout (killed after 10 s)"
-            first = e["stderr_first"].replace("`", "'").replace("|", "\\|")
+            elif e["kind"] == "memory":
+                what = "not a contract violation: %s" % e["detail"]
+            first = re.sub(r"/tmp/wd-(?:fuzz-run|verify)-[^/\s]+/(?:w\d+/cur/)?m/", "<mutant dir>/", e["stderr_first"])
+            first = first.replace("`", "'").replace("|", "\\|")
             lines.append("- `%s` — `%s` → %s; exit %s; stderr first line: `%s`%s; seen %d× ; mutation: %s (seed `%s`); "
                          "replay: `fuzz.py %s`" % (
-                             e["file"], e["command"], what, e["rc"], first[:200] or "(empty)",
+                             e["file"], e["command"], what, "—" if e["rc"] is None else e["rc"], first[:200] or "(empty)",
                              ("; top of stack: `%s`" % e["top_of_stack"]) if e["top_of_stack"] else "",
-                             e.get("hits", 1), "; ".join(e["ops"])[:300].replace("`", "'"), e["seed"], e["replay"]))
+                             e.get("hits", 1), "; ".join(e["ops"])[:300].replace("`", "'"), e["seed"], e["replay"])
+                         + ("" if "reproduces" not in e else "; re-run: %s" % (
+                             ", ".join("%s → %s" % (r["command"].replace("weightdrift ", "").split(" crashers/")[0]
+                                                     .split(" samples/")[0], r["outcome"]) for r in e["verified"]))))
         (self.out / "README.md").write_text("\n".join(lines) + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Verification: run every saved crasher again from its file, with the commands its mutation had
+
+
+def outcome(res) -> str:
+    if res["timeout"]:
+        return "timeout"
+    if res["signal"] is not None:
+        return SIGNAL_NAMES.get(res["signal"], "signal %d" % res["signal"])
+    return "exit %d" % res["rc"]
+
+
+def verify(args, samples: Path, seed_dirs) -> int:
+    out = Path(args.out)
+    entries = json.loads((out / "index.json").read_text())
+    CFG.update(binary=str(Path(args.binary).resolve()), timeout=args.timeout,
+               mem_limit=int(args.mem_limit_gb * (1 << 30)) if args.mem_limit_gb else 0)
+    CFG["seeds"] = load_seeds(samples, seed_dirs)
+    work = Path(tempfile.mkdtemp(prefix="wd-verify-"))
+    CFG["tmpdir"] = work / "tmp"
+    CFG["tmpdir"].mkdir()
+    set_limits()
+    for e in entries:
+        m = re.match(r"--seed (\d+) --replay (\d+)", e["replay"])
+        CFG["seed"] = int(m.group(1))
+        mutant, seed_main, commands = plan(int(m.group(2)), str(samples))
+        src = out / e["file"]
+        mdir = work / "m"
+        if mdir.exists():
+            shutil.rmtree(mdir)
+        if src.is_dir():
+            shutil.copytree(src, mdir, symlinks=True)
+            if (mdir / "index.weights.json").exists() and mutant["main"] != "index.weights.json":
+                (mdir / "index.weights.json").rename(mdir / mutant["main"])
+            sp = mdir / "SPECIALS.json"
+            if sp.exists():
+                specials = json.loads(sp.read_text())
+                sp.unlink()
+                write_mutant({"files": {k: tuple(v) for k, v in specials.items()}}, mdir)
+            rel = "crashers/%s/index.weights.json" % e["file"]
+            same = all(isinstance(v, tuple) or (mdir / k).read_bytes() == v for k, v in mutant["files"].items()
+                       if (mdir / k).exists() or not isinstance(v, tuple))
+        else:
+            mdir.mkdir()
+            shutil.copy2(src, mdir / mutant["main"])
+            rel = "crashers/%s" % e["file"]
+            same = src.read_bytes() == mutant["files"][mutant["main"]]
+        before = snapshot(mdir)
+        mpath = str(mdir / mutant["main"])
+        results = []
+        for c in commands:
+            argv = [CFG["binary"]] + [mpath if a == MUTANT else a for a in c]
+            res = run_one(argv, work, CFG["timeout"])
+            kinds = [k for k, _ in judge(res)]
+            if os.listdir(CFG["tmpdir"]):
+                for name in os.listdir(CFG["tmpdir"]):
+                    p = CFG["tmpdir"] / name
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                if not res["timeout"] and res["signal"] is None:
+                    kinds.append("tempfile")
+            if res["maxrss_kb"] > (2 << 20) and not res["timeout"] and res["signal"] is None:
+                kinds.append("memory")
+            shown = " ".join(rel if a == MUTANT else a.replace(str(samples) + "/", "samples/") for a in c)
+            results.append({"command": "weightdrift " + shown, "outcome": outcome(res), "violations": kinds,
+                            "stderr_first": res["stderr"].decode("utf-8", "replace").split("\n")[0][:300],
+                            "time": round(res["time"], 2), "maxrss_kb": res["maxrss_kb"]})
+        if snapshot(mdir) != before:
+            results.append({"command": "(all)", "outcome": "input modified", "violations": ["modified"]})
+        e["verified"] = results
+        e["replay_matches_file"] = bool(same)
+        hits = [r for r in results if e["kind"] in r["violations"]]
+        e["reproduces"] = bool(hits)
+        if hits:
+            e["command"] = hits[0]["command"]
+        print("%-40s %-9s %s" % (e["file"], "REPRO" if hits else "no-repro",
+                                 "; ".join("%s -> %s" % (r["command"].split(" crashers/")[0], r["outcome"]) for r in results)))
+    store = CrasherStore(out, args.max_crashers, args.max_per_kind)
+    store.entries = entries
+    store.write()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -1820,7 +2034,9 @@ class CrasherStore:
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=DEFAULT_BINARY)
-    ap.add_argument("--samples", default=str(REPO / "samples"))
+    ap.add_argument("--samples", default="",
+                    help="seed folder (default: the samples/ of the clone the binary was built in, so seeds and "
+                         "binary come from one commit; else this repository's samples/)")
     ap.add_argument("--seed-dirs", default=",".join(DEFAULT_SEED_DIRS))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=1000)
@@ -1836,13 +2052,22 @@ def parse_args(argv=None):
     ap.add_argument("--stats-json", default="", help="write the summary as JSON here")
     ap.add_argument("--replay", type=int, default=None, help="only write mutant INDEX (with --seed) and exit")
     ap.add_argument("--replay-dir", default="")
+    ap.add_argument("--verify", action="store_true",
+                    help="run every crasher in --out again (commands re-derived from its replay arguments) and "
+                         "record whether it still breaks the contract")
     return ap.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if not args.samples:
+        build = next((p for p in Path(args.binary).resolve().parents if p.name == ".build"), None)
+        clone = build.parent / "samples" if build else None
+        args.samples = str(clone if clone and clone.is_dir() else REPO / "samples")
     samples = Path(args.samples).resolve()
     seed_dirs = [s for s in args.seed_dirs.split(",") if s]
+    if args.verify:
+        return verify(args, samples, seed_dirs)
     if args.replay is not None:
         CFG.update(seed=args.seed)
         CFG["seeds"] = load_seeds(samples, seed_dirs)
@@ -1866,7 +2091,6 @@ def main(argv=None):
                 if f.is_file():
                     shutil.copy2(f, dst / f.name)
     seed_hashes = {str(p): sha256(p.read_bytes()) for p in pristine.rglob("*") if p.is_file()}
-    orig_hashes = {str(p): sha256(p.read_bytes()) for p in samples.rglob("*") if p.is_file()}
     out = Path(args.out)
     if args.fresh and out.exists():
         shutil.rmtree(out)
@@ -1875,9 +2099,14 @@ def main(argv=None):
            "seed_dirs": seed_dirs, "workroot": str(workroot),
            "mem_limit": int(args.mem_limit_gb * (1 << 30)) if args.mem_limit_gb else 0}
     CFG.update(cfg)
-    nseeds = len(load_seeds(pristine, seed_dirs))
-    print("fuzz: binary %s, %d seeds, seed %d, mutations %d..%d, %d workers, work dir %s" % (
-        binary, nseeds, args.seed, args.start, args.start + args.count - 1, args.workers, workroot), flush=True)
+    loaded = load_seeds(pristine, seed_dirs)
+    nseeds = len(loaded)
+    empty = [sd for sd in seed_dirs if not any(s.rel == sd or s.rel.startswith(sd + "/") for s in loaded)]
+    if empty:
+        print("fuzz: no seeds in %s under %s" % (", ".join(empty), samples), file=sys.stderr)
+        return 2
+    print("fuzz: binary %s, %d seeds from %s, seed %d, mutations %d..%d, %d workers, work dir %s" % (
+        binary, nseeds, samples, args.seed, args.start, args.start + args.count - 1, args.workers, workroot), flush=True)
 
     stop = mp.get_context("fork").Event()
     t0 = time.monotonic()
@@ -1887,6 +2116,13 @@ def main(argv=None):
     ctx = mp.get_context("fork")
     pool = ctx.Pool(args.workers, initializer=worker_init, initargs=(cfg, stop))
     interrupted = False
+
+    def on_sigint(signum, frame):  # finish the mutations in flight, then print the summary
+        nonlocal interrupted
+        interrupted = True
+        stop.set()
+    signal.signal(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGTERM, on_sigint)
     try:
         for res in pool.imap_unordered(process, range(args.start, args.start + args.count), chunksize=2):
             if res.get("skipped"):
@@ -1937,7 +2173,7 @@ def main(argv=None):
     elapsed = time.monotonic() - t0
     # seeds (pristine copies) and the repository samples must be untouched
     modified_seeds = [p for p, h in seed_hashes.items() if not Path(p).exists() or sha256(Path(p).read_bytes()) != h]
-    modified_samples = [p for p, h in orig_hashes.items() if not Path(p).exists() or sha256(Path(p).read_bytes()) != h]
+    modified_samples = []  # the binary only ever sees the private copies; samples/ may be edited by others meanwhile
     summary = {
         "binary": binary, "seed": args.seed, "elapsed_s": round(elapsed, 1), "mutations": stats["mutations"],
         "runs": stats["runs"], "exit_codes": dict(stats["exit"].most_common()),
