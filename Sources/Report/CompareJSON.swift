@@ -39,8 +39,7 @@ public enum CompareJSON {
             "headLayers": .array(f.headLayers.map { .string($0) }),
             "profile": .array(f.profile.map { point in
                 .object(["name": .string(point.name), "depth": .number(point.depth),
-                         "relativeChange": .number(point.relativeChange), "parameters": .int(point.parameters),
-                         "depthWeight": .number(point.depthWeight)])
+                         "relativeChange": .number(point.relativeChange), "parameters": .int(point.parameters)])
             }),
         ])
     }

@@ -59,7 +59,7 @@ public enum CompareText {
         return out
     }
 
-    /// "forgetting risk: medium (0.083): depth-weighted backbone drift …"
+    /// "forgetting risk: medium (0.055): backbone drift 0.055 over 5 layers; …"
     public static func riskLine(_ f: ForgettingAssessment) -> String {
         "forgetting risk: \(f.risk.rawValue)\(f.score.map { " (\(format($0)))" } ?? ""): \(f.explanation)"
     }

@@ -43,6 +43,9 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var gate: GateOptions
 
+    @Flag(name: .long, help: "Do not hash the inputs (the report's sha256 fields are then null). Hashing reads every byte of both files again, on its own threads; skip it when time matters more than identifying the files.")
+    var noHash = false
+
     @Flag(name: .long, help: "Colour the table even when standard output is not a terminal.")
     var color = false
 
@@ -52,7 +55,7 @@ struct Compare: ParsableCommand {
         let tunedCheckpoint = try Checkpoint.open(tuned)
         // The inputs' SHA-256 (which exact files were gated) is hashed on its own threads while
         // the drift pass runs: it reads every byte again and would otherwise double the time.
-        let hashes = FileHashes(paths: [base, tuned])
+        let hashes = FileHashes(paths: noHash ? [] : [base, tuned])
         let unhashed: DriftReport
         do {
             let progress = Progress(what: "comparing")
@@ -63,7 +66,7 @@ struct Compare: ParsableCommand {
             throw CLIError(message: error.description)
         }
         let digests = hashes.wait()
-        let report = unhashed.withHashes(base: digests[0], tuned: digests[1])
+        let report = noHash ? unhashed : unhashed.withHashes(base: digests[0], tuned: digests[1])
         let text = switch format {
         case .table: CompareText.table(report, color: color || (output == nil && isatty(1) == 1))
         case .json: CompareJSON.render(report)

@@ -58,6 +58,13 @@ import Testing
         }
     }
 
+    @Test func noHashLeavesTheDigestsOut() throws {
+        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras", "--format", "json", "--no-hash"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect((object["base"] as? [String: Any])?["sha256"] is NSNull)
+        #expect((object["tuned"] as? [String: Any])?["sha256"] is NSNull)
+    }
+
     @Test func thresholdFlagsChangeTheVerdict() throws {
         let strict = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras",
                                   "--fail-relative-change", "0.01"])
