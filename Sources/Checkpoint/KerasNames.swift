@@ -92,13 +92,14 @@ enum KerasNames {
 
     /// Orders strings with digit runs compared as numbers: `dense_2` before `dense_10`.
     static func naturalLess(_ a: String, _ b: String) -> Bool {
+        func isDigit(_ c: Unicode.Scalar) -> Bool { c.value >= 48 && c.value <= 57 }
         var i = a.unicodeScalars.makeIterator(), j = b.unicodeScalars.makeIterator()
         var x = i.next(), y = j.next()
         while let cx = x, let cy = y {
-            if CharacterSet.decimalDigits.contains(cx), CharacterSet.decimalDigits.contains(cy) {
+            if isDigit(cx), isDigit(cy) {
                 var nx = "", ny = ""
-                while let c = x, CharacterSet.decimalDigits.contains(c) { nx.unicodeScalars.append(c); x = i.next() }
-                while let c = y, CharacterSet.decimalDigits.contains(c) { ny.unicodeScalars.append(c); y = j.next() }
+                while let c = x, isDigit(c) { nx.unicodeScalars.append(c); x = i.next() }
+                while let c = y, isDigit(c) { ny.unicodeScalars.append(c); y = j.next() }
                 let tx = nx.drop { $0 == "0" }, ty = ny.drop { $0 == "0" }
                 if tx.count != ty.count { return tx.count < ty.count }
                 if tx != ty { return tx < ty }

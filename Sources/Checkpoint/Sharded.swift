@@ -17,6 +17,7 @@ extension Checkpoint {
                                   message: "JSON file is not a sharded-weights index (no weight_map)")
         }
         var shardNames: [String] = []
+        var seen = Set<String>()
         for (group, value) in weightMap.sorted(by: { $0.key < $1.key }) {
             let names: [JSONValue] = value.array ?? [value]
             for name in names {
@@ -27,7 +28,11 @@ extension Checkpoint {
                     throw CheckpointError(.corrupt, file: path, object: "weight_map[\(group)]",
                                           message: "shard '\(shard)' is not a file name in the index's folder; refusing to read it")
                 }
-                if !shardNames.contains(shard) { shardNames.append(shard) }
+                if seen.insert(shard).inserted { shardNames.append(shard) }
+                guard shardNames.count <= 10_000 else {
+                    throw CheckpointError(.corrupt, file: path, object: "weight_map",
+                                          message: "index lists more than 10,000 shard files: not a Keras index")
+                }
             }
         }
         guard !shardNames.isEmpty else {

@@ -134,10 +134,14 @@ private func collectVarsGroups(file: HDF5.File, source: Int, path: String, depth
 /// nested models it sits in (`inner_seq/dense`); nil when the file records none.
 private func storedName(of path: String, groups: [String: VarsGroup]) -> String? {
     guard let own = groups[path]?.nameAttribute else { return nil }
-    let ancestors = groups.values
-        .filter { $0.path != "/" && path.hasPrefix($0.path + "/") }
-        .sorted { $0.path.count < $1.path.count }
-        .compactMap(\.nameAttribute)
+    // The ancestors are the path's own prefixes: look each up (not every group: that was
+    // quadratic in the number of layers).
+    var ancestors: [String] = []
+    var prefix = ""
+    for component in path.split(separator: "/").dropLast() {
+        prefix += "/" + component
+        if let name = groups[prefix]?.nameAttribute { ancestors.append(name) }
+    }
     return (ancestors + [own]).joined(separator: "/")
 }
 

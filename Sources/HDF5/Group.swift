@@ -47,15 +47,15 @@ public struct Group: @unchecked Sendable {
             _ = Library.takeErrorStack()
             return .other
         }
-        let id = H5Oopen(handle.id, name, wd_H5P_DEFAULT())
-        guard id >= 0 else {
+        // The object's type from its header, without opening it.
+        var info = H5O_info_t()
+        guard H5Oget_info_by_name2(handle.id, name, &info, UInt32(H5O_INFO_BASIC), file.linkAccess.id) >= 0 else {
             _ = Library.takeErrorStack()
             return .other
         }
-        defer { _ = H5Oclose(id) }
-        switch H5Iget_type(id) {
-        case H5I_GROUP: return .group
-        case H5I_DATASET: return .dataset
+        switch info.type {
+        case H5O_TYPE_GROUP: return .group
+        case H5O_TYPE_DATASET: return .dataset
         default: return .other
         }
     }

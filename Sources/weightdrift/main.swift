@@ -17,14 +17,15 @@ installReaderCrashGuard(callLimitSeconds: ProcessInfo.processInfo.environment["W
 do {
     var command = try WeightDrift.parseAsRoot()
     try command.run()
+    finish(0)
 } catch let error as CheckpointError {
     Console.error(error.description)
-    exit(2)
+    finish(2)
 } catch let error as CLIError {
     Console.error(error.message)
-    exit(2)
+    finish(2)
 } catch let code as ExitCode {
-    exit(code.rawValue)
+    finish(code.rawValue)
 } catch {
     let code = WeightDrift.exitCode(for: error)
     if code == .success {
@@ -32,7 +33,15 @@ do {
     }
     Console.error(WeightDrift.message(for: error))
     FileHandle.standardError.write(Data("Usage: \(WeightDrift.usageString(for: error))\n".utf8))
-    exit(2)
+    finish(2)
+}
+
+/// Ends the process without running exit handlers: libhdf5's own clean-up at exit walks the
+/// metadata of every file still open, and on a damaged file that walk can crash after the report
+/// was written. Reports go out through unbuffered file handles, so nothing is lost.
+func finish(_ code: Int32) -> Never {
+    fflush(nil)  // every C stream (nothing of ours is buffered there; ArgumentParser may print)
+    _exit(code)
 }
 
 func limitAddressSpace() {

@@ -1934,11 +1934,13 @@ class CrasherStore:
             first = re.sub(r"/tmp/wd-(?:fuzz-run|verify)-[^/\s]+/(?:w\d+/cur/)?m/", "<mutant dir>/", e["stderr_first"])
             first = first.replace("`", "'").replace("|", "\\|")
             lines.append("- `%s` — `%s` → %s; exit %s; stderr first line: `%s`%s; seen %d× ; mutation: %s (seed `%s`); "
-                         "replay: `fuzz.py %s`" % (
+                         "replay: %s" % (
                              e["file"], e["command"], what, "—" if e["rc"] is None else e["rc"], first[:200] or "(empty)",
                              ("; top of stack: `%s`" % e["top_of_stack"]) if e["top_of_stack"] else "",
-                             e.get("hits", 1), "; ".join(e["ops"])[:300].replace("`", "'"), e["seed"], e["replay"])
-                         + ("" if "reproduces" not in e else "; re-run: %s" % (
+                             e.get("hits", 1), "; ".join(e["ops"])[:300].replace("`", "'"), e["seed"],
+                             ("`fuzz.py %s`" % e["replay"]) if e.get("replayable", True)
+                             else "n/a (%s)" % e.get("replay_note", "no replay"))
+                         + ("" if "reproduces" not in e else "; re-run with `%s`: %s" % (e.get("verified_with", "?"),
                              ", ".join("%s → %s" % (r["command"].replace("weightdrift ", "").split(" crashers/")[0]
                                                      .split(" samples/")[0], r["outcome"]) for r in e["verified"]))))
         (self.out / "README.md").write_text("\n".join(lines) + "\n")
@@ -1956,6 +1958,16 @@ def outcome(res) -> str:
     return "exit %d" % res["rc"]
 
 
+def binary_commit(binary: str) -> str:
+    """The commit of the clone a binary was built in (…/<clone>/.build/…), or the path."""
+    build = next((p for p in Path(binary).resolve().parents if p.name == ".build"), None)
+    if build:
+        r = subprocess.run(["git", "-C", str(build.parent), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+        if r.returncode == 0:
+            return r.stdout.strip()[:80]
+    return binary
+
+
 def verify(args, samples: Path, seed_dirs) -> int:
     out = Path(args.out)
     entries = json.loads((out / "index.json").read_text())
@@ -1967,9 +1979,16 @@ def verify(args, samples: Path, seed_dirs) -> int:
     CFG["tmpdir"].mkdir()
     set_limits()
     for e in entries:
-        m = re.match(r"--seed (\d+) --replay (\d+)", e["replay"])
-        CFG["seed"] = int(m.group(1))
-        mutant, seed_main, commands = plan(int(m.group(2)), str(samples))
+        m = re.match(r"--seed (\d+) --replay (\d+)", e["replay"]) if e.get("replayable", True) else None
+        if m:
+            CFG["seed"] = int(m.group(1))
+            mutant, seed_main, commands = plan(int(m.group(2)), str(samples))
+        else:  # no replay: the standard commands, compared with the seed it came from
+            seed = next((x for x in CFG["seeds"] if x.rel == e["seed"]), CFG["seeds"][0])
+            mutant = {"files": {}, "main": seed.main}
+            seed_main = str(samples / seed.rel / (seed.main if seed.kind == "sharded" else ""))
+            seed_main = seed_main.rstrip("/")
+            commands = [["inspect", MUTANT], ["inspect", "--stats", MUTANT], ["compare", seed_main, MUTANT]]
         src = out / e["file"]
         mdir = work / "m"
         if mdir.exists():
@@ -1990,7 +2009,7 @@ def verify(args, samples: Path, seed_dirs) -> int:
             mdir.mkdir()
             shutil.copy2(src, mdir / mutant["main"])
             rel = "crashers/%s" % e["file"]
-            same = src.read_bytes() == mutant["files"][mutant["main"]]
+            same = src.read_bytes() == mutant["files"].get(mutant["main"])
         before = snapshot(mdir)
         mpath = str(mdir / mutant["main"])
         results = []
@@ -2013,7 +2032,8 @@ def verify(args, samples: Path, seed_dirs) -> int:
         if snapshot(mdir) != before:
             results.append({"command": "(all)", "outcome": "input modified", "violations": ["modified"]})
         e["verified"] = results
-        e["replay_matches_file"] = bool(same)
+        e["verified_with"] = binary_commit(CFG["binary"])
+        e["replay_matches_file"] = bool(same) if m else None
         hits = [r for r in results if e["kind"] in r["violations"]]
         e["reproduces"] = bool(hits)
         if hits:
@@ -2133,7 +2153,11 @@ def main(argv=None):
                     print("fuzz: internal error on mutation %d:\n%s" % (res["index"], res["error"]), file=sys.stderr)
                 continue
             stats["mutations"] += 1
-            mut_family = (res["ops"][0].split(" ")[0] if res["ops"] else "none")[:40]
+            first_op = res["ops"][0] if res["ops"] else "none"
+            mut_family = ("h5py" if first_op.startswith("h5py") else
+                          re.match(r"[a-z_:-]*", first_op.split(" ")[0].replace("msg0x", "msg")).group(0).rstrip(":") or "other")
+            if mut_family in ("zip", "inner-inplace", "inner-rebuilt", "h5py", "folder", "index") and " " in first_op:
+                mut_family += " " + re.match(r"[a-z0-9_-]*", first_op.split(" ")[1]).group(0)
             for r in res["runs"]:
                 stats["runs"] += 1
                 label = ("timeout" if r["timeout"] else SIGNAL_NAMES.get(r["signal"], str(r["signal"]))
