@@ -6,13 +6,13 @@ import Foundation
 
 // A damaged length field in a checkpoint can make libhdf5 allocate and zero gigabytes before it
 // notices the file is wrong. WeightDrift streams in bounded memory, so it caps its own address
-// space (3 GiB; WEIGHTDRIFT_MAX_ADDRESS_SPACE_MB overrides): such an allocation then fails and the
+// space (2 GiB; WEIGHTDRIFT_MAX_ADDRESS_SPACE_MB overrides): such an allocation then fails and the
 // file is reported as bad input instead of exhausting the machine's memory.
 limitAddressSpace()
 
 // libhdf5 1.10 can crash or loop on a damaged file (tools/fuzz found such inputs): report the file
 // and object being read, exit 2, instead of dying by a signal or hanging.
-installReaderCrashGuard(callLimitSeconds: ProcessInfo.processInfo.environment["WEIGHTDRIFT_HDF5_CALL_LIMIT_S"].flatMap { Double($0) } ?? 5)
+installReaderCrashGuard(callLimitSeconds: ProcessInfo.processInfo.environment["WEIGHTDRIFT_HDF5_CALL_LIMIT_S"].flatMap { Double($0) } ?? 3)
 
 do {
     var command = try WeightDrift.parseAsRoot()
@@ -45,7 +45,7 @@ func finish(_ code: Int32) -> Never {
 }
 
 func limitAddressSpace() {
-    let megabytes = ProcessInfo.processInfo.environment["WEIGHTDRIFT_MAX_ADDRESS_SPACE_MB"].flatMap { UInt64($0) } ?? 3072
+    let megabytes = ProcessInfo.processInfo.environment["WEIGHTDRIFT_MAX_ADDRESS_SPACE_MB"].flatMap { UInt64($0) } ?? 2048
     guard megabytes > 0 else { return }
     // (A local, not a global: globals in main.swift are set only when the top-level code reaches them.)
     let resource = __rlimit_resource_t(RLIMIT_AS.rawValue)
