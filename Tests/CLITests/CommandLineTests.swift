@@ -205,3 +205,32 @@ import Testing
         #expect(nan.stdout.contains("first in model order: conv2d"))
     }
 }
+
+/// `trend` on the real epoch series (samples/k3/series, one .weights.h5 per epoch).
+@Suite struct TrendCommandTests {
+    static let series = (1...6).map { String(format: "samples/k3/series/epoch_%02d.weights.h5", $0) }
+
+    @Test func firstBreachIsWhereTheGeneratorMeasuredIt() throws {
+        let result = try CLI.run(["trend", "samples/k3/pretrained.weights.h5"] + Self.series + ["--format", "json"])
+        #expect(result.status == 1, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let checkpoints = try #require(object["checkpoints"] as? [[String: Any]])
+        #expect(checkpoints.count == 6)
+        // The generator recorded (with numpy) the first epoch whose largest layer change passes 0.2.
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: Samples.directory.appendingPathComponent("manifest.json"))) as? [String: Any]
+        let expected = try #require((manifest?["series"] as? [String: Any])?["firstEpochOver0.2"] as? Int)
+        #expect((object["firstBreach"] as? [String: Any])?["index"] as? Int == expected)
+        let verdicts = checkpoints.compactMap { $0["verdict"] as? String }
+        #expect(verdicts == Array(repeating: "pass", count: expected - 1) + Array(repeating: "fail", count: 6 - expected + 1))
+        #expect(result.stderr.contains("stop before it"))
+    }
+
+    @Test func tableAndHTML() throws {
+        let table = try CLI.run(["trend", "samples/k3/pretrained.weights.h5"] + Array(Self.series.prefix(2)))
+        #expect(table.status == 0)
+        #expect(table.stdout.contains("no checkpoint breaches the gate"))
+        let html = try CLI.run(["trend", "samples/k3/pretrained.weights.h5"] + Self.series + ["--format", "html"])
+        #expect(html.stdout.contains("<polyline"))
+        #expect(!html.stdout.contains("<script"))
+    }
+}
