@@ -10,14 +10,21 @@ import Foundation
 enum Library {
     private static let lock = NSRecursiveLock()
 
+    /// How deep the lock is held (it is recursive: a handle closed inside a locked section
+    /// locks again). Only the outermost section starts and ends the crash guard's clock, so a
+    /// nested section cannot hide a stalled call. Read and written under `lock`.
+    nonisolated(unsafe) private static var depth = 0
+
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
+        depth += 1
+        if depth == 1 { wd_call_begin() }
         defer {
-            wd_call_end()
+            depth -= 1
+            if depth == 0 { wd_call_end() }
             lock.unlock()
         }
         wd_silence_this_thread()
-        wd_call_begin()
         return try body()
     }
 
