@@ -38,30 +38,6 @@ func attributeExists(objectID: hid_t, name: String) -> Bool {
     return exists > 0
 }
 
-func readAttributeNames(objectID: hid_t, file: String, object: String) throws -> [String] {
-    var info = H5O_info_t()
-    guard H5Oget_info2(objectID, &info, UInt32(H5O_INFO_NUM_ATTRS)) >= 0 else {
-        throw HDF5Error(.cannotRead, file: file, object: object, message: "cannot count attributes",
-                        stack: Library.takeErrorStack())
-    }
-    var names: [String] = []
-    for index in 0..<info.num_attrs {
-        let size = H5Aget_name_by_idx(objectID, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, wd_H5P_DEFAULT())
-        guard size >= 0 else {
-            throw HDF5Error(.cannotRead, file: file, object: object, message: "cannot read an attribute name",
-                            stack: Library.takeErrorStack())
-        }
-        var buffer = [CChar](repeating: 0, count: Int(size) + 1)
-        guard H5Aget_name_by_idx(objectID, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
-                                 wd_H5P_DEFAULT()) >= 0 else {
-            throw HDF5Error(.cannotRead, file: file, object: object, message: "cannot read an attribute name",
-                            stack: Library.takeErrorStack())
-        }
-        names.append(decodeCString(buffer))
-    }
-    return names
-}
-
 func readAttribute(objectID: hid_t, name: String, file: String, object: String) throws -> AttributeValue? {
     guard attributeExists(objectID: objectID, name: name) else { return nil }
     let where_ = object == "/" ? "/@\(name)" : "\(object)@\(name)"

@@ -185,16 +185,6 @@ public final class Dataset: @unchecked Sendable {
                        directLayouts: layouts)
     }
 
-    /// Elements per index of the first dimension (1 for scalars and vectors).
-    public var rowLength: Int { shape.count <= 1 ? 1 : shape.dropFirst().reduce(1, *) }
-    /// Number of indices along the first dimension (1 for a scalar).
-    public var rowCount: Int { shape.isEmpty ? 1 : shape[0] }
-
-    /// Names of the dataset's attributes.
-    public func attributeNames() throws -> [String] {
-        try Library.locked(file.path, path) { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }
-    }
-
     /// The attribute's value, or nil when there is none of that name.
     public func attribute(_ name: String) throws -> AttributeValue? {
         try Library.locked(file.path, path + "@" + name) { try readAttribute(objectID: handle.id, name: name, file: file.path, object: path) }
@@ -204,7 +194,7 @@ public final class Dataset: @unchecked Sendable {
 
     /// A box of the dataset: `count[d]` indices from `start[d]` in each dimension d (both empty
     /// for a scalar). Its elements, in row-major order, are a contiguous run of the flattened
-    /// dataset when the box comes from `slices(maxElements:)` or `rows(_:)`.
+    /// dataset when the box comes from `slices(maxElements:)`.
     public struct Selection: Sendable, Equatable {
         public let start: [Int]
         public let count: [Int]
@@ -213,12 +203,6 @@ public final class Dataset: @unchecked Sendable {
 
     /// The whole dataset.
     public var all: Selection { Selection(start: shape.map { _ in 0 }, count: shape) }
-
-    /// Rows [lower, upper) of the first dimension.
-    public func rows(_ rows: Range<Int>) -> Selection {
-        guard !shape.isEmpty else { return all }
-        return Selection(start: [rows.lowerBound] + shape.dropFirst().map { _ in 0 }, count: [rows.count] + shape.dropFirst())
-    }
 
     /// Boxes that cover the dataset in row-major order, each of at most `limit` elements (or one
     /// element's worth of the last dimension, if that is more): whole trailing dimensions where

@@ -75,11 +75,6 @@ public struct Group: @unchecked Sendable {
         }
     }
 
-    /// Names of the attributes attached to this group.
-    public func attributeNames() throws -> [String] {
-        try Library.locked(file.path, path) { try readAttributeNames(objectID: handle.id, file: file.path, object: path) }
-    }
-
     /// Whether an attribute of that name exists.
     public func hasAttribute(_ name: String) -> Bool {
         Library.locked(file.path, path + "@" + name) { attributeExists(objectID: handle.id, name: name) }

@@ -31,7 +31,7 @@ import Testing
         let kernel = try file.dataset("/model_weights/conv2d/conv2d/kernel:0")
         #expect(kernel.shape == [3, 3, 1, 8])
         #expect(kernel.elementType == .float(size: 4, layout: .ieeeSingle))
-        #expect(kernel.rowCount == 3 && kernel.rowLength == 8 * 3)
+        #expect(kernel.count == 3 * 3 * 1 * 8)
         if case .contiguous(let offset) = try kernel.storage { #expect(offset != nil) } else { Issue.record("not contiguous") }
         let repacked = try File.open(Samples.path("edge/repacked_gzip.h5")).dataset("/model_weights/dense/dense/kernel:0")
         #expect(try repacked.storage == .chunked(filters: [2, 1]))
