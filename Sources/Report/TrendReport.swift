@@ -26,7 +26,7 @@ public struct Trend: Sendable {
     public var firstBreach: Int? { reports.firstIndex { !$0.summary.passed } }
 
     func value(_ report: DriftReport, _ layer: String) -> Double? {
-        guard let row = report.layers.first(where: { ($0.baseName ?? $0.name) == layer }), row.sums?.finiteCount != 0 else { return nil }
+        guard let row = report.layers.first(where: { ($0.baseName ?? $0.name) == layer }) else { return nil }
         return row.metrics?.relativeChange
     }
 
@@ -36,7 +36,7 @@ public struct Trend: Sendable {
         }
         let report = reports[breach]
         var text = "first breach: checkpoint \(breach + 1) (\(report.tuned.path)): "
-            + (report.summary.failures.first ?? "gate failed")
+            + (report.summary.failures.first.map(Sentences.gateReason) ?? "gate failed")
         text += breach > 0 ? "; stop before it, at checkpoint \(breach) (\(reports[breach - 1].tuned.path))"
             : "; the first checkpoint already fails"
         return text
@@ -54,7 +54,7 @@ public struct Trend: Sendable {
                     "worstLayer": .optional(report.summary.worstLayer),
                     "forgettingRisk": .string(report.forgetting.risk.rawValue),
                     "forgettingScore": .optional(report.forgetting.score),
-                    "failures": .array(report.summary.failures.map { .string($0) }),
+                    "failures": .array(report.summary.failures.map { .string(Sentences.gateReason($0)) }),
                     "relativeChange": .object(Dictionary(layers.map { ($0, JSONValue.optional(value(report, $0))) },
                                                          uniquingKeysWith: { a, _ in a })),
                 ])

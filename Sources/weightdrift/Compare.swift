@@ -35,8 +35,12 @@ struct Compare: ParsableCommand {
     @Argument(help: "The fine-tuned checkpoint. May be in another layout than the base.")
     var tuned: String
 
-    @Option(name: .long, help: "Output format: table, json, markdown, junit, github or html.")
-    var format: CompareFormat = .table
+    @Option(name: .customLong("format"), help: "Output format: table, json, markdown, junit, github or html (default: from the --output extension .json, .html, .md or .xml, else table).")
+    var formatOption: CompareFormat?
+
+    var format: CompareFormat {
+        formatOption ?? Console.formatName(forOutput: output).flatMap { CompareFormat(rawValue: $0) } ?? .table
+    }
 
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
     var output: String?
@@ -50,6 +54,7 @@ struct Compare: ParsableCommand {
     var color = false
 
     func run() throws {
+        try Console.checkOutput(output, inputs: [base, tuned])
         let policy = try gate.makePolicy()
         let baseCheckpoint = try Checkpoint.open(base)
         let tunedCheckpoint = try Checkpoint.open(tuned)

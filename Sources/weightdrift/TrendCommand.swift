@@ -19,8 +19,10 @@ struct TrendCommand: ParsableCommand {
     @Argument(help: "The checkpoints of the series, in training order (for example one per epoch).")
     var checkpoints: [String]
 
-    @Option(name: .long, help: "Output format: table, json or html.")
-    var format: Format = .table
+    @Option(name: .customLong("format"), help: "Output format: table, json or html (default: from the --output extension .json or .html, else table).")
+    var formatOption: Format?
+
+    var format: Format { formatOption ?? Console.formatName(forOutput: output).flatMap { Format(rawValue: $0) } ?? .table }
 
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
     var output: String?
@@ -32,6 +34,7 @@ struct TrendCommand: ParsableCommand {
     }
 
     func run() throws {
+        try Console.checkOutput(output, inputs: [base] + checkpoints)
         let policy = try gate.makePolicy()
         let baseCheckpoint = try Checkpoint.open(base)
         var reports: [DriftReport] = []

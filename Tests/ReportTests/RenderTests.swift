@@ -66,8 +66,9 @@ import Testing
         let collector = XMLCollector()
         parser.delegate = collector
         #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
-        #expect(collector.testcases == report.layers.count)
-        #expect(collector.failures == report.layers.filter(\.failsGate).count)
+        // One per layer, then one per gate rule that is not a layer's (coverage, forgetting risk).
+        #expect(collector.testcases == report.layers.count + 2)
+        #expect(collector.failures == report.summary.failures.count)
         #expect((collector.failures == 0) == report.summary.passed)
     }
 
@@ -75,7 +76,8 @@ import Testing
     func markdownHasARowPerLayer(_ tuned: String) throws {
         let report = try report(tuned)
         let text = CompareText.markdown(report)
-        #expect(text.hasPrefix("## \(report.summary.passed ? "✅" : "❌") WeightDrift: \(report.summary.passed ? "pass" : "fail")"))
+        let icon = report.summary.passed ? (report.forgetting.risk == .high ? "⚠️" : "✅") : "❌"
+        #expect(text.hasPrefix("## \(icon) WeightDrift: \(Sentences.verdict(report).lowercased())"))
         for layer in report.layers {
             #expect(text.contains("| \(layer.name) | \(layer.className ?? "") | "), "\(layer.name)")
         }
