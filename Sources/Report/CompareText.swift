@@ -306,6 +306,7 @@ public enum CompareText {
             let risk = report.forgetting.risk
             out += (risk == .high ? "::warning" : "::notice") + " title=weightdrift forgetting risk::\(escape(riskLine(report.forgetting)))\n"
         }
+        for note in report.notes { out += "::notice title=weightdrift note::\(escape(Sentences.note(note)))\n" }
         if layerReasons.count > 10 { out += "::error::\(layerReasons.count - 10) more failing layers not shown\n" }
         if warnings.count > 10 { out += "::warning::\(warnings.count - 10) more warnings not shown\n" }
         out += (report.summary.passed ? "::notice::" : "::error::") + escape(summaryLine(report)) + "\n"
