@@ -177,10 +177,10 @@ def edits():
         kernel = f["layers/dense/vars/0"]
         kernel[...] = np.full(kernel.shape, np.inf, dtype=kernel.dtype)
 
-    big = (2**53 + np.arange(24, dtype=np.int64) * 2).reshape(4, 6)
+    big = (2**53 + np.arange(24, dtype=np.int64) * 4).reshape(4, 6)
     for name, delta in (("int64_a.weights.h5", 0), ("int64_b.weights.h5", 1)):
         values = big.copy()
-        values[2, 3] += delta  # 2**53 + 15 + 1: as Double it rounds to the same value
+        values[2, 3] += delta  # 2**53 + 60 + 1 rounds to 2**53 + 60 as a Double (ties to even)
         with h5py.File(os.path.join(GATE, name), "w") as f:
             f.create_group("layers/lookup/vars").create_dataset("0", data=values)
             f.create_group("layers/dense/vars").create_dataset("0", data=np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4))

@@ -167,12 +167,25 @@ public enum Matcher {
         // Each pair is worth `unit` plus a bonus of at most 3, and no alignment has more than
         // min(n, m) pairs, so a longer alignment always beats a better-named shorter one.
         let unit = 3 * (min(n, m) + 1) + 1
+        // Shape signatures, classes and names as small integers, worked out once per layer.
+        var ids: [String: Int] = [:]
+        func id(_ text: String) -> Int {
+            if let known = ids[text] { return known }
+            ids[text] = ids.count
+            return ids.count - 1
+        }
+        func signature(_ layer: Layer) -> Int {
+            layer.weights.isEmpty ? -1 : id("s:" + layer.weights.map { $0.shape.map(String.init).joined(separator: "x") }.joined(separator: ","))
+        }
+        let bSig = base.map(signature), tSig = tuned.map(signature)
+        let bClass = base.map { $0.className.map { id("c:" + $0) } ?? -1 }, tClass = tuned.map { $0.className.map { id("c:" + $0) } ?? -1 }
+        let bName = base.map { id("n:" + $0.name) }, tName = tuned.map { id("n:" + $0.name) }
+        let bNorm = base.map { id("n:" + normalized($0.name)) }, tNorm = tuned.map { id("n:" + normalized($0.name)) }
         func weight(_ b: Int, _ t: Int) -> Int {
-            let x = base[b], y = tuned[t]
-            guard !x.weights.isEmpty, sameShapes(x, y) else { return 0 }
+            guard bSig[b] >= 0, bSig[b] == tSig[t] else { return 0 }
             var bonus = 0
-            if let c1 = x.className, let c2 = y.className, c1 == c2 { bonus += 1 }
-            if x.name == y.name { bonus += 2 } else if normalized(x.name) == normalized(y.name) { bonus += 1 }
+            if bClass[b] >= 0, bClass[b] == tClass[t] { bonus += 1 }
+            if bName[b] == tName[t] { bonus += 2 } else if bNorm[b] == tNorm[t] { bonus += 1 }
             return unit + bonus
         }
         var table = [Int](repeating: 0, count: (n + 1) * (m + 1))
