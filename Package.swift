@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "Drift", dependencies: ["Checkpoint", "Yams", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: swiftSettings),
         // Renderers: report values → text.
-        .target(name: "Report", dependencies: ["Checkpoint", "Drift"], swiftSettings: swiftSettings),
+        .target(name: "Report", dependencies: ["Checkpoint", "Drift", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         .executableTarget(
             name: "weightdrift",
             dependencies: [

@@ -16,9 +16,10 @@ public enum DriftEngine {
         guard matches.contains(where: { $0.weights.contains(where: \.comparable) }) else {
             throw DriftError.nothingCompared(base: DriftError.Side(base), tuned: DriftError.Side(tuned))
         }
-        let passes = try streamAll(matches, base: base, tuned: tuned, progress: progress)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let (passes, durations) = try streamAll(matches, base: base, tuned: tuned, progress: progress)
         let layers = matches.enumerated().map { index, match in
-            judge(match, passes: passes[index], policy: policy)
+            judge(match, passes: passes[index], policy: policy, seconds: durations[index])
         }
         var notes: [Note] = []
         for checkpoint in [base, tuned] where checkpoint.layerOrder != "model" {
@@ -45,7 +46,8 @@ public enum DriftEngine {
                            notes: notes, baseSetup: baseSetup, tunedSetup: tunedSetup,
                            // Identical weights were not trained: their setups say nothing about a fine-tune.
                            warnings: identical ? [] : TrainingSetup.warnings(base: baseSetup, tuned: tunedSetup),
-                           diagnosis: diagnosis, baseDiagnosis: baseDiagnosis, forgetting: forgetting)
+                           diagnosis: diagnosis, baseDiagnosis: baseDiagnosis, forgetting: forgetting,
+                           seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
     }
 
     /// The share of the base compared: weights paired with the same shape, streamed and gated.
@@ -80,7 +82,7 @@ public enum DriftEngine {
     /// is serialised, but contiguous datasets are read with pread outside it, and the sums run in
     /// parallel. Work is taken largest first; results are by position, so output is deterministic.
     static func streamAll(_ matches: [LayerMatch], base: Checkpoint, tuned: Checkpoint,
-                          progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> [[Pass]] {
+                          progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> ([[Pass]], [Double]) {
         struct Task: Sendable {
             let layer: Int, weight: Int
             let match: WeightMatch
@@ -99,6 +101,8 @@ public enum DriftEngine {
             var buffers = Buffers()
             while let index = results.claim() {
                 let task = work[index]
+                let taskStarted = DispatchTime.now().uptimeNanoseconds
+                defer { results.addTime(index, Double(DispatchTime.now().uptimeNanoseconds - taskStarted) / 1e9) }
                 do {
                     let pass: Pass
                     if task.match.comparable, let b = task.match.base, let t = task.match.tuned {
@@ -126,7 +130,9 @@ public enum DriftEngine {
             }
         }
         if let failure { throw failure.error }
-        return passes
+        var durations = [Double](repeating: 0, count: matches.count)
+        for (index, task) in tasks.enumerated() { durations[task.layer] += results.time(index) }
+        return (passes, durations)
     }
 
     /// Outcomes filled in by worker threads, each slot written once.
@@ -135,7 +141,24 @@ public enum DriftEngine {
         private var next = 0
         private var outcomes: [Result<Pass, any Error>?]
 
-        init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+        private var times: [Double]
+
+        init(count: Int) {
+            outcomes = Array(repeating: nil, count: count)
+            times = Array(repeating: 0, count: count)
+        }
+
+        func addTime(_ index: Int, _ seconds: Double) {
+            lock.lock()
+            times[index] += seconds
+            lock.unlock()
+        }
+
+        func time(_ index: Int) -> Double {
+            lock.lock()
+            defer { lock.unlock() }
+            return times[index]
+        }
 
         func claim() -> Int? {
             lock.lock()
@@ -208,7 +231,7 @@ public enum DriftEngine {
         return stats
     }
 
-    static func judge(_ match: LayerMatch, passes: [Pass], policy: Policy) -> LayerResult {
+    static func judge(_ match: LayerMatch, passes: [Pass], policy: Policy, seconds: Double = 0) -> LayerResult {
         let name = match.tuned?.name ?? match.base?.name ?? "?"
         let layerRule = policy.rule(forLayer: name) ?? match.base.flatMap { policy.rule(forLayer: $0.name) }
         var weightResults: [WeightResult] = []
@@ -300,7 +323,7 @@ public enum DriftEngine {
         return LayerResult(name: name, baseName: match.base?.name, tunedName: match.tuned?.name,
                            className: match.tuned?.className ?? match.base?.className, matchedBy: match.rule,
                            status: status, failsGate: failsGate, reasons: reasons, sums: layerSums,
-                           tunedStats: layerStats, weights: weightResults, parameterCount: parameterCount)
+                           tunedStats: layerStats, weights: weightResults, parameterCount: parameterCount, seconds: seconds)
     }
 
     private static func merged(_ a: DriftSums?, _ b: DriftSums) -> DriftSums {

@@ -39,6 +39,8 @@ public struct LayerResult: Sendable {
     public let weights: [WeightResult]
     /// Elements in the layer (tuned side, or base for a removed layer).
     public let parameterCount: Int
+    /// Time spent streaming the layer's weights (summed over worker threads).
+    public var seconds: Double = 0
 
     public var metrics: DriftMetrics? { sums?.metrics }
     public var nonFiniteInTuned: Int { (sums.map { $0.tunedNaN + $0.tunedInf } ?? 0) + (tunedStats?.nonFinite ?? 0) }
@@ -103,6 +105,8 @@ public struct DriftReport: Sendable {
     public let baseDiagnosis: NonFiniteDiagnosis?
     /// How likely the fine-tune overwrote what the pretrained model knew.
     public let forgetting: ForgettingAssessment
+    /// Wall time of the comparison (reading and reducing).
+    public var seconds: Double = 0
 }
 
 extension DriftReport {

@@ -10,6 +10,7 @@ public enum CompareJSON {
     public static func json(_ report: DriftReport) -> JSONValue {
         .object([
             "schemaVersion": .int(schemaVersion),
+            "tool": ToolInfo.json,
             "base": input(report.base),
             "tuned": input(report.tuned),
             "matchMode": .string(report.matchMode.rawValue),

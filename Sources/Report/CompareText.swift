@@ -1,5 +1,6 @@
 public import Drift
 import Checkpoint
+import Crypto
 import Foundation
 
 /// The human-facing renderers of a comparison: terminal table, Markdown, JUnit XML and GitHub
@@ -7,9 +8,49 @@ import Foundation
 public enum CompareText {
     // MARK: terminal
 
+    /// Which layers a table or Markdown report lists in full.
+    public enum RowSelection: Sendable, Equatable {
+        /// Every layer up to `foldAbove` layers; past that the problems and the 10 layers that moved
+        /// most, with the rest folded into one line.
+        case auto
+        case all
+        /// Layers that fail or warn, hold NaN/Inf, or fail the gate otherwise.
+        case problems
+        /// The N layers that matter most (worst status, then largest relative change).
+        case top(Int)
+
+        public static let foldAbove = 50
+    }
+
+    /// Layers a user must look at: failing or warning, non-finite, or failing the gate.
+    public static func isProblem(_ layer: LayerResult) -> Bool {
+        layer.failsGate || layer.status == .fail || layer.status == .warn || layer.nonFiniteInTuned > 0 || layer.nonFiniteInBase > 0
+    }
+
+    /// Indices of the layers to list, in model order.
+    public static func selectedRows(_ report: DriftReport, _ selection: RowSelection) -> [Int] {
+        let layers = report.layers
+        func rank(_ index: Int) -> (Int, Double) {
+            let layer = layers[index]
+            let severity = layer.failsGate || layer.status == .fail ? 3 : layer.status == .warn ? 2 : isProblem(layer) ? 2 : 1
+            return (severity, layer.metrics?.relativeChange ?? (layer.sums != nil ? .infinity : -1))
+        }
+        switch selection {
+        case .all: return Array(layers.indices)
+        case .problems: return layers.indices.filter { isProblem(layers[$0]) }
+        case .top(let n): return layers.indices.sorted { rank($0) > rank($1) }.prefix(max(0, n)).sorted()
+        case .auto:
+            guard layers.count > RowSelection.foldAbove else { return Array(layers.indices) }
+            let problems = Set(layers.indices.filter { isProblem(layers[$0]) })
+            let others = layers.indices.filter { !problems.contains($0) }.sorted { rank($0) > rank($1) }.prefix(10)
+            return (problems.union(others)).sorted()
+        }
+    }
+
     /// A table in model order with a bar per layer; ANSI colours only when `color` is true
-    /// (stdout is a terminal).
-    public static func table(_ report: DriftReport, color: Bool) -> String {
+    /// (stdout is a terminal and NO_COLOR is not set). `width` (the terminal's) folds columns away,
+    /// least useful first, and shortens long layer names in the middle until each line fits.
+    public static func table(_ report: DriftReport, color: Bool, width: Int? = nil, rows selection: RowSelection = .auto) -> String {
         func paint(_ text: String, _ status: Status) -> String {
             guard color else { return text }
             let code = switch status {
@@ -25,26 +66,50 @@ public enum CompareText {
         if let setup = report.baseSetup { out += "       base training: \(setup.summary)\n" }
         if let setup = report.tunedSetup { out += "       tuned training: \(setup.summary)\n" }
         out += "\n"
-        var table = TextTable([("layer", .left), ("class", .left), ("match", .left), ("status", .left),
-                               ("rel.change", .right), ("cosine", .right), ("max|Δ|", .right),
-                               ("changed", .right), ("NaN/Inf", .right), ("drift", .left)])
+        var columns: [(String, TextTable.Alignment)] = [("layer", .left), ("class", .left), ("match", .left), ("status", .left),
+                                                        ("rel.change", .right), ("cosine", .right), ("max|Δ|", .right),
+                                                        ("changed", .right), ("NaN/Inf", .right), ("drift", .left)]
         let scale = report.policy.thresholds.fail.relativeChange * 2
+        let shown = selectedRows(report, selection)
+        var rows: [[String]] = []
         var statuses: [Status] = []
-        for layer in report.layers {
+        for index in shown {
+            let layer = report.layers[index]
             // Nothing finite to compare (all NaN): no figures rather than zeros.
             let m = layer.metrics
-            let relative = m.map { format($0.relativeChange) + ($0.relativeTo == .rms ? "*" : "") } ?? "—"
-            table.add([layer.name, layer.className ?? "?", layer.matchedBy?.rawValue ?? "—", layer.status.rawValue,
-                       relative, m?.cosine.map(cosineText) ?? "—", m.map { format($0.maxAbsChange) } ?? "—",
-                       m.map { percent($0.changedFraction) } ?? "—",
-                       layer.nonFiniteInTuned > 0 ? String(layer.nonFiniteInTuned) : "",
-                       m.map { bar($0.relativeChange, scale: scale) } ?? (layer.sums != nil ? "NaN" : "")])
+            let none = layer.sums != nil ? "NaN" : "—"
+            let relative = m.map { format($0.relativeChange) + ($0.relativeTo == .rms ? "*" : "") } ?? none
+            rows.append([layer.name, layer.className ?? "?", layer.matchedBy?.rawValue ?? "—", layer.status.rawValue,
+                         relative, m?.cosine.map(cosineText) ?? none, m.map { format($0.maxAbsChange) } ?? none,
+                         layer.sums.map { percent($0.changedFraction) } ?? "—",
+                         layer.nonFiniteInTuned > 0 ? String(layer.nonFiniteInTuned) : "",
+                         m.map { bar($0.relativeChange, scale: scale) } ?? (layer.sums != nil ? "NaN" : "")])
             statuses.append(layer.status)
         }
+        if let width {
+            // Fold columns away, least useful first, then shorten names, until the table fits.
+            for drop in ["drift", "changed", "match", "max|Δ|", "class"] {
+                guard TextTable.width(columns, rows) > width, let at = columns.firstIndex(where: { $0.0 == drop }) else { break }
+                columns.remove(at: at)
+                rows = rows.map { var row = $0; row.remove(at: at); return row }
+            }
+            let excess = TextTable.width(columns, rows) - width
+            if excess > 0 {
+                let longest = rows.map { $0[0].count }.max() ?? 0
+                let keep = max(12, longest - excess)
+                rows = rows.map { var row = $0; row[0] = shortened(row[0], to: keep); return row }
+            }
+        }
+        var table = TextTable(columns)
+        for row in rows { table.add(row) }
         let lines = table.render().split(separator: "\n", omittingEmptySubsequences: false)
         out += lines[0] + "\n"
         for (index, line) in lines.dropFirst().enumerated() where index < statuses.count {
             out += paint(String(line), statuses[index]) + "\n"
+        }
+        if shown.count < report.layers.count {
+            out += "… \(report.layers.count - shown.count) more layers within thresholds not listed (--all lists every layer, "
+                + "--only problems and --top N choose)\n"
         }
         if report.layers.contains(where: { $0.metrics?.relativeTo == .rms }) {
             out += "* base ≈ 0: RMS of the change instead of the relative change\n"
@@ -116,6 +181,13 @@ public enum CompareText {
         return line
     }
 
+    /// `encoder/layer_11/attention/…/kernel` → `encoder/la…/kernel`, keeping both ends.
+    static func shortened(_ text: String, to limit: Int) -> String {
+        guard text.count > limit, limit > 3 else { return text }
+        let head = (limit - 1) / 2, tail = limit - 1 - head
+        return String(text.prefix(head)) + "…" + String(text.suffix(tail))
+    }
+
     static func cosineText(_ cosine: Double) -> String {
         cosine > 0.9999 && cosine < 1 ? String(format: "%.6f", cosine) : format(cosine)
     }
@@ -131,6 +203,9 @@ public enum CompareText {
     }
 
     // MARK: Markdown
+
+    /// Markdown stays well under GitHub's 65,536-character limit for a comment or step summary.
+    public static let markdownBudget = 50_000
 
     public static func markdown(_ report: DriftReport) -> String {
         func cell(_ text: String) -> String {
@@ -164,18 +239,41 @@ public enum CompareText {
         out += "\nThresholds: warn when relative change > \(format(t.warn.relativeChange)) or cosine < \(format(t.warn.cosine)); "
             + "fail when > \(format(t.fail.relativeChange)) or < \(format(t.fail.cosine)); NaN/Inf in either file fails; "
             + "at least \(percent(report.policy.minCoverage)) of the base must be compared.\n\n"
-        out += "| layer | class | status | relative change | cosine | max abs change | changed | NaN/Inf | notes |\n"
-        out += "|---|---|---|---:|---:|---:|---:|---:|---|\n"
-        for layer in report.layers {
+        let header = "| layer | class | status | relative change | cosine | max abs change | changed | NaN/Inf | notes |\n"
+            + "|---|---|---|---:|---:|---:|---:|---:|---|\n"
+        func row(_ layer: LayerResult) -> String {
             let m = layer.metrics
             let none = layer.sums != nil ? "NaN" : "—"
             let status = layer.status == .fail || layer.failsGate ? "**\(layer.status.rawValue)**" : layer.status.rawValue
-            out += "| \(cell(layer.name)) | \(cell(layer.className ?? "")) | \(status) | "
+            return "| \(cell(layer.name)) | \(cell(layer.className ?? "")) | \(status) | "
                 + "\(m.map { format($0.relativeChange) } ?? none) | \(m?.cosine.map(cosineText) ?? none) | "
                 + "\(m.map { format($0.maxAbsChange) } ?? none) | \(layer.sums.map { percent($0.changedFraction) } ?? "—") | "
-                + "\(layer.nonFiniteInTuned) | \(cell(Sentences.findings(layer.reasons))) |\n"
+                + "\(layer.nonFiniteInTuned + layer.nonFiniteInBase) | \(cell(Sentences.findings(layer.reasons))) |\n"
         }
         for note in report.notes { out += "\n> \(cell(Sentences.note(note)))\n" }
+        // Problems in the open; every other layer folded into <details>, as many as fit a GitHub
+        // comment (65,536 characters) with room to spare.
+        let problems = report.layers.filter(isProblem)
+        let others = report.layers.filter { !isProblem($0) }
+        if problems.isEmpty {
+            out += "\nNo layer fails or warns.\n"
+        } else {
+            out += "\n" + header
+            for layer in problems.prefix(200) { out += row(layer) }
+            if problems.count > 200 { out += "\n… and \(problems.count - 200) more problem layers (see the JSON or HTML report)\n" }
+        }
+        if !others.isEmpty {
+            out += "\n<details><summary>\(others.count) layers within thresholds</summary>\n\n" + header
+            var listed = 0
+            for layer in others {
+                let line = row(layer)
+                guard out.utf8.count + line.utf8.count < markdownBudget else { break }
+                out += line
+                listed += 1
+            }
+            if listed < others.count { out += "\n… and \(others.count - listed) more (see the JSON or HTML report)\n" }
+            out += "\n</details>\n"
+        }
         return out
     }
 
@@ -189,6 +287,7 @@ public enum CompareText {
             var failure: (message: String, type: String)?
             var skipped: String?
             let detail: String
+            var seconds = 0.0
         }
         let reasons = report.summary.failures
         var layerFailure: [String: String] = [:]
@@ -198,8 +297,15 @@ public enum CompareText {
                  failure: layerFailure[layer.name].map { _ in
                      (layer.reasons.isEmpty ? layer.status.rawValue : Sentences.findings(layer.reasons), layer.status.rawValue)
                  },
-                 skipped: layer.status == .ignored ? Sentences.findings(layer.reasons) : nil, detail: layerDetail(layer))
+                 skipped: layer.status == .ignored ? Sentences.findings(layer.reasons) : nil, detail: layerDetail(layer),
+                 seconds: layer.seconds)
         }
+        let nonFinite = report.layers.filter { $0.nonFiniteInTuned + $0.nonFiniteInBase > 0 }
+        let nonFiniteText = [report.baseDiagnosis, report.diagnosis].compactMap { $0 }.map { Sentences.diagnosis($0) }
+        cases.append(Case(classname: "weightdrift.gate", name: "NaN/Inf",
+                          failure: nonFinite.isEmpty || !report.policy.failOnNonFinite ? nil
+                              : ("\(nonFinite.count) layer(s) hold NaN or Inf values", "nonFinite"),
+                          detail: nonFiniteText.isEmpty ? "every value is finite" : nonFiniteText.joined(separator: " ")))
         let coverageFailure = reasons.first { if case .coverage = $0 { true } else { false } }
         cases.append(Case(classname: "weightdrift.gate", name: "coverage",
                           failure: coverageFailure.map { (Sentences.gateReason($0), "coverage") },
@@ -210,10 +316,11 @@ public enum CompareText {
                           detail: riskLine(report.forgetting)))
         let failures = cases.filter { $0.failure != nil }.count
         let skipped = cases.filter { $0.skipped != nil }.count
+        let time = String(format: "%.3f", report.seconds)
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<testsuites name=\"weightdrift\" tests=\"\(cases.count)\" failures=\"\(failures)\">\n"
+        out += "<testsuites name=\"weightdrift\" tests=\"\(cases.count)\" failures=\"\(failures)\" time=\"\(time)\">\n"
         out += "  <testsuite name=\"\(xml(report.tuned.path))\" tests=\"\(cases.count)\" failures=\"\(failures)\" "
-            + "errors=\"0\" skipped=\"\(skipped)\">\n"
+            + "errors=\"0\" skipped=\"\(skipped)\" time=\"\(time)\">\n"
         out += "    <properties>\n"
         out += "      <property name=\"base\" value=\"\(xml(report.base.path))\"/>\n"
         out += "      <property name=\"tuned\" value=\"\(xml(report.tuned.path))\"/>\n"
@@ -222,7 +329,7 @@ public enum CompareText {
         out += "      <property name=\"forgettingRisk\" value=\"\(report.forgetting.risk.rawValue)\"/>\n"
         out += "    </properties>\n"
         for item in cases {
-            out += "    <testcase classname=\"\(item.classname)\" name=\"\(xml(item.name))\">"
+            out += "    <testcase classname=\"\(item.classname)\" name=\"\(xml(item.name))\" time=\"\(String(format: "%.3f", item.seconds))\">"
             if let failure = item.failure {
                 out += "\n      <failure message=\"\(xml(failure.message))\" type=\"\(failure.type)\">\(xml(item.detail))</failure>\n    "
             } else if let skipped = item.skipped {
@@ -266,6 +373,40 @@ public enum CompareText {
         return out
     }
 
+    // MARK: GitLab Code Quality
+
+    /// GitLab's Code Quality report (a JSON array of issues, each with description, check_name,
+    /// fingerprint, severity and location): one issue per gate reason, located at the tuned
+    /// checkpoint. Fingerprints are stable across runs (SHA-256 of check, subject and file).
+    public static func gitlabCodeQuality(_ report: DriftReport) -> String {
+        func issue(_ check: String, _ subject: String, _ description: String, _ severity: String) -> JSONValue {
+            let digest = SHA256.hash(data: Data("\(check)\u{0}\(subject)\u{0}\(report.tuned.path)".utf8))
+            return .object([
+                "description": .string(description),
+                "check_name": .string(check),
+                "fingerprint": .string(digest.map { String(format: "%02x", $0) }.joined()),
+                "severity": .string(severity),
+                "location": .object(["path": .string(report.tuned.path), "lines": .object(["begin": .int(1)])]),
+            ])
+        }
+        var issues: [JSONValue] = []
+        for reason in report.summary.failures {
+            switch reason {
+            case .layer(let name, _, _): issues.append(issue("weightdrift.layer", name, Sentences.gateReason(reason), "major"))
+            case .coverage: issues.append(issue("weightdrift.coverage", "coverage", Sentences.gateReason(reason), "critical"))
+            case .forgettingRisk: issues.append(issue("weightdrift.forgetting-risk", "risk", Sentences.gateReason(reason), "critical"))
+            }
+        }
+        let failing = Set(report.summary.failures.compactMap { if case .layer(let name, _, _) = $0 { name } else { nil } })
+        for layer in report.layers where layer.status == .warn && !failing.contains(layer.name) {
+            issues.append(issue("weightdrift.layer-warning", layer.name, "\(layer.name) warn: \(Sentences.findings(layer.reasons))", "minor"))
+        }
+        if report.summary.passed, report.forgetting.risk == .high {
+            issues.append(issue("weightdrift.forgetting-risk", "risk", riskLine(report.forgetting), "major"))
+        }
+        return JSONWriter.write(.array(issues))
+    }
+
     // MARK: GitHub annotations
 
     /// `::error` for every gate reason (the 10 worst failing layers, then coverage and risk),
@@ -290,26 +431,30 @@ public enum CompareText {
         let failing = Set(layerReasons.map(\.0))
         let warnings = report.layers.filter { $0.status == .warn && !failing.contains($0.name) }
             .sorted { ($0.metrics?.relativeChange ?? .infinity) > ($1.metrics?.relativeChange ?? .infinity) }
+        // Every annotation names the tuned checkpoint (the file the change is in) and a title.
+        let file = escape(report.tuned.path, property: true)
+        func annotation(_ level: String, _ title: String, _ message: String) -> String {
+            "::\(level) file=\(file),title=\(escape(title, property: true))::\(escape(message))\n"
+        }
         for reason in layerReasons.prefix(10).map(\.1) + otherReasons {
-            out += "::error title=\(escape(Sentences.gateReasonTitle(reason), property: true))::\(escape(Sentences.gateReason(reason)))\n"
+            out += annotation("error", Sentences.gateReasonTitle(reason), Sentences.gateReason(reason))
         }
         for layer in warnings.prefix(10) {
-            out += "::warning title=\(escape("weightdrift: \(layer.name)", property: true))::"
-                + escape("\(layer.name) warn: \(Sentences.findings(layer.reasons))") + "\n"
+            out += annotation("warning", "weightdrift: \(layer.name)", "\(layer.name) warn: \(Sentences.findings(layer.reasons))")
         }
-        for warning in report.warnings { out += "::warning title=weightdrift training setup::\(escape(Sentences.warning(warning)))\n" }
+        for warning in report.warnings { out += annotation("warning", "weightdrift training setup", Sentences.warning(warning)) }
         for diagnosis in [report.baseDiagnosis, report.diagnosis].compactMap({ $0 }) {
-            out += "::error title=weightdrift NaN/Inf::\(escape(Sentences.diagnosis(diagnosis)))\n"
+            out += annotation("error", "weightdrift NaN/Inf", Sentences.diagnosis(diagnosis))
         }
         let riskGates = otherReasons.contains { if case .forgettingRisk = $0 { true } else { false } }
         if !riskGates {
             let risk = report.forgetting.risk
-            out += (risk == .high ? "::warning" : "::notice") + " title=weightdrift forgetting risk::\(escape(riskLine(report.forgetting)))\n"
+            out += annotation(risk == .high ? "warning" : "notice", "weightdrift forgetting risk", riskLine(report.forgetting))
         }
-        for note in report.notes { out += "::notice title=weightdrift note::\(escape(Sentences.note(note)))\n" }
-        if layerReasons.count > 10 { out += "::error::\(layerReasons.count - 10) more failing layers not shown\n" }
-        if warnings.count > 10 { out += "::warning::\(warnings.count - 10) more warnings not shown\n" }
-        out += (report.summary.passed ? "::notice::" : "::error::") + escape(summaryLine(report)) + "\n"
+        for note in report.notes { out += annotation("notice", "weightdrift note", Sentences.note(note)) }
+        if layerReasons.count > 10 { out += annotation("error", "weightdrift", "\(layerReasons.count - 10) more failing layers not shown") }
+        if warnings.count > 10 { out += annotation("warning", "weightdrift", "\(warnings.count - 10) more warnings not shown") }
+        out += annotation(report.summary.passed ? "notice" : "error", "weightdrift verdict", summaryLine(report))
         return out
     }
 }

@@ -8,6 +8,7 @@ public enum InspectReport {
     public static func json(_ checkpoint: Checkpoint) -> JSONValue {
         var fields: [String: JSONValue] = [
             "schemaVersion": .int(schemaVersion),
+            "tool": ToolInfo.json,
             "path": .string(checkpoint.path),
             "format": .string(checkpoint.format.rawValue),
             "kerasVersion": .optional(checkpoint.kerasVersion),

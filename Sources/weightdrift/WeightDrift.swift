@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Report
 
 struct WeightDrift: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,7 +9,7 @@ struct WeightDrift: ParsableCommand {
         discussion: """
         Exit codes: 0 pass, 1 the drift gate failed, 2 bad input or usage.
         """,
-        version: "0.1.0",
+        version: ToolInfo.version,
         subcommands: [Compare.self, Inspect.self, TrendCommand.self, Schedule.self, History.self]
     )
 

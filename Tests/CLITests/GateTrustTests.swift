@@ -53,7 +53,7 @@ import Testing
         #expect(message.hasPrefix("coverage: only "))
         let expectations: [(String, String)] = [
             ("table", message), ("markdown", message), ("html", "coverage: only "),
-            ("github", "::error title=weightdrift%3A coverage::coverage: only "),
+            ("github", ",title=weightdrift%3A coverage::coverage: only "),
             ("junit", "<failure message=\"coverage: only "),
         ]
         for (format, expected) in expectations {
@@ -207,7 +207,7 @@ import Testing
             ("table", "forgetting risk high (the policy fails from high)"),
             ("markdown", "**Why the gate failed:**\n\n- forgetting risk high"),
             ("html", "<header class=\"fail\"><h1>WeightDrift: fail</h1>"),
-            ("github", "::error title=weightdrift%3A forgetting risk::forgetting risk high"),
+            ("github", ",title=weightdrift%3A forgetting risk::forgetting risk high"),
             ("junit", "<failure message=\"forgetting risk high (the policy fails from high)\" type=\"forgettingRisk\">"),
         ]
         for (format, expected) in expectations {
@@ -217,7 +217,7 @@ import Testing
         }
         let junit = try CLI.run(gated + ["--format", "junit"]).stdout
         #expect(!junit.contains("failures=\"0\""))
-        #expect(!(try CLI.run(gated + ["--format", "github"]).stdout.contains("::warning title=weightdrift forgetting risk")))
+        #expect(!(try CLI.run(gated + ["--format", "github"]).stdout.contains("title=weightdrift forgetting risk")))
     }
 
     // MARK: no silent no-ops
