@@ -35,8 +35,9 @@ let package = Package(
         .target(name: "Drift", dependencies: ["Checkpoint", "Yams", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: swiftSettings),
         // Renderers: report values → text.
+        // The published JSON Schemas (Schemas/) ship beside the sources, not in the binary.
         .target(name: "Report", dependencies: ["Checkpoint", "Drift", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: swiftSettings),
+                exclude: ["Schemas"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "weightdrift",
             dependencies: [
