@@ -25,6 +25,10 @@ What it writes, and why:
   ``backend`` = ``tensorflow``. Values are untouched, so comparing it with ``era_tfk_ft_lowlr.h5``
   must give the same figures as comparing the two tf-keras files.
 * ``weightless.h5``: a tf-keras model with no weights at all (Flatten only).
+* ``deep400_pretrained.h5`` / ``deep400_ft.h5``: a 400-layer Dense stack saved by tf-keras, then
+  fine-tuned one epoch at a low rate, with the middle layer's kernel scaled by 1.6 (h5py) so one
+  layer in the middle fails; ``deep1000.h5``: a 1,000-layer stack (compared with itself). For the
+  readability checks of big models.
 * ``inf_base.weights.h5``: ``k3/pretrained.weights.h5`` with one layer's kernel set to +Inf.
 * ``int64_a.weights.h5`` / ``int64_b.weights.h5``: a layer of int64 values above 2**53, identical
   but for one element that differs by 1 (as Double the two values are equal).
@@ -93,6 +97,19 @@ def train():
 
     empty = keras.Sequential([keras.Input((4, 4)), layers.Flatten()])
     empty.save(os.path.join(GATE, "weightless.h5"), save_format="h5")
+
+    # Deep models for the readability checks (table folding, Markdown size, charts at scale): a
+    # 400-layer stack, saved, then fine-tuned for one epoch at a low rate and saved again; and a
+    # 1,000-layer stack saved once (compared with itself).
+    deep = keras.Sequential([keras.Input((3,))] + [layers.Dense(3, kernel_initializer="identity") for _ in range(400)])
+    deep.compile(keras.optimizers.SGD(1e-4), "mse")
+    deep.save(os.path.join(GATE, "deep400_pretrained.h5"), save_format="h5", include_optimizer=False)
+    xs = rng.normal(size=(64, 3)).astype("float32")
+    deep.fit(xs, xs * 0.9, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    deep.save(os.path.join(GATE, "deep400_ft.h5"), save_format="h5", include_optimizer=False)
+    sys.setrecursionlimit(100_000)  # tf-keras builds a 1,000-layer graph recursively
+    deeper = keras.Sequential([keras.Input((2,))] + [layers.Dense(2) for _ in range(1000)])
+    deeper.save(os.path.join(GATE, "deep1000.h5"), save_format="h5", include_optimizer=False)
 
 
 def keras20_name(name):
@@ -176,6 +193,13 @@ def edits():
     with h5py.File(inf_base, "r+") as f:
         kernel = f["layers/dense/vars/0"]
         kernel[...] = np.full(kernel.shape, np.inf, dtype=kernel.dtype)
+
+    # One layer in the middle of the deep fine-tune moved far (the row a reader must find).
+    with h5py.File(os.path.join(GATE, "deep400_ft.h5"), "r+") as f:
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["model_weights"].attrs["layer_names"]]
+        middle = names[len(names) // 2]
+        kernel = f[f"model_weights/{middle}/{middle}/kernel:0"]
+        kernel[...] = kernel[...] * 1.6
 
     big = (2**53 + np.arange(24, dtype=np.int64) * 4).reshape(4, 6)
     for name, delta in (("int64_a.weights.h5", 0), ("int64_b.weights.h5", 1)):
