@@ -46,9 +46,16 @@ public enum HTMLReport {
             + "\(f.score.map { " (\(format($0)))" } ?? "")</h2><p>\(escape(Sentences.forgettingExplanation(f))).</p>"
             + "<p class=\"muted\">\(escape(Sentences.forgettingRule)).</p>\n"
         if !f.profile.isEmpty {
-            body += chart(title: "Backbone relative change by depth (input → output)",
-                          bars: f.profile.map { Bar(label: $0.name, value: $0.relativeChange, color: palette(.ok)) },
-                          scale: .log, lines: [(ForgettingAssessment.mediumFrom, "medium"), (ForgettingAssessment.highFrom, "high")])
+            // Coloured by the risk band each layer's own drift falls in.
+            body += chart(title: "Backbone relative change by depth (input → output, log scale)",
+                          bars: f.profile.map { point in
+                              let band: Status = (point.relativeChange ?? .infinity) >= ForgettingAssessment.highFrom ? .fail
+                                  : (point.relativeChange ?? 0) >= ForgettingAssessment.mediumFrom ? .warn : .ok
+                              return Bar(label: point.name, value: point.relativeChange, status: band,
+                                         missing: point.relativeChange == nil ? .nonFinite : nil)
+                          },
+                          scale: .log, lines: [(ForgettingAssessment.mediumFrom, "medium"), (ForgettingAssessment.highFrom, "high")],
+                          legend: [("low", palette(.ok)), ("medium", palette(.warn)), ("high", palette(.fail))])
         }
         if !f.headLayers.isEmpty {
             body += "<p class=\"muted\">Head and new layers, left out: \(escape(f.headLayers.joined(separator: ", "))).</p>"
@@ -56,24 +63,27 @@ public enum HTMLReport {
         body += "</section>\n"
 
         body += "<section><h2>Drift per layer, in model order</h2>\n"
-        let compared = report.layers.filter { $0.metrics != nil }
+        func missing(_ layer: LayerResult) -> Bar.Missing? {
+            layer.sums == nil ? .notCompared : layer.metrics == nil ? .nonFinite : nil
+        }
+        let statusLegend = Status.allCases.filter { status in report.layers.contains { $0.status == status } }
+            .map { ($0.rawValue, palette($0)) }
         body += chart(title: "Relative change ‖W₁−W₀‖/‖W₀‖ (log scale)",
+                      bars: report.layers.map { Bar(label: $0.name, value: $0.metrics?.relativeChange, status: $0.status, missing: missing($0)) },
+                      scale: .log, lines: [(t.warn.relativeChange, "warn"), (t.fail.relativeChange, "fail")], legend: statusLegend)
+        // 1 − cosine on a log scale: a linear cosine axis that starts near its lowest value makes
+        // small differences look huge. Identical weights (1 − cos = 0) sit on the floor.
+        body += chart(title: "1 − cosine similarity of W₀ and W₁ (log scale; 0 = same direction)",
                       bars: report.layers.map { layer in
-                          Bar(label: layer.name, value: layer.metrics?.relativeChange,
-                              color: palette(layer.status))
+                          Bar(label: layer.name, value: layer.metrics?.cosine.map { 1 - $0 }, status: layer.status,
+                              missing: missing(layer) ?? (layer.metrics?.cosine == nil ? .nonFinite : nil))
                       },
-                      scale: .log, lines: [(t.warn.relativeChange, "warn"), (t.fail.relativeChange, "fail")])
-        let lowest = min(t.fail.cosine, compared.compactMap { $0.metrics?.cosine }.min() ?? 1)
-        body += chart(title: "Cosine similarity of W₀ and W₁",
-                      bars: report.layers.map { Bar(label: $0.name, value: $0.metrics?.cosine,
-                                                    color: palette($0.status)) },
-                      scale: .linear(min: max(-1, lowest - (1 - lowest) * 0.1), max: 1),
-                      lines: [(t.warn.cosine, "warn"), (t.fail.cosine, "fail")])
+                      scale: .log, lines: [(1 - t.warn.cosine, "warn"), (1 - t.fail.cosine, "fail")], legend: statusLegend)
         let total = max(1, report.layers.reduce(0) { $0 + $1.parameterCount })
+        let shares = report.layers.map { Double($0.parameterCount) / Double(total) }
         body += chart(title: "Share of parameters",
-                      bars: report.layers.map { Bar(label: $0.name, value: Double($0.parameterCount) / Double(total), color: "#6c7a89") },
-                      scale: .linear(min: 0, max: max(1e-9, report.layers.map { Double($0.parameterCount) / Double(total) }.max() ?? 1)),
-                      lines: [], percent: true)
+                      bars: zip(report.layers, shares).map { Bar(label: $0.name, value: $1, status: $0.status) },
+                      scale: .linear(min: 0, max: max(1e-9, shares.max() ?? 1)), lines: [], percent: true, legend: statusLegend)
         body += "</section>\n"
 
         body += "<section><h2>All layers</h2><table class=\"layers\"><tr><th>#</th><th>layer</th><th>class</th><th>match</th>"
@@ -105,7 +115,7 @@ public enum HTMLReport {
         </style>
         </head>
         <body>
-        \(body)<footer class="muted">weightdrift · report schema \(CompareJSON.schemaVersion)</footer>
+        \(body)<footer class="muted">weightdrift \(ToolInfo.version) · report schema \(CompareJSON.schemaVersion)</footer>
         </body>
         </html>
 
@@ -113,9 +123,11 @@ public enum HTMLReport {
     }
 
     struct Bar {
+        enum Missing { case notCompared, nonFinite }
         let label: String
         let value: Double?
-        let color: String
+        let status: Status
+        var missing: Missing?
     }
 
     enum Scale {
@@ -123,19 +135,52 @@ public enum HTMLReport {
         case linear(min: Double, max: Double)
     }
 
-    /// A bar chart in SVG: one bar per layer, threshold lines, a tooltip (`<title>`) per bar.
-    static func chart(title: String, bars: [Bar], scale: Scale, lines: [(Double, String)], percent asPercent: Bool = false) -> String {
-        let height = 220.0, top = 16.0, bottom = 26.0, left = 64.0
-        let step = max(3.0, min(56.0, 900.0 / Double(max(bars.count, 1))))
-        let width = left + step * Double(bars.count) + 16
-        let plot = height - top - bottom
+    /// Above this many bars, consecutive layers are drawn as blocks (the block's largest value and
+    /// worst status), so a 1,000-layer model stays readable.
+    static let maxBars = 120
+
+    /// A bar chart in SVG that scales to the page (viewBox, width 100%): one bar per layer (or block),
+    /// a handful of ticks in one number format, threshold lines with labels that do not collide,
+    /// layers with no value drawn as marked gaps, every label shown or rotated, a legend.
+    static func chart(title: String, bars input: [Bar], scale: Scale, lines: [(Double, String)], percent asPercent: Bool = false,
+                      legend: [(String, String)] = []) -> String {
+        // Blocks of consecutive layers when there are too many to draw one by one.
+        var bars = input
+        var blockSize = 1
+        if input.count > maxBars {
+            blockSize = Int((Double(input.count) / Double(maxBars)).rounded(.up))
+            bars = stride(from: 0, to: input.count, by: blockSize).map { start in
+                let block = input[start..<min(start + blockSize, input.count)]
+                let values = block.compactMap(\.value)
+                let worst = block.max { severity($0.status) < severity($1.status) }?.status ?? .ok
+                let missing: Bar.Missing? = values.isEmpty ? (block.contains { $0.missing == .nonFinite } ? .nonFinite : .notCompared)
+                    : nil
+                let label = block.count > 1 ? "\(block.first!.label) … \(block.last!.label)" : block.first!.label
+                return Bar(label: label, value: asPercent ? values.reduce(0, +) : values.max(), status: worst, missing: missing)
+            }
+        }
+        let anyNonFinite = bars.contains { $0.missing == .nonFinite }
+        let anyNotCompared = bars.contains { $0.missing == .notCompared }
+        let width = 1100.0, left = 58.0, right = 92.0, top = 14.0
+        let step = (width - left - right) / Double(max(bars.count, 1))
+        // Labels: horizontal when they fit, else vertical (every one, or every k-th when even
+        // vertical labels at 11 px would collide).
+        let maxLabel = 22
+        let labels = bars.map { String($0.label.count > maxLabel ? "…" + $0.label.suffix(maxLabel - 1) : $0.label) }
+        let longest = Double(labels.map(\.count).max() ?? 1)
+        let horizontal = longest * 5.6 + 4 <= step
+        let every = horizontal ? 1 : max(1, Int((11.0 / step).rounded(.up)))
+        let labelSpace = horizontal ? 16.0 : longest * 5.4 + 10
+        let plot = 190.0
+        let legendRow = 18.0
+        let height = top + plot + labelSpace + legendRow + 6
         let finite = bars.compactMap(\.value).filter { $0.isFinite && $0 > 0 }
         let (lo, hi): (Double, Double)
         switch scale {
         case .log:
-            let candidates = finite + lines.map(\.0)
-            lo = pow(10, (log10(candidates.min() ?? 1e-4)).rounded(.down))
-            hi = pow(10, (log10(max(candidates.max() ?? 1, lo * 10))).rounded(.up))
+            let candidates = finite + lines.map(\.0).filter { $0 > 0 }
+            lo = pow(10, log10(candidates.min() ?? 1e-4).rounded(.down))
+            hi = pow(10, log10(max(candidates.max() ?? 1, lo * 10)).rounded(.up))
         case .linear(let min, let max):
             (lo, hi) = (min, max > min ? max : min + 1)
         }
@@ -147,50 +192,121 @@ public enum HTMLReport {
             }
             return top + plot * (1 - Swift.min(1, Swift.max(0, fraction)))
         }
-        var svg = "<figure><figcaption>\(escape(title))</figcaption>"
-        svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
-            + "viewBox=\"0 0 \(Int(width)) \(Int(height))\">"
-        // Axis ticks.
         var ticks: [Double] = []
         switch scale {
         case .log:
-            var tick = lo
-            while tick <= hi * 1.0001 { ticks.append(tick); tick *= 10 }
+            // At most 6 decades labelled, evenly spaced.
+            let decades = Int(log10(hi / lo).rounded())
+            let stride = max(1, Int((Double(decades) / 5).rounded(.up)))
+            ticks = Swift.stride(from: 0, through: decades, by: stride).map { lo * pow(10, Double($0)) }
         case .linear:
-            ticks = (0...4).map { lo + (hi - lo) * Double($0) / 4 }
+            ticks = niceTicks(lo, hi)
         }
+        func tickText(_ value: Double) -> String {
+            if asPercent { return percentTick(value, ticks: ticks) }
+            if case .log = scale { return logTick(value, plain: ticks.allSatisfy { $0 >= 1e-3 && $0 <= 1e3 }) }
+            return format(value)
+        }
+        var svg = "<figure><figcaption>\(escape(title))\(blockSize > 1 ? " — \(input.count) layers in blocks of \(blockSize)" : "")</figcaption>"
+        svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"100%\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" "
+            + "preserveAspectRatio=\"xMinYMin meet\">"
         for tick in ticks {
-            let label = asPercent ? String(format: "%.0f%%", tick * 100) : format(tick)
-            svg += "<line x1=\"\(left)\" x2=\"\(width - 8)\" y1=\"\(r(y(tick)))\" y2=\"\(r(y(tick)))\" class=\"grid\"/>"
-                + "<text x=\"\(left - 6)\" y=\"\(r(y(tick) + 4))\" class=\"tick\">\(escape(label))</text>"
+            svg += "<line x1=\"\(left)\" x2=\"\(r(width - right))\" y1=\"\(r(y(tick)))\" y2=\"\(r(y(tick)))\" class=\"grid\"/>"
+                + "<text x=\"\(left - 6)\" y=\"\(r(y(tick) + 3.5))\" class=\"tick\">\(escape(tickText(tick)))</text>"
         }
+        let floor = top + plot
         for (index, bar) in bars.enumerated() {
             let x = left + step * Double(index)
+            let tip = escape(bar.label)
             guard let value = bar.value, value.isFinite else {
-                svg += "<text x=\"\(r(x + step / 2))\" y=\"\(r(top + plot - 4))\" class=\"missing\">×<title>\(escape(bar.label)): no value</title></text>"
+                // A marked gap: hatched full height, so a missing value never reads as a zero.
+                let kind = bar.missing == .notCompared ? "not compared" : "NaN or Inf: no value"
+                svg += "<rect x=\"\(r(x + step * 0.1))\" y=\"\(r(top))\" width=\"\(r(max(1, step * 0.8)))\" height=\"\(r(plot))\" "
+                    + "class=\"\(bar.missing == .notCompared ? "gap" : "nan")\"><title>\(tip): \(kind)</title></rect>"
                 continue
             }
             let base: Double
             switch scale {
-            case .log: base = top + plot
+            case .log: base = floor
             case .linear: base = y(Swift.max(lo, Swift.min(hi, 0 >= lo ? 0 : lo)))
             }
             let yTop = Swift.min(y(value), base), barHeight = Swift.max(1, abs(base - y(value)))
             let text = asPercent ? String(format: "%.2f%%", value * 100) : format(value)
-            svg += "<rect x=\"\(r(x + step * 0.15))\" y=\"\(r(yTop))\" width=\"\(r(step * 0.7))\" height=\"\(r(barHeight))\" "
-                + "fill=\"\(bar.color)\"><title>\(escape(bar.label)): \(escape(text))</title></rect>"
+            svg += "<rect x=\"\(r(x + step * 0.12))\" y=\"\(r(yTop))\" width=\"\(r(max(1, step * 0.76)))\" height=\"\(r(barHeight))\" "
+                + "fill=\"\(palette(bar.status))\"><title>\(tip): \(escape(text)) (\(bar.status.rawValue))</title></rect>"
         }
-        for (value, label) in lines {
-            svg += "<line x1=\"\(left)\" x2=\"\(width - 8)\" y1=\"\(r(y(value)))\" y2=\"\(r(y(value)))\" class=\"threshold \(label)\"/>"
-                + "<text x=\"\(width - 10)\" y=\"\(r(y(value) - 3))\" class=\"threshold-label\">\(escape(label)) \(escape(format(value)))</text>"
+        // Threshold lines, labelled in the right margin; a label that would touch the previous one
+        // moves down.
+        var lastLabelY = -Double.infinity
+        for (value, label) in lines.sorted(by: { y($0.0) < y($1.0) }) {
+            let lineY = y(value)
+            let labelY = max(lineY + 3.5, lastLabelY + 12)
+            lastLabelY = labelY
+            svg += "<line x1=\"\(left)\" x2=\"\(r(width - right))\" y1=\"\(r(lineY))\" y2=\"\(r(lineY))\" class=\"threshold \(label)\"/>"
+                + "<text x=\"\(r(width - right + 6))\" y=\"\(r(labelY))\" class=\"threshold-label\">\(escape(label)) "
+                + "\(escape(asPercent ? String(format: "%.1f%%", value * 100) : format(value)))</text>"
         }
-        // Layer labels under the bars, thinned out when there are many.
-        let every = max(1, Int((60.0 / step).rounded(.up)))
-        for (index, bar) in bars.enumerated() where index % every == 0 {
+        for (index, label) in labels.enumerated() where index % every == 0 {
             let x = left + step * Double(index) + step / 2
-            svg += "<text x=\"\(r(x))\" y=\"\(r(height - bottom + 14))\" class=\"label\">\(escape(String(bar.label.suffix(14))))</text>"
+            if horizontal {
+                svg += "<text x=\"\(r(x))\" y=\"\(r(floor + 13))\" class=\"label\">\(escape(label))</text>"
+            } else {
+                svg += "<text x=\"\(r(x + 3))\" y=\"\(r(floor + 6))\" class=\"label vertical\" "
+                    + "transform=\"rotate(-90 \(r(x + 3)) \(r(floor + 6)))\">\(escape(label))</text>"
+            }
+        }
+        // Legend: status colours, and the gap markers when any are drawn.
+        var entries = legend.map { ($0.0, "fill=\"\($0.1)\"") }
+        if anyNonFinite { entries.append(("NaN/Inf, no value", "class=\"nan\"")) }
+        if anyNotCompared { entries.append(("not compared", "class=\"gap\"")) }
+        var legendX = left
+        let legendY = height - legendRow + 2
+        for (text, paint) in entries {
+            svg += "<rect x=\"\(r(legendX))\" y=\"\(r(legendY))\" width=\"10\" height=\"10\" \(paint)/>"
+                + "<text x=\"\(r(legendX + 14))\" y=\"\(r(legendY + 9))\" class=\"legend\">\(escape(text))</text>"
+            legendX += 14 + Double(text.count) * 6.2 + 16
         }
         return svg + "</svg></figure>\n"
+    }
+
+    static func severity(_ status: Status) -> Int {
+        switch status {
+        case .fail: 5
+        case .warn: 4
+        case .reshaped, .new, .removed: 3
+        case .ok: 2
+        case .frozen: 1
+        case .ignored: 0
+        }
+    }
+
+    /// Decades in one format per axis: plain (`0.001` … `1000`) when every tick is in that range,
+    /// else powers of ten (`1e-6`, `1e0`, `1e6`).
+    static func logTick(_ value: Double, plain: Bool) -> String {
+        let exponent = Int(log10(value).rounded())
+        guard plain else { return "1e\(exponent)" }
+        return exponent < 0 ? String(format: "%.\(-exponent)f", value) : String(Int(value.rounded()))
+    }
+
+    /// About five round ticks from lo to hi.
+    static func niceTicks(_ lo: Double, _ hi: Double) -> [Double] {
+        let raw = (hi - lo) / 4
+        let magnitude = pow(10, log10(raw).rounded(.down))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        var ticks: [Double] = []
+        var tick = (lo / step).rounded(.down) * step
+        while tick <= hi + step * 1e-9 {
+            if tick >= lo - step * 1e-9 { ticks.append(tick) }
+            tick += step
+        }
+        return ticks
+    }
+
+    /// Percent ticks with as many decimals as the step needs (never every tick `0%`).
+    static func percentTick(_ value: Double, ticks: [Double]) -> String {
+        let step = ticks.count > 1 ? ticks[1] - ticks[0] : max(value, 1e-9)
+        let decimals = max(0, min(4, Int((-log10(step * 100)).rounded(.up))))
+        return String(format: "%.\(decimals)f%%", value * 100)
     }
 
     public static func r(_ value: Double) -> String { String(format: "%.1f", value) }
@@ -226,11 +342,14 @@ public enum HTMLReport {
     .risk.low { color: #2e8b57; } .risk.medium { color: #d4a017; } .risk.high { color: #c0392b; } .risk.unknown { color: #7f8c8d; }
     .muted { color: #666; font-size: 12px; }
     ul.findings li.fail { color: #c0392b; } ul.findings li.warn { color: #9a7400; } ul.findings li.note { color: #555; }
-    figure { margin: 8px 0 16px; overflow-x: auto; } figcaption { font-weight: 600; margin-bottom: 4px; }
+    figure { margin: 8px 0 16px; } figcaption { font-weight: 600; margin-bottom: 4px; }
     svg .grid { stroke: #eee; } svg .tick { font-size: 10px; text-anchor: end; fill: #666; }
-    svg .label { font-size: 9px; text-anchor: middle; fill: #444; } svg .missing { font-size: 11px; text-anchor: middle; fill: #c0392b; }
+    svg .label { font-size: 9px; text-anchor: middle; fill: #444; } svg .label.vertical { text-anchor: end; }
+    svg .nan { fill: #f6d5d1; stroke: #c0392b; stroke-width: 0.6; stroke-dasharray: 2 2; }
+    svg .gap { fill: #eef0f2; stroke: #b0b7bf; stroke-width: 0.6; stroke-dasharray: 2 2; }
+    svg .legend { font-size: 10px; fill: #444; }
     svg .threshold { stroke-dasharray: 5 3; stroke-width: 1.2; } svg .threshold.warn, svg .threshold.medium { stroke: #d4a017; }
-    svg .threshold.fail, svg .threshold.high { stroke: #c0392b; } svg .threshold-label { font-size: 10px; text-anchor: end; fill: #555; }
+    svg .threshold.fail, svg .threshold.high { stroke: #c0392b; } svg .threshold-label { font-size: 10px; text-anchor: start; fill: #555; }
     code { font-size: 12px; }
     """
 }
