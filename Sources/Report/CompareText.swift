@@ -27,7 +27,7 @@ public enum CompareText {
         layer.failsGate || layer.status == .fail || layer.status == .warn || layer.nonFiniteInTuned > 0 || layer.nonFiniteInBase > 0
     }
 
-    /// Indices of the layers to list, in model order.
+    /// Indices of the layers to list: model order, except that a folded big model lists its problems first.
     public static func selectedRows(_ report: DriftReport, _ selection: RowSelection) -> [Int] {
         let layers = report.layers
         func rank(_ index: Int) -> (Int, Double) {
@@ -41,9 +41,10 @@ public enum CompareText {
         case .top(let n): return layers.indices.sorted { rank($0) > rank($1) }.prefix(max(0, n)).sorted()
         case .auto:
             guard layers.count > RowSelection.foldAbove else { return Array(layers.indices) }
-            let problems = Set(layers.indices.filter { isProblem(layers[$0]) })
-            let others = layers.indices.filter { !problems.contains($0) }.sorted { rank($0) > rank($1) }.prefix(10)
-            return (problems.union(others)).sorted()
+            // Problems first (in model order), then the 10 other layers that moved most.
+            let problems = layers.indices.filter { isProblem(layers[$0]) }
+            let others = layers.indices.filter { !isProblem(layers[$0]) }.sorted { rank($0) > rank($1) }.prefix(10)
+            return problems + others.sorted()
         }
     }
 

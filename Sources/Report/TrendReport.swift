@@ -96,11 +96,14 @@ public struct Trend: Sendable {
         }
         let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">"
-        var tick = lo
-        while tick <= hi * 1.0001 {
+        // At most 6 decades labelled, in one number format.
+        let decades = Int(log10(hi / lo).rounded())
+        let ticks = stride(from: 0, through: decades, by: max(1, Int((Double(decades) / 5).rounded(.up)))).map { lo * pow(10, Double($0)) }
+        let plain = ticks.allSatisfy { $0 >= 1e-3 && $0 <= 1e3 }
+        for tick in ticks {
             svg += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(HTMLReport.r(y(tick)))\" y2=\"\(HTMLReport.r(y(tick)))\" stroke=\"#eee\"/>"
-                + "<text x=\"\(left - 6)\" y=\"\(HTMLReport.r(y(tick) + 4))\" font-size=\"10\" text-anchor=\"end\" fill=\"#666\">\(format(tick))</text>"
-            tick *= 10
+                + "<text x=\"\(left - 6)\" y=\"\(HTMLReport.r(y(tick) + 4))\" font-size=\"10\" text-anchor=\"end\" fill=\"#666\">"
+                + "\(HTMLReport.logTick(tick, plain: plain))</text>"
         }
         for (index, report) in reports.enumerated() {
             svg += "<text x=\"\(HTMLReport.r(x(index)))\" y=\"\(Int(height - bottom + 16))\" font-size=\"10\" text-anchor=\"middle\" "

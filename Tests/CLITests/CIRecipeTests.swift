@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import SampleFixtures
 import Testing
 
@@ -153,5 +156,79 @@ import Testing
         #expect(tableLines.allSatisfy { $0.count <= 60 }, "\(tableLines)")
         let plain = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras"], environment: ["NO_COLOR": "1"])
         #expect(!plain.stdout.contains("\u{1B}["))
+    }
+}
+
+/// `trend` writes every format `compare` does; `schedule` and `history` write to `--output`.
+@Suite struct TrendAndTrainingOutputTests {
+    static var series: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: Samples.path("k3/series"))) ?? []).filter { $0.hasSuffix(".weights.h5") }.sorted()
+            .map { "samples/k3/series/\($0)" }
+    }
+
+    @Test func trendWritesEveryFormatFromOneRun() throws {
+        let series = Self.series
+        try #require(series.count >= 3)
+        let folder = try Samples.temporaryDirectory()
+        var args = ["trend", "samples/k3/pretrained.keras"] + series
+        let formats = ["json": "json", "markdown": "md", "junit": "xml", "github": "gh", "gitlab": "cq.json", "html": "html"]
+        for (format, ext) in formats { args += ["--report", "\(format)=\(folder.appendingPathComponent("t.\(ext)").path)"] }
+        let result = try CLI.run(args)
+        #expect(result.status == 1, "the series breaches the gate: \(result.stderr)")
+        let trend = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("t.json"))) as? [String: Any])
+        let breach = try #require((trend["firstBreach"] as? [String: Any])?["path"] as? String)
+        let markdown = try String(contentsOf: folder.appendingPathComponent("t.md"), encoding: .utf8)
+        #expect(markdown.hasPrefix("## ❌ WeightDrift trend: fail"))
+        #expect(markdown.contains(breach))
+        let junit = try String(contentsOf: folder.appendingPathComponent("t.xml"), encoding: .utf8)
+        #expect(junit.components(separatedBy: "<testsuite ").count - 1 == series.count)
+        #expect(XMLParser(data: Data(junit.utf8)).parse())
+        let github = try String(contentsOf: folder.appendingPathComponent("t.gh"), encoding: .utf8)
+        #expect(github.split(separator: "\n").last?.hasPrefix("::error file=\(breach),title=weightdrift trend::first breach") == true)
+        let issues = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("t.cq.json"))) as? [[String: Any]])
+        #expect(!issues.isEmpty)
+    }
+
+    @Test func scheduleAndHistoryWriteToOutput() throws {
+        let folder = try Samples.temporaryDirectory()
+        let schedule = folder.appendingPathComponent("schedule.json")
+        let s = try CLI.run(["schedule", "samples/k3/ft_schedule.keras", "-o", schedule.path])
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect(s.stdout.isEmpty)
+        #expect((try JSONSerialization.jsonObject(with: Data(contentsOf: schedule))) is [String: Any])
+        let history = folder.appendingPathComponent("history.txt")
+        let h = try CLI.run(["history", "samples/logs/overfit.csv", "--output", history.path])
+        #expect(h.status == 0, "\(h.stderr)")
+        #expect(try String(contentsOf: history, encoding: .utf8).contains("overfit"))
+        let into = try CLI.run(["history", "samples/logs/overfit.csv", "-o", "samples/logs/overfit.csv"])
+        #expect(into.status == 2)
+    }
+}
+
+/// A 400-layer model with one failing layer in the middle, and a 1,000-layer one.
+@Suite struct BigModelReadabilityTests {
+    @Test func theFailingLayerComesFirstAndTheRestIsFolded() throws {
+        let result = try CLI.run(["compare", "samples/gate/deep400_pretrained.h5", "samples/gate/deep400_ft.h5"])
+        #expect(result.status == 1)
+        let lines = result.stdout.split(separator: "\n")
+        let header = try #require(lines.firstIndex { $0.hasPrefix("layer ") })
+        #expect(lines[header + 1].contains(" fail "), "\(lines[header + 1])")
+        #expect(lines.count < 40)
+        #expect(result.stdout.contains("… 389 more layers within thresholds not listed"))
+        let all = try CLI.run(["compare", "samples/gate/deep400_pretrained.h5", "samples/gate/deep400_ft.h5", "--all"])
+        #expect(all.stdout.split(separator: "\n").count > 400)
+        let problems = try CLI.run(["compare", "samples/gate/deep400_pretrained.h5", "samples/gate/deep400_ft.h5", "--only", "problems"])
+        let rows = problems.stdout.split(separator: "\n").drop { !$0.hasPrefix("layer ") }.dropFirst().prefix { $0.hasPrefix("dense") }
+        #expect(rows.count == 1)
+        let top = try CLI.run(["compare", "samples/gate/deep400_pretrained.h5", "samples/gate/deep400_ft.h5", "--top", "3"])
+        #expect(top.stdout.split(separator: "\n").drop { !$0.hasPrefix("layer ") }.dropFirst().prefix { $0.hasPrefix("dense") }.count == 3)
+    }
+
+    @Test(arguments: [["samples/gate/deep400_pretrained.h5", "samples/gate/deep400_ft.h5"], ["samples/gate/deep1000.h5", "samples/gate/deep1000.h5"]])
+    func markdownStaysUnderGitHubsCommentLimit(_ pair: [String]) throws {
+        let result = try CLI.run(["compare"] + pair + ["--format", "markdown"])
+        #expect(result.stdout.count < 60_000, "\(result.stdout.count) characters")
+        #expect(result.stdout.contains("<details><summary>"))
+        #expect(result.stdout.contains("</details>"))
     }
 }
