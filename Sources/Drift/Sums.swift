@@ -60,41 +60,67 @@ public struct DriftSums: Sendable, Equatable {
         }
     }
 
-    /// The same for float32 slices, the common case, without widening whole slices first: each
-    /// block is summed with reassociation allowed (so it vectorises) and, only when a block holds
-    /// a NaN or Inf (its sums are then not finite — float32 squares cannot overflow a Double),
-    /// summed again element by element.
+    /// The same for float32 slices (and float16/bfloat16 widened to float32, exactly), the common
+    /// case. Each block of `block` elements is summed by `floatBlock` into fresh Double
+    /// accumulators; only when a block holds a NaN or Inf (its sums are then not finite — float32
+    /// squares cannot overflow a Double) is it summed again element by element.
     public mutating func accumulate(base: [Float], tuned: [Float]) {
         precondition(base.count == tuned.count, "slices of a pair must be aligned")
-        var start = 0
-        while start < base.count {
-            let end = min(start + Self.block, base.count)
-            var bb = 0.0, tt = 0.0, bt = 0.0, dd = 0.0, maxChange = 0.0
-            var changed = 0
-            for i in start..<end {
-                let a = Double(base[i]), b = Double(tuned[i])
-                let d = b - a
-                bb = Relaxed.multiplyAdd(a, a, bb)
-                tt = Relaxed.multiplyAdd(b, b, tt)
-                bt = Relaxed.multiplyAdd(a, b, bt)
-                dd = Relaxed.multiplyAdd(d, d, dd)
-                maxChange = Swift.max(maxChange, Swift.abs(d))
-                changed &+= base[i].bitPattern == tuned[i].bitPattern ? 0 : 1
-            }
-            if bb.isFinite && tt.isFinite {
-                count += end - start
-                finiteCount += end - start
-                changedCount += changed
-                sumBaseSquares += bb
-                sumTunedSquares += tt
-                sumDot += bt
-                sumDiffSquares += dd
-                maxAbsChange = Swift.max(maxAbsChange, maxChange)
-            } else {
-                accumulate(base: base[start..<end].map { Double($0) }, tuned: tuned[start..<end].map { Double($0) })
-            }
-            start = end
+        base.withUnsafeBufferPointer { a in
+            tuned.withUnsafeBufferPointer { b in accumulate(base: a, tuned: b) }
         }
+    }
+
+    public mutating func accumulate(base a: UnsafeBufferPointer<Float>, tuned b: UnsafeBufferPointer<Float>) {
+        precondition(a.count == b.count, "slices of a pair must be aligned")
+        guard let pa = a.baseAddress, let pb = b.baseAddress else { return }
+        var start = 0
+        while start < a.count {
+            let n = min(Self.block, a.count - start)
+            let part = Self.floatBlock(pa + start, pb + start, n)
+            if part.bb.isFinite && part.tt.isFinite {
+                count += n
+                finiteCount += n
+                changedCount += part.changed
+                sumBaseSquares += part.bb
+                sumTunedSquares += part.tt
+                sumDot += part.bt
+                sumDiffSquares += part.dd
+                maxAbsChange = Swift.max(maxAbsChange, part.maxChange)
+            } else {
+                accumulate(base: (0..<n).map { Double(pa[start + $0]) }, tuned: (0..<n).map { Double(pb[start + $0]) })
+            }
+            start += n
+        }
+    }
+
+    struct Partial {
+        var bb = 0.0, tt = 0.0, bt = 0.0, dd = 0.0, maxChange = 0.0
+        var changed = 0
+    }
+
+    /// One fused pass over `n` float32 pairs. Products of two floats are exact in Double, and
+    /// Relaxed arithmetic lets the compiler reorder the sums into vector lanes. The maximum |Δ| is
+    /// kept as the largest bit pattern of |Δ| (for finite doubles the order of their magnitudes'
+    /// bit patterns is the order of the values), an integer reduction that vectorises where a
+    /// floating-point max — which must honour NaN — does not. Blocks with NaN or Inf are redone.
+    @inline(__always)
+    static func floatBlock(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Partial {
+        var bb = 0.0, tt = 0.0, bt = 0.0, dd = 0.0
+        var maxBits: UInt64 = 0
+        var changed = 0
+        for i in 0..<n {
+            let x = a[i], y = b[i]
+            let p = Double(x), q = Double(y)
+            let d = q - p
+            bb = Relaxed.multiplyAdd(p, p, bb)
+            tt = Relaxed.multiplyAdd(q, q, tt)
+            bt = Relaxed.multiplyAdd(p, q, bt)
+            dd = Relaxed.multiplyAdd(d, d, dd)
+            maxBits = Swift.max(maxBits, d.bitPattern & 0x7FFF_FFFF_FFFF_FFFF)
+            changed &+= x.bitPattern == y.bitPattern ? 0 : 1
+        }
+        return Partial(bb: bb, tt: tt, bt: bt, dd: dd, maxChange: Double(bitPattern: maxBits), changed: changed)
     }
 
     public mutating func merge(_ other: DriftSums) {
