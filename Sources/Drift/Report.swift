@@ -89,7 +89,7 @@ public struct DriftReport: Sendable {
     public let policy: Policy
     public let matchMode: MatchMode
     public let layers: [LayerResult]
-    public let summary: Summary
+    public internal(set) var summary: Summary
     /// Things worth knowing that are not verdicts (layer order not stored, …).
     public let notes: [Note]
     /// The training setups the two checkpoints record.
@@ -103,6 +103,8 @@ public struct DriftReport: Sendable {
     public let baseDiagnosis: NonFiniteDiagnosis?
     /// How likely the fine-tune overwrote what the pretrained model knew.
     public let forgetting: ForgettingAssessment
+    /// Set when the run is gated against an approved fine-tune (`compare --reference`).
+    public internal(set) var reference: ReferenceComparison? = nil
 }
 
 extension DriftReport {

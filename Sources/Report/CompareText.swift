@@ -56,6 +56,7 @@ public enum CompareText {
         }
         out += "coverage: \(Sentences.coverage(report.summary.coverage))\n"
         out += paint(riskLine(report.forgetting), riskStatus(report.forgetting.risk)) + "\n"
+        if let reference = report.reference { out += Sentences.reference(reference) + "\n" }
         out += "\n" + paint(summaryLine(report), report.summary.passed ? .ok : .fail) + "\n"
         let failures = report.summary.failures
         for failure in failures.prefix(20) { out += "  \(Sentences.gateReason(failure))\n" }
@@ -103,6 +104,8 @@ public enum CompareText {
             case .layer: continue
             case .coverage(_, let minimum): line += " · coverage below \(percent(minimum))"
             case .forgettingRisk(let risk, _): line += " · forgetting risk \(risk.rawValue)"
+            case .reference(let layer, let ratio, _, _, _):
+                line += " · \(layer ?? "backbone") \(Sentences.times(ratio)) the reference"
             }
         }
         if let worst = report.summary.worstLayer, let layer = report.layers.first(where: { $0.name == worst }) {
@@ -159,6 +162,7 @@ public enum CompareText {
         }
         out += "\n- coverage: \(cell(Sentences.coverage(report.summary.coverage)))"
         out += "\n- \(cell(riskLine(report.forgetting)))"
+        if let reference = report.reference { out += "\n- \(cell(Sentences.reference(reference)))" }
         out += "\n"
         let t = report.policy.thresholds
         out += "\nThresholds: warn when relative change > \(format(t.warn.relativeChange)) or cosine < \(format(t.warn.cosine)); "

@@ -45,10 +45,11 @@ public enum HTMLReport {
         body += "<section><h2>Forgetting risk: <span class=\"risk \(f.risk.rawValue)\">\(f.risk.rawValue)</span>"
             + "\(f.score.map { " (\(format($0)))" } ?? "")</h2><p>\(escape(Sentences.forgettingExplanation(f))).</p>"
             + "<p class=\"muted\">\(escape(Sentences.forgettingRule)).</p>\n"
+            + (report.reference.map { "<p>\(escape(Sentences.reference($0))).</p>\n" } ?? "")
         if !f.profile.isEmpty {
             body += chart(title: "Backbone relative change by depth (input → output)",
                           bars: f.profile.map { Bar(label: $0.name, value: $0.relativeChange, color: palette(.ok)) },
-                          scale: .log, lines: [(ForgettingAssessment.mediumFrom, "medium"), (ForgettingAssessment.highFrom, "high")])
+                          scale: .log, lines: [(f.cutPoints.medium, "medium"), (f.cutPoints.high, "high")])
         }
         if !f.headLayers.isEmpty {
             body += "<p class=\"muted\">Head and new layers, left out: \(escape(f.headLayers.joined(separator: ", "))).</p>"
