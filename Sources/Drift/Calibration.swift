@@ -33,10 +33,10 @@ public struct ForgettingCalibration: Sendable, Equatable {
 
     public let runs: [Run]
     public let cutPoints: ForgettingAssessment.CutPoints
-    /// forgetting ≈ k · score^exponent, fitted in log space.
-    public let exponent: Double
-    /// Runs with a defined score and more than half a point lost: what the fit rests on.
-    public let fittedOn: Int
+    /// Labelled runs below 5 points lost with a positive score, and runs that lost 5 or more with a
+    /// finite score: what the cut points rest on.
+    public let keptTask: Int
+    public let forgot: Int
     /// Labelled runs the fitted cut points put in the band their measured loss warrants.
     public let rightBand: Int
     /// Labelled runs that lost more than 20 points yet fall below the medium cut (0 by construction).
@@ -45,46 +45,52 @@ public struct ForgettingCalibration: Sendable, Equatable {
     public let spearman: Double?
 
     public enum Failure: Error, Sendable, Equatable {
-        /// No run has a defined score and lost more than half a point: nothing to scale from.
-        case nothingToFit(runs: Int)
+        /// The cut points need a run that kept the task (moved, < 5 points lost) and one that lost
+        /// 5 points or more; these are the counts found.
+        case needBothKinds(runs: Int, keptTask: Int, forgot: Int)
     }
 
-    /// The rule (also `tools/experiments/transfer/analyse.py`'s `fit_cuts`, evaluated there):
-    /// fit forgetting ≈ k · score^b in log space over the runs with a finite score and more than
-    /// 0.5 points lost (b = 1 with fewer than two such runs or scores within 35% of each other;
-    /// b clamped to [0.5, 2]); the cut points are the scores where the fit predicts 5 and 20
-    /// points. Then no labelled run is left below its band: a run that lost ≥ 5 points below the
-    /// medium cut pulls it down to 0.8 × its score, one that lost > 20 below the high cut pulls
-    /// that down to its score.
+    /// How far above the furthest-moved run that kept the task the medium cut goes (at most), and
+    /// the high cut above the medium one when no labelled run is in the medium band.
+    public static let mediumMargin = 1.25
+    public static let highMargin = 1.5
+
+    /// The rule (also `fit_cuts` in tools/experiments/transfer/analyse.py, evaluated there). Real
+    /// fine-tunes of one model either keep the task or lose most of it, with a narrow band between
+    /// at a scale that differs by architecture, so the cut points go into the gaps the labelled runs
+    /// show, on the cautious side:
+    /// - medium: just above the furthest-moved run that kept the task (1.25 × its score), but not
+    ///   past the geometric mean of it and the least-moved run that forgot (≥ 5 points); where the
+    ///   two overlap, 0.8 × the least-moved run that forgot;
+    /// - high: the geometric mean of the furthest-moved medium run and the least-moved high run
+    ///   (> 20 points); with no medium run labelled, 1.5 × the medium cut (at most the least-moved
+    ///   high run); with no high run, 1.5 × the furthest-moved medium run.
     public init(runs: [Run]) throws {
         self.runs = runs
-        let points = runs.compactMap { run -> (Double, Double)? in
-            guard let s = run.score, s.isFinite, s > 0, run.forgetting > 0.5 else { return nil }
-            return (log(s), log(run.forgetting))
+        let scored = runs.compactMap { run -> (score: Double, loss: Double)? in
+            guard let s = run.score, s.isFinite else { return nil }
+            return (s, run.forgetting)
         }
-        guard !points.isEmpty else { throw Failure.nothingToFit(runs: runs.count) }
-        fittedOn = points.count
-        var b = 1.0
-        let xs = points.map(\.0), ys = points.map(\.1)
-        if points.count >= 2, (xs.max()! - xs.min()!) > 0.3 {
-            let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
-            var sxy = 0.0, sxx = 0.0
-            for (x, y) in points {
-                sxy += (x - mx) * (y - my)
-                sxx += (x - mx) * (x - mx)
-            }
-            b = min(2, max(0.5, sxy / sxx))
+        let kept = scored.filter { $0.loss < Self.mediumLoss && $0.score > 0 }.map(\.score)
+        let lost = scored.filter { $0.loss >= Self.mediumLoss }
+        keptTask = kept.count
+        forgot = lost.count
+        guard let furthestKept = kept.max(), let leastLost = lost.map(\.score).min() else {
+            throw Failure.needBothKinds(runs: runs.count, keptTask: kept.count, forgot: lost.count)
         }
-        let logK = zip(xs, ys).map { $1 - b * $0 }.reduce(0, +) / Double(points.count)
-        var medium = exp((log(Self.mediumLoss) - logK) / b)
-        var high = exp((log(Self.highLoss) - logK) / b)
-        for run in runs {
-            guard let s = run.score, s.isFinite else { continue }
-            if run.forgetting >= Self.mediumLoss, s < medium { medium = 0.8 * s }
-            if run.forgetting > Self.highLoss, s < high { high = s }
+        let medium = furthestKept < leastLost ? min(Self.mediumMargin * furthestKept, (furthestKept * leastLost).squareRoot())
+            : 0.8 * leastLost
+        let mediumRuns = lost.filter { $0.loss <= Self.highLoss }.map(\.score)
+        let highRuns = lost.filter { $0.loss > Self.highLoss }.map(\.score)
+        var high: Double
+        if let m = mediumRuns.max(), let h = highRuns.min() {
+            high = m < h ? (m * h).squareRoot() : h
+        } else if let h = highRuns.min() {
+            high = min(h, Self.highMargin * medium)
+        } else {
+            high = Self.highMargin * mediumRuns.max()!
         }
         high = max(high, medium)
-        exponent = b
         let cuts = ForgettingAssessment.CutPoints(medium: medium, high: high, source: .policy)
         cutPoints = cuts
         func level(_ score: Double?) -> ForgettingAssessment.Risk {
@@ -93,8 +99,8 @@ public struct ForgettingCalibration: Sendable, Equatable {
         }
         rightBand = runs.filter { level($0.score) == Self.band(forLoss: $0.forgetting) }.count
         highCalledLow = runs.filter { $0.forgetting > Self.highLoss && level($0.score) == .low }.count
-        let scored = runs.filter { $0.score != nil }
-        spearman = scored.count >= 3 ? Self.spearman(scored.map { $0.score! }, scored.map(\.forgetting)) : nil
+        let withScore = runs.filter { $0.score != nil }
+        spearman = withScore.count >= 3 ? Self.spearman(withScore.map { $0.score! }, withScore.map(\.forgetting)) : nil
     }
 
     /// The level these cut points give a score.

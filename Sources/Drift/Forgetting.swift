@@ -43,6 +43,11 @@ public struct ForgettingAssessment: Sendable {
     public struct HeadLayer: Sendable, Equatable {
         public let name: String
         public let reason: HeadReason
+
+        public init(name: String, reason: HeadReason) {
+            self.name = name
+            self.reason = reason
+        }
     }
 
     /// Where the level cut points come from.
@@ -87,7 +92,7 @@ public struct ForgettingAssessment: Sendable {
     /// The same over the first and the last third of the backbone, in depth order.
     public let earlyRelativeChange: Double?
     public let lateRelativeChange: Double?
-    /// The risk number: the backbone's aggregate relative change (see `rule`).
+    /// The risk number: sqrt(mean over backbone layers of (‖ΔWᵢ‖/‖W₀ᵢ‖)²), trainable weights only.
     public let score: Double?
     public let risk: Risk
     public let cutPoints: CutPoints
@@ -104,8 +109,8 @@ public struct ForgettingAssessment: Sendable {
     public let basis: Basis
 
     /// The default cut points (see `CutPoints.defaults`).
-    public static let mediumFrom = 0.03
-    public static let highFrom = 0.08
+    public static let mediumFrom = 0.015
+    public static let highFrom = 0.05
 
     /// A head is detected when the last backbone layer's relative change is at least this many
     /// times the rest's, and its cosine with the base below `detectedHeadCosine`.
@@ -167,10 +172,16 @@ public struct ForgettingAssessment: Sendable {
         let third = max(1, n / 3)
         earlyRelativeChange = n > 0 ? aggregate(backbone.prefix(third)) : nil
         lateRelativeChange = n > 0 ? aggregate(backbone.suffix(third)) : nil
-        // Other candidates (RMS change per parameter, mean per-layer change, cosine, the rewrite
-        // part without shrinkage, early/late thirds, spectral norm and stable rank of ΔW) ordered
-        // the transfer study's runs worse: see the README.
-        score = backboneRelativeChange
+        // The score: the root mean square of the backbone layers' relative changes, each layer
+        // counting once whatever its size. On the transfer study it ordered runs better than the
+        // size-weighted aggregate (Spearman 0.90 against 0.87 over five families); other candidates
+        // (RMS change per parameter, cosine, the rewrite part without shrinkage, early/late thirds,
+        // spectral norm and stable rank of ΔW) did worse: see the README.
+        let perLayer = backbone.compactMap { item -> Double? in
+            guard let sums = item.sums, sums.sumBaseSquares > 0 else { return nil }
+            return sums.sumDiffSquares / sums.sumBaseSquares
+        }
+        score = perLayer.isEmpty ? nil : (perLayer.reduce(0, +) / Double(perLayer.count)).squareRoot()
         cutPoints = policy.forgettingCutPoints ?? .defaults
 
         let nonFinite = backbone.filter { $0.layer.nonFiniteInTuned > 0 }

@@ -153,7 +153,8 @@ public enum Sentences {
         case .nonFinite(let layers):
             text = "\(layers) backbone layer(s) hold NaN or Inf: the pretrained features are gone"
         case .drift(let n):
-            text = "backbone drift \(f.score.map(format) ?? "—") over \(n) layers"
+            text = "backbone drift \(f.score.map(format) ?? "—") (RMS of \(n) layers' relative changes; size-weighted "
+                + "\(f.backboneRelativeChange.map(format) ?? "—"))"
             if f.runningStatistics > 0 {
                 text += " (\(f.runningStatistics) running statistics left out)"
             }
@@ -196,33 +197,36 @@ public enum Sentences {
         }
     }
 
-    public static let forgettingRule = "score = sqrt(Σ‖ΔWᵢ‖² / Σ‖W₀ᵢ‖²) over the backbone's trainable weights (every layer in both files "
-        + "with the same shapes, a shared head included, minus declared, new, reshaped and detected re-initialised heads; "
-        + "BatchNorm running statistics left out); low below the medium cut point, high from the high one "
-        + "(defaults \(ForgettingAssessment.mediumFrom) and \(ForgettingAssessment.highFrom), or the policy's `forgetting:`); "
-        + "NaN or Inf in the backbone is high"
+    public static let forgettingRule = "score = sqrt(mean over backbone layers of (‖ΔWᵢ‖/‖W₀ᵢ‖)²), trainable weights only (BatchNorm "
+        + "running statistics left out); the backbone is every layer in both files with the same shapes, a shared head included, "
+        + "minus declared, new, reshaped and detected re-initialised heads; low below the medium cut point, high from the high one "
+        + "(uncalibrated defaults \(ForgettingAssessment.mediumFrom) and \(ForgettingAssessment.highFrom), or the policy's "
+        + "`forgetting:` from `weightdrift calibrate`); NaN or Inf in the backbone is high"
 
     /// `weightdrift calibrate`: what it saw and how well the fit separates the runs.
     public static func calibration(_ c: ForgettingCalibration) -> [String] {
-        var lines = ["\(c.runs.count) labelled runs, \(c.fittedOn) with a score and more than 0.5 points lost to fit on; "
-                     + "fit: forgetting ≈ k · score^\(format(c.exponent))"]
+        var lines = ["\(c.runs.count) labelled runs: \(c.keptTask) kept the original task (< 5 points lost), \(c.forgot) lost 5 points "
+                     + "or more; cut points placed in the gaps between them, on the cautious side"]
         lines.append("the fitted cut points put \(c.rightBand) of \(c.runs.count) runs in the band their measured loss warrants "
                      + "(low < 5 points, medium 5–20, high > 20); \(c.highCalledLow) that lost more than 20 points are called low")
         if let rho = c.spearman {
             lines.append("Spearman's rho between score and forgetting over these runs: \(format(rho))"
                          + (rho < 0.8 ? " — the score orders these runs poorly; the cut points are weak" : ""))
         } else {
-            lines.append("too few runs for a rank correlation; label more runs for a fit you can trust")
+            lines.append("too few runs for a rank correlation")
         }
-        if c.runs.count < 3 { lines.append("fewer than 3 labelled runs: the cut points are a guess") }
+        if c.runs.count < 5 {
+            lines.append("with \(c.runs.count) labelled runs the cut points rest on little (the README says how well three runs did on "
+                         + "other families); label more runs, near where forgetting starts, to sharpen them")
+        }
         return lines
     }
 
     public static func calibrationFailure(_ failure: ForgettingCalibration.Failure) -> String {
         switch failure {
-        case .nothingToFit(let runs):
-            return "cannot fit cut points: none of the \(runs) runs has a defined score and lost more than 0.5 points; "
-                + "label runs that forgot something"
+        case .needBothKinds(let runs, let kept, let forgot):
+            return "cannot fit cut points from \(runs) runs: \(kept) kept the original task with a non-zero drift (< 5 points lost) and "
+                + "\(forgot) lost 5 points or more; label at least one of each (the levels' scale cannot be guessed from one side)"
         }
     }
 
