@@ -186,7 +186,7 @@ public enum CompareText {
     // MARK: JUnit XML
 
     /// One testcase per layer, then one per gate rule that is not a layer's (coverage, forgetting
-    /// risk); a testcase fails exactly when the gate decision names it.
+    /// risk, the reference run when given); a testcase fails exactly when the gate decision names it.
     public static func junit(_ report: DriftReport) -> String {
         struct Case {
             let classname: String, name: String
@@ -212,6 +212,13 @@ public enum CompareText {
         cases.append(Case(classname: "weightdrift.gate", name: "forgetting risk",
                           failure: riskFailure.map { (Sentences.gateReason($0), "forgettingRisk") },
                           detail: riskLine(report.forgetting)))
+        if let reference = report.reference {
+            let referenceFailures = reasons.filter { if case .reference = $0 { true } else { false } }
+            cases.append(Case(classname: "weightdrift.gate", name: "reference",
+                              failure: referenceFailures.isEmpty ? nil
+                                  : (referenceFailures.map(Sentences.gateReason).joined(separator: "; "), "reference"),
+                              detail: Sentences.reference(reference)))
+        }
         let failures = cases.filter { $0.failure != nil }.count
         let skipped = cases.filter { $0.skipped != nil }.count
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -91,6 +91,13 @@ import Testing
         #expect(reasons.contains { $0["layer"] is NSNull && ($0["ratio"] as? Double ?? 0) > 1.5 })
         let table = try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved])
         #expect(table.stdout.contains("as far as the approved reference run"))
+        for format in ["markdown", "github", "junit", "html"] {
+            let out = try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved, "--format", format])
+            #expect(out.status == 1)
+            #expect(out.stdout.contains("as far as the approved reference run"), "\(format)")
+        }
+        let junit = try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved, "--format", "junit"])
+        #expect(junit.stdout.contains("name=\"reference\">\n      <failure message=\"the backbone moved"))
         // A generous ratio lets the same run through the reference gate (its layers may still fail on thresholds).
         let loose = try Self.json(try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved,
                                                "--max-ratio", "1000", "--format", "json"]).stdout)
