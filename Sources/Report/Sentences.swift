@@ -153,7 +153,7 @@ public enum Sentences {
         case .nonFinite(let layers):
             text = "\(layers) backbone layer(s) hold NaN or Inf: the pretrained features are gone"
         case .drift(let n):
-            text = "backbone drift \(f.score.map(format) ?? "—") (RMS of \(n) layers' relative changes; size-weighted "
+            text = "backbone drift \(f.score.map(format) ?? "—") (mean of \(n) layers' relative changes; size-weighted "
                 + "\(f.backboneRelativeChange.map(format) ?? "—"))"
             if f.runningStatistics > 0 {
                 text += " (\(f.runningStatistics) running statistics left out)"
@@ -197,7 +197,7 @@ public enum Sentences {
         }
     }
 
-    public static let forgettingRule = "score = sqrt(mean over backbone layers of (‖ΔWᵢ‖/‖W₀ᵢ‖)²), trainable weights only (BatchNorm "
+    public static let forgettingRule = "score = mean over backbone layers of ‖ΔWᵢ‖/‖W₀ᵢ‖, trainable weights only (BatchNorm "
         + "running statistics left out); the backbone is every layer in both files with the same shapes, a shared head included, "
         + "minus declared, new, reshaped and detected re-initialised heads; low below the medium cut point, high from the high one "
         + "(uncalibrated defaults \(ForgettingAssessment.mediumFrom) and \(ForgettingAssessment.highFrom), or the policy's "

@@ -48,7 +48,7 @@ import Testing
 
     /// The default cut points against measured forgetting on the digits CNN's 48 runs (a family the
     /// transfer study chose nothing on): recomputes each run's score from the recorded drift (the
-    /// RMS of the relative changes of the layers in both files with the same shapes) and checks the
+    /// mean of the relative changes of the layers in both files with the same shapes) and checks the
     /// level against the measured accuracy drop (< 5 points low, 5–20 medium, > 20 high). The
     /// defaults are cautious: none of the runs is called below its band.
     @Test func defaultsOnTheMeasuredExperimentRuns() throws {
@@ -58,14 +58,14 @@ import Testing
         for run in runs {
             let name = try #require(run["run"]?.string), drop = try #require(run["drop"]?.number) * 100
             let drift = try #require(JSONValue.parse(try Data(contentsOf: folder.appendingPathComponent("drift/\(name).json"))))
-            var squares: [Double] = []
+            var changes: [Double] = []
             var nonFinite = false
             for layer in drift["layers"]?.array ?? [] {
                 guard let status = layer["status"]?.string, !["new", "removed", "reshaped"].contains(status) else { continue }
                 guard let base = layer["baseNorm"]?.number, let diff = layer["diffNorm"]?.number else { nonFinite = true; continue }
-                if base > 0 { squares.append(diff * diff / (base * base)) }
+                if base > 0 { changes.append(diff / base) }
             }
-            let score = nonFinite ? Double.infinity : (squares.reduce(0, +) / Double(squares.count)).squareRoot()
+            let score = nonFinite ? Double.infinity : changes.reduce(0, +) / Double(changes.count)
             let predicted: ForgettingAssessment.Risk = score >= ForgettingAssessment.highFrom ? .high
                 : score >= ForgettingAssessment.mediumFrom ? .medium : .low
             let measured = ForgettingCalibration.band(forLoss: drop)

@@ -162,11 +162,11 @@ def candidates(base, tuned, fam_head_new_name):
             layer_sq.append(float("inf"))
         elif ls["n0"] > 0:
             layer_sq.append(ls["d"] / ls["n0"])
-    c["KEPT: RMS of the backbone layers' relative changes (running statistics excluded, head detection)"] = \
-        math.sqrt(sum(layer_sq) / len(layer_sq)) if layer_sq else float("nan")
+    c["RMS of the backbone layers' relative changes"] = math.sqrt(sum(layer_sq) / len(layer_sq)) if layer_sq else float("nan")
+    c["KEPT: mean of the backbone layers' relative changes (running statistics excluded, head detection)"] = \
+        sum(math.sqrt(x) for x in layer_sq) / len(layer_sq) if layer_sq else float("nan")
     c["RMS change per parameter (trainable, head detection)"] = math.sqrt(s_tr["d"] / s_tr["n"]) if s_tr else float("nan")
-    per = [rel(sums(l["weights"], True)) for l in bb if sums(l["weights"], True) and sums(l["weights"], True)["n0"] > 0]
-    c["mean per-layer relative change"] = float(np.mean(per)) if per else float("nan")
+    per = [math.sqrt(x) for x in layer_sq]
     c["max per-layer relative change"] = float(np.max(per)) if per else float("nan")
     if s_tr:
         cos = s_tr["dot"] / math.sqrt(s_tr["n0"] * s_tr["n1"]) if s_tr["n1"] > 0 else -1.0
@@ -276,7 +276,8 @@ def digits_cnn():
             b, d, cos = norms[-1]
             if cos is not None and cos < 0.5 and d / b >= 5 * rest_rel:
                 norms = rest
-            new.append(math.sqrt(sum((d / b) ** 2 for b, d, _ in norms if b > 0) / len(norms)))
+            per = [d / b for b, d, _ in norms if b > 0]
+            new.append(sum(per) / len(per))
         lost.append(100 * r["drop"])
     return {"runs": len(runs), "currentRho": rho(old, lost), "keptRho": rho(new, lost),
             "bootstrap": bootstrap(new, np.array(lost), old)}
