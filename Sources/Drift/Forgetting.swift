@@ -1,10 +1,10 @@
 import Foundation
 
 /// How much of what the pretrained model knew the fine-tune is likely to have overwritten,
-/// judged from the backbone's aggregate drift, with the drift profile by depth alongside.
+/// judged from how far the backbone layers moved, with the drift profile by depth alongside.
 ///
 /// The rule and its thresholds are measured, not assumed: `tools/experiments/forgetting` (one CNN,
-/// 48 runs) and `tools/experiments/transfer` (five other families, 80 runs) fine-tune real models,
+/// 48 runs) and `tools/experiments/transfer` (five other families, 85 runs) fine-tune real models,
 /// measure the original task's accuracy before and after, and report how well candidate scores
 /// order the runs and which levels they put them in; the README quotes the figures.
 public struct ForgettingAssessment: Sendable {
