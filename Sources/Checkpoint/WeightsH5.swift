@@ -183,9 +183,20 @@ private func assignConfigPaths(_ entries: [KerasConfig.Entry], containerPath: St
             }
             assignConfigPaths(entry.children, containerPath: path + "/" + container, container: container,
                               namePrefix: name + "/", files: files, groups: groups, into: &ordered, claimed: &claimed)
-        } else if groups[path] != nil {
-            ordered.append((path, name, entry))
-            claimed.insert(path)
+        } else {
+            if groups[path] != nil {
+                ordered.append((path, name, entry))
+                claimed.insert(path)
+            }
+            // Variables of sublayers the config does not list (a GRU's cells inside Bidirectional,
+            // MultiHeadAttention's projections) sit at this layer's depth, not after the model.
+            let inner = groups.keys.filter { $0.hasPrefix(path + "/") && !claimed.contains($0) && !(groups[$0]?.datasets.isEmpty ?? true) }
+                .sorted(by: KerasNames.naturalLess)
+            for sub in inner {
+                let relative = label(for: String(sub.dropFirst(path.count)))
+                ordered.append((sub, storedName(of: sub, groups: groups) ?? name + "/" + relative, nil))
+                claimed.insert(sub)
+            }
         }
     }
 }

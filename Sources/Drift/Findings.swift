@@ -68,6 +68,9 @@ public enum GateReason: Sendable, Equatable {
     case coverage(Coverage, minimum: Double)
     /// The forgetting risk reached the level the policy fails at.
     case forgettingRisk(ForgettingAssessment.Risk, failsFrom: ForgettingAssessment.Risk)
+    /// Moved more than `maxRatio` times as far as the approved reference run: one layer, or the
+    /// whole backbone when `layer` is nil (`tuned` and `approved` are the relative changes).
+    case reference(layer: String?, ratio: Double, tuned: Double, approved: Double, maxRatio: Double)
 
     /// A short stable identifier, for machine-readable output.
     public var kind: String {
@@ -75,6 +78,7 @@ public enum GateReason: Sendable, Equatable {
         case .layer: "layer"
         case .coverage: "coverage"
         case .forgettingRisk: "forgettingRisk"
+        case .reference: "reference"
         }
     }
 }

@@ -89,6 +89,9 @@ public struct Policy: Sendable, Equatable {
     public var failOnRisk: ForgettingAssessment.Risk?
     /// Fail the gate when less than this share of the base's parameters was compared.
     public var minCoverage = 0.5
+    /// The forgetting levels' cut points fitted by `weightdrift calibrate` (policy `forgetting:`);
+    /// nil: the uncalibrated defaults.
+    public var forgettingCutPoints: ForgettingAssessment.CutPoints?
 
     public init() {}
 
@@ -131,6 +134,12 @@ public struct Policy: Sendable, Equatable {
         }
         guard minCoverage.isFinite, minCoverage >= 0, minCoverage <= 1 else {
             throw PolicyError("minimum coverage must be a share between 0 and 1, got \(minCoverage)")
+        }
+        if let cuts = forgettingCutPoints {
+            guard cuts.medium.isFinite, cuts.high.isFinite, cuts.medium > 0, cuts.medium <= cuts.high else {
+                throw PolicyError("forgetting cut points must be finite numbers with 0 < medium ≤ high, got medium \(cuts.medium), "
+                                  + "high \(cuts.high)")
+            }
         }
     }
 

@@ -15,7 +15,7 @@ extension Policy {
             throw PolicyError("\(source): a policy is a YAML mapping (version, thresholds, rules, …)")
         }
         try checkKeys(root, ["version", "thresholds", "failOnWarn", "failOnNonFinite", "allowNew", "allowRemoved", "rules",
-                             "head", "failOnRisk", "minCoverage"],
+                             "head", "failOnRisk", "minCoverage", "forgetting"],
                       at: "\(source)")
         if let version = root["version"], number(version) != 1 {
             throw PolicyError("\(source): version: only version 1 is understood")
@@ -41,6 +41,15 @@ extension Policy {
         if let raw = root["minCoverage"] {
             guard let share = number(raw) else { throw PolicyError("\(source): minCoverage: expected a share between 0 and 1") }
             policy.minCoverage = share
+        }
+        if let raw = root["forgetting"] {
+            let at = "\(source): forgetting"
+            guard let map = raw as? [String: Any] else { throw PolicyError("\(at): expected {medium: …, high: …}") }
+            try checkKeys(map, ["medium", "high"], at: at)
+            guard let medium = map["medium"].flatMap(number), let high = map["high"].flatMap(number) else {
+                throw PolicyError("\(at): medium and high are both required numbers (the cut points `weightdrift calibrate` prints)")
+            }
+            policy.forgettingCutPoints = ForgettingAssessment.CutPoints(medium: medium, high: high, source: .policy)
         }
         if let rules = root["rules"] {
             guard let list = rules as? [Any] else { throw PolicyError("\(source): rules: expected a list") }

@@ -91,7 +91,7 @@ public struct DriftReport: Sendable {
     public let policy: Policy
     public let matchMode: MatchMode
     public let layers: [LayerResult]
-    public let summary: Summary
+    public internal(set) var summary: Summary
     /// Things worth knowing that are not verdicts (layer order not stored, …).
     public let notes: [Note]
     /// The training setups the two checkpoints record.
@@ -107,6 +107,8 @@ public struct DriftReport: Sendable {
     public let forgetting: ForgettingAssessment
     /// Wall time of the comparison (reading and reducing).
     public var seconds: Double = 0
+    /// Set when the run is gated against an approved fine-tune (`compare --reference`).
+    public internal(set) var reference: ReferenceComparison? = nil
 }
 
 extension DriftReport {

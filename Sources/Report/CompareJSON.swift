@@ -27,6 +27,22 @@ public enum CompareJSON {
             "diagnosis": .optional(report.diagnosis.map { Sentences.diagnosis($0) }),
             "baseDiagnosis": .optional(report.baseDiagnosis.map { Sentences.diagnosis($0) }),
             "forgetting": forgetting(report.forgetting),
+            "reference": report.reference.map(reference) ?? .null,
+        ])
+    }
+
+    static func reference(_ r: ReferenceComparison) -> JSONValue {
+        .object([
+            "path": .string(r.path),
+            "maxRatio": .number(r.maxRatio),
+            "tunedScore": .optional(r.tunedScore),
+            "approvedScore": .optional(r.approvedScore),
+            "overallRatio": .optional(r.overallRatio),
+            "explanation": .string(Sentences.reference(r)),
+            "layers": .array(r.layers.map { layer in
+                .object(["name": .string(layer.name), "relativeChange": .number(layer.tuned),
+                         "approvedRelativeChange": .number(layer.approved), "ratio": .optional(layer.ratio)])
+            }),
         ])
     }
 
@@ -40,6 +56,25 @@ public enum CompareJSON {
             "earlyRelativeChange": .optional(f.earlyRelativeChange),
             "lateRelativeChange": .optional(f.lateRelativeChange),
             "headLayers": .array(f.headLayers.map { .string($0) }),
+            "heads": .array(f.heads.map { head in
+                var fields: [String: JSONValue] = ["name": .string(head.name)]
+                switch head.reason {
+                case .declared(let pattern): fields["reason"] = .string("declared"); fields["pattern"] = .string(pattern)
+                case .new: fields["reason"] = .string("new")
+                case .removed: fields["reason"] = .string("removed")
+                case .reshaped: fields["reason"] = .string("reshaped")
+                case .detected(let cosine, let change, let rest):
+                    fields["reason"] = .string("detected")
+                    fields["cosine"] = .number(cosine)
+                    fields["relativeChange"] = .number(change)
+                    fields["backboneRelativeChange"] = .number(rest)
+                }
+                return .object(fields)
+            }),
+            "detectedHead": .optional(f.detectedHead?.name),
+            "runningStatisticsExcluded": .int(f.runningStatistics),
+            "cutPoints": .object(["medium": .number(f.cutPoints.medium), "high": .number(f.cutPoints.high),
+                                  "source": .string(f.cutPoints.source == .policy ? "policy" : "uncalibrated-defaults")]),
             "profile": .array(f.profile.map { point in
                 .object(["name": .string(point.name), "depth": .number(point.depth),
                          "relativeChange": .optional(point.relativeChange), "parameters": .int(point.parameters)])
@@ -181,6 +216,12 @@ public enum CompareJSON {
         case .forgettingRisk(let risk, let level):
             fields["risk"] = .string(risk.rawValue)
             fields["failsFrom"] = .string(level.rawValue)
+        case .reference(let layer, let ratio, let tuned, let approved, let maxRatio):
+            fields["layer"] = .optional(layer)
+            fields["ratio"] = .optional(ratio)
+            fields["relativeChange"] = .number(tuned)
+            fields["approvedRelativeChange"] = .number(approved)
+            fields["maxRatio"] = .number(maxRatio)
         }
         return .object(fields)
     }

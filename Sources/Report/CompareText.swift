@@ -122,6 +122,7 @@ public enum CompareText {
         }
         out += "coverage: \(Sentences.coverage(report.summary.coverage))\n"
         out += paint(riskLine(report.forgetting), riskStatus(report.forgetting.risk)) + "\n"
+        if let reference = report.reference { out += Sentences.reference(reference) + "\n" }
         out += "\n" + paint(summaryLine(report), report.summary.passed ? .ok : .fail) + "\n"
         let failures = report.summary.failures
         for failure in failures.prefix(20) { out += "  \(Sentences.gateReason(failure))\n" }
@@ -169,6 +170,8 @@ public enum CompareText {
             case .layer: continue
             case .coverage(_, let minimum): line += " · coverage below \(percent(minimum))"
             case .forgettingRisk(let risk, _): line += " · forgetting risk \(risk.rawValue)"
+            case .reference(let layer, let ratio, _, _, _):
+                line += " · \(layer ?? "backbone") \(Sentences.times(ratio)) the reference"
             }
         }
         if let worst = report.summary.worstLayer, let layer = report.layers.first(where: { $0.name == worst }) {
@@ -235,6 +238,7 @@ public enum CompareText {
         }
         out += "\n- coverage: \(cell(Sentences.coverage(report.summary.coverage)))"
         out += "\n- \(cell(riskLine(report.forgetting)))"
+        if let reference = report.reference { out += "\n- \(cell(Sentences.reference(reference)))" }
         out += "\n"
         let t = report.policy.thresholds
         out += "\nThresholds: warn when relative change > \(format(t.warn.relativeChange)) or cosine < \(format(t.warn.cosine)); "
@@ -281,7 +285,7 @@ public enum CompareText {
     // MARK: JUnit XML
 
     /// One testcase per layer, then one per gate rule that is not a layer's (coverage, forgetting
-    /// risk); a testcase fails exactly when the gate decision names it.
+    /// risk, the reference run when given); a testcase fails exactly when the gate decision names it.
     public static func junit(_ report: DriftReport) -> String {
         struct Case {
             let classname: String, name: String
@@ -315,6 +319,13 @@ public enum CompareText {
         cases.append(Case(classname: "weightdrift.gate", name: "forgetting risk",
                           failure: riskFailure.map { (Sentences.gateReason($0), "forgettingRisk") },
                           detail: riskLine(report.forgetting)))
+        if let reference = report.reference {
+            let referenceFailures = reasons.filter { if case .reference = $0 { true } else { false } }
+            cases.append(Case(classname: "weightdrift.gate", name: "reference",
+                              failure: referenceFailures.isEmpty ? nil
+                                  : (referenceFailures.map(Sentences.gateReason).joined(separator: "; "), "reference"),
+                              detail: Sentences.reference(reference)))
+        }
         let failures = cases.filter { $0.failure != nil }.count
         let skipped = cases.filter { $0.skipped != nil }.count
         let time = String(format: "%.3f", report.seconds)
@@ -396,6 +407,8 @@ public enum CompareText {
             case .layer(let name, _, _): issues.append(issue("weightdrift.layer", name, Sentences.gateReason(reason), "major"))
             case .coverage: issues.append(issue("weightdrift.coverage", "coverage", Sentences.gateReason(reason), "critical"))
             case .forgettingRisk: issues.append(issue("weightdrift.forgetting-risk", "risk", Sentences.gateReason(reason), "critical"))
+            case .reference(let layer, _, _, _, _):
+                issues.append(issue("weightdrift.reference", layer ?? "backbone", Sentences.gateReason(reason), "major"))
             }
         }
         let failing = Set(report.summary.failures.compactMap { if case .layer(let name, _, _) = $0 { name } else { nil } })

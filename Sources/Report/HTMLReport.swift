@@ -45,16 +45,17 @@ public enum HTMLReport {
         body += "<section><h2>Forgetting risk: <span class=\"risk \(f.risk.rawValue)\">\(f.risk.rawValue)</span>"
             + "\(f.score.map { " (\(format($0)))" } ?? "")</h2><p>\(escape(Sentences.forgettingExplanation(f))).</p>"
             + "<p class=\"muted\">\(escape(Sentences.forgettingRule)).</p>\n"
+            + (report.reference.map { "<p>\(escape(Sentences.reference($0))).</p>\n" } ?? "")
         if !f.profile.isEmpty {
             // Coloured by the risk band each layer's own drift falls in.
             body += chart(title: "Backbone relative change by depth (input → output, log scale)",
                           bars: f.profile.map { point in
-                              let band: Status = (point.relativeChange ?? .infinity) >= ForgettingAssessment.highFrom ? .fail
-                                  : (point.relativeChange ?? 0) >= ForgettingAssessment.mediumFrom ? .warn : .ok
+                              let band: Status = (point.relativeChange ?? .infinity) >= f.cutPoints.high ? .fail
+                                  : (point.relativeChange ?? 0) >= f.cutPoints.medium ? .warn : .ok
                               return Bar(label: point.name, value: point.relativeChange, status: band,
                                          missing: point.relativeChange == nil ? .nonFinite : nil)
                           },
-                          scale: .log, lines: [(ForgettingAssessment.mediumFrom, "medium"), (ForgettingAssessment.highFrom, "high")],
+                          scale: .log, lines: [(f.cutPoints.medium, "medium"), (f.cutPoints.high, "high")],
                           legend: [("low", palette(.ok)), ("medium", palette(.warn)), ("high", palette(.fail))])
         }
         if !f.headLayers.isEmpty {

@@ -57,7 +57,31 @@ public enum Sentences {
                 + "the rest of the model was not checked (new, removed or reshaped layers, or ignored by the policy)"
         case .forgettingRisk(let risk, let level):
             return "forgetting risk \(risk.rawValue) (the policy fails from \(level.rawValue))"
+        case .reference(let layer, let ratio, let tuned, let approved, let maxRatio):
+            let what = layer.map { "\($0): moved" } ?? "the backbone moved"
+            return "\(what) \(times(ratio)) as far as the approved reference run (relative change \(format(tuned)) against "
+                + "\(format(approved))), above the maximum of \(times(maxRatio))"
         }
+    }
+
+    /// "1.83×", "∞×" (the reference left it untouched).
+    public static func times(_ ratio: Double) -> String {
+        ratio.isInfinite ? "∞× (the approved run left it bit-identical)" : "\(format(ratio))×"
+    }
+
+    /// How the run compares with the approved reference run, in one line.
+    public static func reference(_ r: ReferenceComparison) -> String {
+        var text = "reference \(r.path): "
+        if let overall = r.overallRatio, let a = r.tunedScore, let b = r.approvedScore {
+            text += "backbone drift \(format(a)) against the approved run's \(format(b)), \(times(overall))"
+        } else {
+            text += "no backbone ratio (a score is undefined in one of the runs)"
+        }
+        if let furthest = r.layers.max(by: { $0.ratio < $1.ratio }) {
+            text += "; furthest layer \(furthest.name) \(times(furthest.ratio))"
+        }
+        let over = r.layers.filter { $0.ratio > r.maxRatio && $0.tuned >= ReferenceComparison.minimumChange }.count
+        return text + "; \(over) of \(r.layers.count) layers above the maximum of \(times(r.maxRatio))"
     }
 
     /// A short title for a gate reason (annotation titles, JUnit test names).
@@ -66,6 +90,7 @@ public enum Sentences {
         case .layer(let name, _, _): "weightdrift: \(name)"
         case .coverage: "weightdrift: coverage"
         case .forgettingRisk: "weightdrift: forgetting risk"
+        case .reference(let layer, _, _, _, _): "weightdrift: reference" + (layer.map { " \($0)" } ?? "")
         }
     }
 
@@ -123,23 +148,87 @@ public enum Sentences {
     }
 
     public static func forgettingExplanation(_ f: ForgettingAssessment) -> String {
+        var text: String
         switch f.basis {
         case .nonFinite(let layers):
-            return "\(layers) backbone layer(s) hold NaN or Inf: the pretrained features are gone"
+            text = "\(layers) backbone layer(s) hold NaN or Inf: the pretrained features are gone"
         case .drift(let n):
-            var text = "backbone drift \(f.score.map(format) ?? "—") over \(n) layers"
+            text = "backbone drift \(f.score.map(format) ?? "—") (mean of \(n) layers' relative changes; size-weighted "
+                + "\(f.backboneRelativeChange.map(format) ?? "—"))"
+            if f.runningStatistics > 0 {
+                text += " (\(f.runningStatistics) running statistics left out)"
+            }
             if let early = f.earlyRelativeChange, let late = f.lateRelativeChange, n >= 3 {
                 text += "; early layers \(format(early)), late layers \(format(late))"
             }
-            return text
         case .noBackbone:
-            return "no backbone layers to judge (no layer is in both files with the same shapes)"
+            text = "no backbone layers to judge (no layer is in both files with the same shapes)"
+        }
+        text += "; " + heads(f.heads)
+        return text + "; " + cutPoints(f.cutPoints)
+    }
+
+    /// Which layers were taken as the head, and why; always said.
+    public static func heads(_ heads: [ForgettingAssessment.HeadLayer]) -> String {
+        guard !heads.isEmpty else { return "head: none left out (no new, reshaped or declared layer, none detected)" }
+        let parts = heads.prefix(6).map { head -> String in
+            switch head.reason {
+            case .declared(let pattern): return "\(head.name) (declared: \(pattern))"
+            case .new: return "\(head.name) (new)"
+            case .removed: return "\(head.name) (removed)"
+            case .reshaped: return "\(head.name) (reshaped)"
+            case .detected(let cosine, let change, let rest):
+                let ratio = rest > 0 ? "\(format(change / rest))× the rest's drift" : "the rest unchanged"
+                return "\(head.name) (detected: relative change \(format(change)), \(ratio), cosine \(format(cosine)) with its base; "
+                    + "re-initialised for the new task; declare it with --head, or name the real head, to change this)"
+            }
+        }
+        return "head: " + parts.joined(separator: ", ") + (heads.count > 6 ? " and \(heads.count - 6) more" : "")
+    }
+
+    /// Where the levels come from.
+    public static func cutPoints(_ cuts: ForgettingAssessment.CutPoints) -> String {
+        switch cuts.source {
+        case .uncalibratedDefaults:
+            return "levels are uncalibrated defaults (medium from \(format(cuts.medium)), high from \(format(cuts.high))): they order "
+                + "runs of one model but their scale differs by architecture; fit them to yours with `weightdrift calibrate`"
+        case .policy:
+            return "levels calibrated by the policy (medium from \(format(cuts.medium)), high from \(format(cuts.high)))"
         }
     }
 
-    public static let forgettingRule = "score = sqrt(Σ‖ΔWᵢ‖² / Σ‖W₀ᵢ‖²) over backbone layers (every layer in both files with the same "
-        + "shapes, a shared head included); low < \(ForgettingAssessment.mediumFrom), medium < \(ForgettingAssessment.highFrom), "
-        + "high ≥ \(ForgettingAssessment.highFrom); NaN or Inf in the backbone is high"
+    public static let forgettingRule = "score = mean over backbone layers of ‖ΔWᵢ‖/‖W₀ᵢ‖, trainable weights only (BatchNorm "
+        + "running statistics left out); the backbone is every layer in both files with the same shapes, a shared head included, "
+        + "minus declared, new, reshaped and detected re-initialised heads; low below the medium cut point, high from the high one "
+        + "(uncalibrated defaults \(ForgettingAssessment.mediumFrom) and \(ForgettingAssessment.highFrom), or the policy's "
+        + "`forgetting:` from `weightdrift calibrate`); NaN or Inf in the backbone is high"
+
+    /// `weightdrift calibrate`: what it saw and how well the fit separates the runs.
+    public static func calibration(_ c: ForgettingCalibration) -> [String] {
+        var lines = ["\(c.runs.count) labelled runs: \(c.keptTask) kept the original task (< 5 points lost), \(c.forgot) lost 5 points "
+                     + "or more; cut points placed in the gaps between them, on the cautious side"]
+        lines.append("the fitted cut points put \(c.rightBand) of \(c.runs.count) runs in the band their measured loss warrants "
+                     + "(low < 5 points, medium 5–20, high > 20); \(c.highCalledLow) that lost more than 20 points are called low")
+        if let rho = c.spearman {
+            lines.append("Spearman's rho between score and forgetting over these runs: \(format(rho))"
+                         + (rho < 0.8 ? " — the score orders these runs poorly; the cut points are weak" : ""))
+        } else {
+            lines.append("too few runs for a rank correlation")
+        }
+        if c.runs.count < 5 {
+            lines.append("with \(c.runs.count) labelled runs the cut points rest on little (the README says how well three runs did on "
+                         + "other families); label more runs, near where forgetting starts, to sharpen them")
+        }
+        return lines
+    }
+
+    public static func calibrationFailure(_ failure: ForgettingCalibration.Failure) -> String {
+        switch failure {
+        case .needBothKinds(let runs, let kept, let forgot):
+            return "cannot fit cut points from \(runs) runs: \(kept) kept the original task with a non-zero drift (< 5 points lost) and "
+                + "\(forgot) lost 5 points or more; label at least one of each (the levels' scale cannot be guessed from one side)"
+        }
+    }
 
     /// The headline: the verdict, and the forgetting risk beside a pass when it is high.
     public static func verdict(_ report: DriftReport) -> String {

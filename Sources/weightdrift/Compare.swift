@@ -39,26 +39,44 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var gate: GateOptions
 
+    @Option(name: .long, help: "An approved fine-tune of the same base: fail when this run moved a layer, or the backbone, more than --max-ratio times as far as it did.")
+    var reference: String?
+
+    @Option(name: .long, help: "With --reference: the largest allowed ratio of this run's relative change to the approved run's (default 1.5).")
+    var maxRatio: Double?
+
+    func validate() throws {
+        if let maxRatio {
+            guard reference != nil else { throw ValidationError("--max-ratio needs --reference APPROVED") }
+            guard maxRatio.isFinite, maxRatio >= 1 else { throw ValidationError("--max-ratio must be a finite number ≥ 1") }
+        }
+    }
+
     @Flag(name: .long, help: "Do not hash the inputs (the report's sha256 fields are then null). Hashing reads every byte of both files again, on its own threads; skip it when time matters more than identifying the files.")
     var noHash = false
 
 
     func run() throws {
         let artefacts = try out.artefacts(known: CompareFormat.allCases.map(\.rawValue))
-        for artefact in artefacts { try Console.checkOutput(artefact.path, inputs: [base, tuned]) }
-        if let summary = out.stepSummary { try Console.checkOutput(summary, inputs: [base, tuned]) }
+        for artefact in artefacts { try Console.checkOutput(artefact.path, inputs: [base, tuned] + (reference.map { [$0] } ?? [])) }
+        if let summary = out.stepSummary { try Console.checkOutput(summary, inputs: [base, tuned] + (reference.map { [$0] } ?? [])) }
         let policy = try gate.makePolicy()
         let baseCheckpoint = try Checkpoint.open(base)
         let tunedCheckpoint = try Checkpoint.open(tuned)
         // The inputs' SHA-256 (which exact files were gated) is hashed on its own threads while
         // the drift pass runs: it reads every byte again and would otherwise double the time.
         let hashes = FileHashes(paths: noHash ? [] : [base, tuned])
-        let unhashed: DriftReport
+        var unhashed: DriftReport
         do {
             let progress = Progress(what: "comparing")
             unhashed = try DriftEngine.compare(base: baseCheckpoint, tuned: tunedCheckpoint, policy: policy, mode: gate.match.mode,
                                                progress: progress.update)
             progress.finish()
+            if let reference {
+                let approved = try DriftEngine.compare(base: baseCheckpoint, tuned: Checkpoint.open(reference), policy: policy,
+                                                       mode: gate.match.mode)
+                unhashed = unhashed.judged(against: approved, path: reference, maxRatio: maxRatio ?? ReferenceComparison.defaultMaxRatio)
+            }
         } catch let error as PolicyError {
             throw CLIError(message: error.description)
         }

@@ -10,7 +10,7 @@ struct WeightDrift: ParsableCommand {
         Exit codes: 0 pass, 1 the drift gate failed, 2 bad input or usage.
         """,
         version: ToolInfo.version,
-        subcommands: [Compare.self, Inspect.self, TrendCommand.self, Schedule.self, History.self]
+        subcommands: [Compare.self, Calibrate.self, Inspect.self, TrendCommand.self, Schedule.self, History.self]
     )
 
     static func usageString(for error: any Error) -> String {

@@ -46,32 +46,34 @@ import Testing
         #expect(report.summary.failures.contains(.forgettingRisk(report.forgetting.risk, failsFrom: .medium)))
     }
 
-    /// The rule's thresholds against measured forgetting: recomputes each run's score from the
-    /// recorded drift (base norms and change norms of the layers in both files with the same
-    /// shapes) and checks the class against the measured accuracy drop (< 5 points low, > 30 high).
-    @Test func ruleClassifiesTheMeasuredExperimentRuns() throws {
+    /// The default cut points against measured forgetting on the digits CNN's 48 runs (a family the
+    /// transfer study chose nothing on): recomputes each run's score from the recorded drift (the
+    /// mean of the relative changes of the layers in both files with the same shapes) and checks the
+    /// level against the measured accuracy drop (< 5 points low, 5–20 medium, > 20 high). The
+    /// defaults are cautious: none of the runs is called below its band.
+    @Test func defaultsOnTheMeasuredExperimentRuns() throws {
         let folder = Samples.root.appendingPathComponent("tools/experiments/forgetting")
         let runs = try #require(JSONValue.parse(try Data(contentsOf: folder.appendingPathComponent("runs.json")))?["runs"]?.array)
         var right = 0, underCalls = 0
         for run in runs {
             let name = try #require(run["run"]?.string), drop = try #require(run["drop"]?.number) * 100
             let drift = try #require(JSONValue.parse(try Data(contentsOf: folder.appendingPathComponent("drift/\(name).json"))))
-            var change = 0.0, norm = 0.0
+            var changes: [Double] = []
+            var nonFinite = false
             for layer in drift["layers"]?.array ?? [] {
-                guard let status = layer["status"]?.string, !["new", "removed", "reshaped"].contains(status),
-                      let base = layer["baseNorm"]?.number, let diff = layer["diffNorm"]?.number else { continue }
-                change += diff * diff
-                norm += base * base
+                guard let status = layer["status"]?.string, !["new", "removed", "reshaped"].contains(status) else { continue }
+                guard let base = layer["baseNorm"]?.number, let diff = layer["diffNorm"]?.number else { nonFinite = true; continue }
+                if base > 0 { changes.append(diff / base) }
             }
-            let score = norm > 0 ? (change / norm).squareRoot() : 0
+            let score = nonFinite ? Double.infinity : changes.reduce(0, +) / Double(changes.count)
             let predicted: ForgettingAssessment.Risk = score >= ForgettingAssessment.highFrom ? .high
                 : score >= ForgettingAssessment.mediumFrom ? .medium : .low
-            let measured: ForgettingAssessment.Risk = drop > 30 ? .high : drop < 5 ? .low : .medium
+            let measured = ForgettingCalibration.band(forLoss: drop)
             if predicted == measured { right += 1 }
             if predicted < measured { underCalls += 1 }
         }
         #expect(runs.count >= 48)
-        #expect(Double(right) / Double(runs.count) >= 0.95, "\(right) of \(runs.count)")
+        #expect(Double(right) / Double(runs.count) >= 0.75, "\(right) of \(runs.count)")
         #expect(underCalls == 0)
     }
 }

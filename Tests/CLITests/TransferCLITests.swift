@@ -1,0 +1,111 @@
+import Foundation
+import SampleFixtures
+import Testing
+
+/// `calibrate` and `compare --reference` end to end on the real fine-tunes in samples/transfer.
+@Suite struct TransferCLITests {
+    static var manifest: [[String: Any]] {
+        let url = Samples.directory.appendingPathComponent("transfer/manifest.json")
+        guard let data = try? Data(contentsOf: url), let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+        return doc["runs"] as? [[String: Any]] ?? []
+    }
+
+    static func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    static func band(_ lost: Double) -> String { lost < 5 ? "low" : lost <= 20 ? "medium" : "high" }
+
+    /// calibrate on three labelled runs prints a fragment; compare --policy applies it to the
+    /// family's other runs, and the report then says the levels come from the policy.
+    @Test func calibrateThenCompareWithTheFragment() throws {
+        let result = try CLI.run(["calibrate", "samples/transfer/mlp_labelled.csv"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("3 labelled runs"))
+        let fragment = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("forgetting: {medium: ") })
+        let folder = try Samples.temporaryDirectory()
+        let policy = folder.appendingPathComponent("policy.yaml")
+        try "version: 1\n\(fragment)\n".write(to: policy, atomically: true, encoding: .utf8)
+
+        let asJSON = try Self.json(try CLI.run(["calibrate", "samples/transfer/mlp_labelled.csv", "--format", "json"]).stdout)
+        let cuts = try #require(asJSON["forgetting"] as? [String: Double])
+        #expect(asJSON["highCalledLow"] as? Int == 0)
+
+        let others = Self.manifest.filter { $0["family"] as? String == "mlp" }.dropFirst(3)
+        #expect(others.count >= 3)
+        var right = 0
+        for run in others {
+            let tuned = try #require(run["tuned"] as? String), lost = try #require(run["forgetting"] as? Double)
+            let out = try CLI.run(["compare", "samples/transfer/mlp/base.keras", "samples/transfer/\(tuned)", "--policy", policy.path,
+                                   "--format", "json"])
+            #expect(out.status == 0 || out.status == 1, "\(out.stderr)")
+            let f = try #require(try Self.json(out.stdout)["forgetting"] as? [String: Any])
+            let applied = try #require(f["cutPoints"] as? [String: Any])
+            #expect(applied["source"] as? String == "policy")
+            #expect(abs((applied["medium"] as? Double ?? 0) - cuts["medium"]!) <= 1e-5 * cuts["medium"]!)
+            #expect(!(f["explanation"] as? String ?? "").contains("uncalibrated"))
+            if f["risk"] as? String == Self.band(lost) { right += 1 }
+            // Never call a run that lost more than 20 points low.
+            if lost > 20 { #expect(f["risk"] as? String != "low", "\(tuned)") }
+        }
+        #expect(Double(right) / Double(others.count) >= 0.75, "\(right) of \(others.count)")
+    }
+
+    @Test func compareWithoutCalibrationSaysTheLevelsAreUncalibrated() throws {
+        let out = try CLI.run(["compare", "samples/transfer/mlp/base.keras", "samples/transfer/mlp/adam_lr0.0001_e3_s1.keras"])
+        #expect(out.stdout.contains("levels are uncalibrated defaults"))
+        #expect(out.stdout.contains("head: none left out"))
+    }
+
+    @Test func calibrateRefusesBadInputWithExitTwo() throws {
+        let folder = try Samples.temporaryDirectory()
+        for (name, text) in [("short.csv", "base,tuned,forgetting\nmlp/base.keras,mlp/base.keras\n"),
+                             ("nan.csv", "mlp/base.keras,mlp/base.keras,lots\n"),
+                             ("missing.csv", "nothing.keras,mlp/base.keras,3\n"),
+                             ("empty.csv", "base,tuned,forgetting\n")] {
+            let path = folder.appendingPathComponent(name)
+            try text.replacingOccurrences(of: "mlp/", with: Samples.path("transfer/mlp/")).write(to: path, atomically: true, encoding: .utf8)
+            let out = try CLI.run(["calibrate", path.path])
+            #expect(out.status == 2, "\(name): \(out.stdout)")
+            #expect(out.stderr.hasPrefix("weightdrift: error: ") && out.stderr.split(separator: "\n").count == 1, "\(name): \(out.stderr)")
+            #expect(out.stderr.contains(name) || out.stderr.contains("nothing.keras"), "\(out.stderr)")
+        }
+    }
+
+    /// An approved fine-tune as the yardstick: itself passes at ratio 1, a run that moved much
+    /// further fails with a reference reason in every format's gate.
+    @Test func referenceRunGatesByRatio() throws {
+        let base = "samples/transfer/mlp/base.keras"
+        let approved = "samples/transfer/mlp/adam_lr0.0001_e3_s1.keras"
+        let same = try CLI.run(["compare", base, approved, "--reference", approved, "--format", "json"])
+        #expect(same.status == 0, "\(same.stdout)")
+        let reference = try #require(try Self.json(same.stdout)["reference"] as? [String: Any])
+        #expect(reference["overallRatio"] as? Double == 1)
+
+        let far = try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved, "--format", "json"])
+        #expect(far.status == 1)
+        let doc = try Self.json(far.stdout)
+        let gate = try #require((doc["summary"] as? [String: Any])?["gate"] as? [[String: Any]])
+        let reasons = gate.filter { $0["kind"] as? String == "reference" }
+        #expect(!reasons.isEmpty)
+        #expect(reasons.contains { $0["layer"] is NSNull && ($0["ratio"] as? Double ?? 0) > 1.5 })
+        let table = try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved])
+        #expect(table.stdout.contains("as far as the approved reference run"))
+        for format in ["markdown", "github", "junit", "html"] {
+            let out = try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved, "--format", format])
+            #expect(out.status == 1)
+            #expect(out.stdout.contains("as far as the approved reference run"), "\(format)")
+        }
+        let junit = try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved, "--format", "junit"])
+        #expect(junit.stdout.contains("name=\"reference\" time=\"0.000\">\n      <failure message=\"the backbone moved"))
+        // A generous ratio lets the same run through the reference gate (its layers may still fail on thresholds).
+        let loose = try Self.json(try CLI.run(["compare", base, "samples/transfer/mlp/adam_lr0.01_e3_s1.keras", "--reference", approved,
+                                               "--max-ratio", "1000", "--format", "json"]).stdout)
+        let looseGate = (loose["summary"] as? [String: Any])?["gate"] as? [[String: Any]] ?? []
+        #expect(!looseGate.contains { $0["kind"] as? String == "reference" })
+        let usage = try CLI.run(["compare", base, approved, "--max-ratio", "2"])
+        #expect(usage.status == 2)
+        let tooSmall = try CLI.run(["compare", base, approved, "--reference", approved, "--max-ratio", "0.5"])
+        #expect(tooSmall.status == 2)
+    }
+}

@@ -1,0 +1,455 @@
+#!/usr/bin/env python3
+"""Scores candidate forgetting signals on the runs of study.py and evaluates them honestly.
+
+For every run it loads the base and the fine-tuned model (Keras, in model = depth order), computes
+each candidate score in float64 with numpy, and reports:
+
+  - Spearman's rho between each candidate and the measured forgetting (points of original-task
+    accuracy lost), over all families and per family;
+  - a paired bootstrap (runs resampled, 2000 draws, seed 0) of rho(candidate) - rho(current);
+  - leave-one-family-out (LOFO) banding: cut points fitted on four families, applied to the fifth;
+  - calibration: for every family and every choice of three labelled runs, cut points fitted on
+    the three (the rule `weightdrift calibrate` implements), applied to the family's other runs.
+
+With --weightdrift BINARY it also runs `weightdrift compare BASE TUNED --format json` on every
+run and checks that the tool's forgetting score equals the kept candidate (to 1e-6 relative).
+
+Writes results.json and results.md next to this script.
+"""
+
+import argparse
+import itertools
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np
+from scipy.stats import spearmanr
+
+HERE = Path(__file__).resolve().parent
+BANDS = (5.0, 20.0)   # low < 5 points lost, medium 5-20, high > 20
+RUNNING = ("moving_mean", "moving_variance")
+
+
+def load_weights(K, path):
+    """[(layer, weight name, array)] in model (depth) order. A layer here is what owns the variable
+    (its path without the variable name: `attention/key`, `bigru/forward_gru/gru_cell`), one per
+    stored `vars` group, which is what WeightDrift sees as a layer."""
+    m = K.models.load_model(str(path), compile=False)
+    out = []
+    for layer in m.layers:
+        for w in layer.weights:
+            owner, _, name = w.path.rpartition("/")
+            out.append((owner or layer.name, name, np.asarray(w, dtype=np.float64)))
+    return out
+
+
+def layer_table(base, tuned):
+    """Per layer, in depth order: dict(name, weights=[(wname, w0, w1)]) for layers in both files
+    whose weights have the same shapes."""
+    tmap = {}
+    for layer, name, arr in tuned:
+        tmap.setdefault(layer, []).append((name, arr))
+    layers, order = {}, []
+    for layer, name, arr in base:
+        if layer not in layers:
+            layers[layer] = []
+            order.append(layer)
+        layers[layer].append((name, arr))
+    out = []
+    for layer in order:
+        if layer not in tmap or len(tmap[layer]) != len(layers[layer]):
+            continue
+        pairs = [(n, a, b) for (n, a), (_, b) in zip(layers[layer], tmap[layer])]
+        if any(a.shape != b.shape for _, a, b in pairs):
+            continue
+        out.append({"name": layer, "weights": pairs})
+    return out
+
+
+def sums(weights, trainable_only):
+    d = n0 = n1 = dot = cnt = orth = 0.0
+    for name, a, b in weights:
+        if trainable_only and name in RUNNING:
+            continue
+        ok = np.isfinite(a) & np.isfinite(b)
+        if not ok.all():
+            return None
+        d += float(np.sum((b - a) ** 2))
+        n0 += float(np.sum(a * a))
+        n1 += float(np.sum(b * b))
+        dot += float(np.sum(a * b))
+        cnt += a.size
+    return {"d": d, "n0": n0, "n1": n1, "dot": dot, "n": cnt}
+
+
+def rel(s):
+    return math.sqrt(s["d"] / s["n0"]) if s and s["n0"] > 0 else float("nan")
+
+
+def spectral_rel(weights):
+    """max over 2-D+ trainable weights of sigma1(dW)/sigma1(W0) (exact SVD: the models are tiny)."""
+    best = 0.0
+    for name, a, b in weights:
+        if name in RUNNING or a.ndim < 2:
+            continue
+        a2 = a.reshape(-1, a.shape[-1])
+        b2 = b.reshape(-1, b.shape[-1])
+        s0 = np.linalg.svd(a2, compute_uv=False)[0]
+        sd = np.linalg.svd(b2 - a2, compute_uv=False)
+        if s0 > 0:
+            best = max(best, sd[0] / s0)
+    return best
+
+
+def stable_rank(weights):
+    """Parameter-weighted mean stable rank ||dW||_F^2 / sigma1(dW)^2 of the 2-D+ weights."""
+    tot = cnt = 0.0
+    for name, a, b in weights:
+        if name in RUNNING or a.ndim < 2:
+            continue
+        dd = (b - a).reshape(-1, a.shape[-1])
+        s = np.linalg.svd(dd, compute_uv=False)
+        if s[0] > 0:
+            tot += a.size * float(np.sum(s ** 2) / s[0] ** 2)
+            cnt += a.size
+    return tot / cnt if cnt else float("nan")
+
+
+def detect_head(layers):
+    """The tool's head detection: the last layer in depth order is a head when its cosine with the
+    base is below 0.5 (re-initialised: nearly orthogonal to the old head) and its relative change is
+    at least 5x the rest of the model's."""
+    if len(layers) < 2:
+        return None
+    last = layers[-1]
+    s = sums(last["weights"], True)
+    rest = [w for l in layers[:-1] for w in l["weights"]]
+    r = sums(rest, True)
+    if not s or not r or s["n0"] <= 0 or s["n1"] <= 0:
+        return None
+    cos = s["dot"] / math.sqrt(s["n0"] * s["n1"])
+    rl, rr = rel(s), rel(r)
+    if cos < 0.5 and rl >= 5 * max(rr, 1e-12):
+        return last["name"]
+    return None
+
+
+def candidates(base, tuned, fam_head_new_name):
+    layers = layer_table(base, tuned)      # same-shape layers in both (a new head drops out)
+    c = {}
+    allw = [w for l in layers for w in l["weights"]]
+    s0 = sums(allw, False)
+    c["current: aggregate relative change, all weights, no head detection"] = rel(s0)
+    head = detect_head(layers)
+    bb = [l for l in layers if l["name"] != head]
+    bw = [w for l in bb for w in l["weights"]]
+    s_all = sums(bw, False)
+    s_tr = sums(bw, True)
+    c["aggregate relative change, all weights, head detection"] = rel(s_all)
+    c["aggregate relative change, running statistics excluded, no head detection"] = rel(sums(allw, True))
+    c["aggregate relative change, running statistics excluded, head detection"] = rel(s_tr)
+    layer_sq = []
+    for l in bb:
+        ls = sums(l["weights"], True)
+        if ls is None:
+            layer_sq.append(float("inf"))
+        elif ls["n0"] > 0:
+            layer_sq.append(ls["d"] / ls["n0"])
+    c["RMS of the backbone layers' relative changes"] = math.sqrt(sum(layer_sq) / len(layer_sq)) if layer_sq else float("nan")
+    c["KEPT: mean of the backbone layers' relative changes (running statistics excluded, head detection)"] = \
+        sum(math.sqrt(x) for x in layer_sq) / len(layer_sq) if layer_sq else float("nan")
+    c["RMS change per parameter (trainable, head detection)"] = math.sqrt(s_tr["d"] / s_tr["n"]) if s_tr else float("nan")
+    per = [math.sqrt(x) for x in layer_sq]
+    c["max per-layer relative change"] = float(np.max(per)) if per else float("nan")
+    if s_tr:
+        cos = s_tr["dot"] / math.sqrt(s_tr["n0"] * s_tr["n1"]) if s_tr["n1"] > 0 else -1.0
+        c["1 - backbone cosine"] = 1 - cos
+        # the part of the change that is not a rescaling of W0 (weight-decay shrinkage removed)
+        orth = sum(max(0.0, float(np.sum(b * b)) - float(np.sum(a * b)) ** 2 / float(np.sum(a * a)))
+                   for n, a, b in bw if n not in RUNNING and float(np.sum(a * a)) > 0)
+        c["rewrite only (component orthogonal to W0, shrinkage removed)"] = math.sqrt(orth / s_tr["n0"])
+        c["shrinkage (1 - norm ratio)"] = 1 - math.sqrt(s_tr["n1"] / s_tr["n0"])
+    else:
+        for k in ("1 - backbone cosine", "rewrite only (component orthogonal to W0, shrinkage removed)",
+                  "shrinkage (1 - norm ratio)"):
+            c[k] = float("inf")
+    third = max(1, len(bb) // 3)
+    c["early third (depth order)"] = rel(sums([w for l in bb[:third] for w in l["weights"]], True))
+    c["late third (depth order)"] = rel(sums([w for l in bb[-third:] for w in l["weights"]], True))
+    try:
+        c["spectral: max sigma1(dW)/sigma1(W0)"] = spectral_rel(bw)
+        c["stable rank of dW"] = stable_rank(bw)
+    except np.linalg.LinAlgError:
+        c["spectral: max sigma1(dW)/sigma1(W0)"] = float("inf")
+        c["stable rank of dW"] = float("nan")
+    c["_head"] = head
+    return c
+
+
+def clean(x):
+    """Non-finite scores (NaN weights) rank highest."""
+    x = np.asarray(x, dtype=float)
+    return np.where(np.isfinite(x), x, 1e300)
+
+
+def rho(x, y):
+    return float(spearmanr(clean(x), y).correlation)
+
+
+def band(f):
+    return 0 if f < BANDS[0] else (1 if f <= BANDS[1] else 2)
+
+
+def classify(s, medium, high):
+    if not np.isfinite(s):
+        return 2
+    return 0 if s < medium else (1 if s < high else 2)
+
+
+MEDIUM_MARGIN, HIGH_MARGIN = 1.25, 1.5
+
+
+def fit_cuts(scores, lost):
+    """The rule `weightdrift calibrate` implements (Sources/Drift/Calibration.swift): cut points in
+    the gaps the labelled runs show, on the cautious side. None without a run that kept the task
+    (< 5 points lost, score > 0) and one that lost >= 5 points."""
+    runs = [(s, f) for s, f in zip(scores, lost) if np.isfinite(s)]
+    kept = [s for s, f in runs if f < BANDS[0] and s > 0]
+    forgot = [(s, f) for s, f in runs if f >= BANDS[0]]
+    if not kept or not forgot:
+        return None
+    hi_kept, lo_lost = max(kept), min(s for s, _ in forgot)
+    medium = min(MEDIUM_MARGIN * hi_kept, math.sqrt(hi_kept * lo_lost)) if hi_kept < lo_lost else 0.8 * lo_lost
+    mids = [s for s, f in forgot if f <= BANDS[1]]
+    highs = [s for s, f in forgot if f > BANDS[1]]
+    if mids and highs:
+        m, h = max(mids), min(highs)
+        high = math.sqrt(m * h) if m < h else h
+    elif highs:
+        high = min(min(highs), HIGH_MARGIN * medium)
+    else:
+        high = HIGH_MARGIN * max(mids)
+    return medium, max(high, medium)
+
+
+def bootstrap(x, y, ref, n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    x, ref, y = clean(x), clean(ref), np.asarray(y)
+    diffs = []
+    for _ in range(n):
+        i = rng.integers(0, len(y), len(y))
+        a = spearmanr(x[i], y[i]).correlation
+        b = spearmanr(ref[i], y[i]).correlation
+        if np.isfinite(a) and np.isfinite(b):
+            diffs.append(a - b)
+    d = np.array(diffs)
+    return float(np.mean(d)), float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5)), float(np.mean(d > 0))
+
+
+def digits_cnn():
+    """The 48 runs of tools/experiments/forgetting (the digits CNN: no BatchNorm, so no running
+    statistics), scored from their stored compare JSON: a sixth family no choice here was made on."""
+    folder = HERE.parent / "forgetting"
+    if not (folder / "runs.json").exists():
+        return None
+    runs = json.loads((folder / "runs.json").read_text())["runs"]
+    lost, old, new = [], [], []
+    for r in runs:
+        doc = json.loads((folder / "drift" / f"{r['run']}.json").read_text())
+        layers = [l for l in doc["layers"] if l["status"] not in ("new", "removed", "reshaped")]
+        norms = [(l.get("baseNorm"), l.get("diffNorm"), l.get("cosine")) for l in layers]
+        if any(b is None or d is None for b, d, _ in norms):
+            old.append(float("inf"))
+            new.append(float("inf"))
+        else:
+            old.append(math.sqrt(sum(d * d for _, d, _ in norms) / sum(b * b for b, _, _ in norms)))
+            # head detection as the tool does it: last layer nearly orthogonal and 5x the rest's drift
+            rest = norms[:-1]
+            rest_rel = math.sqrt(sum(d * d for _, d, _ in rest) / sum(b * b for b, _, _ in rest))
+            b, d, cos = norms[-1]
+            if cos is not None and cos < 0.5 and d / b >= 5 * rest_rel:
+                norms = rest
+            per = [d / b for b, d, _ in norms if b > 0]
+            new.append(sum(per) / len(per))
+        lost.append(100 * r["drop"])
+    return {"runs": len(runs), "currentRho": rho(old, lost), "keptRho": rho(new, lost),
+            "bootstrap": bootstrap(new, np.array(lost), old)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weightdrift", type=Path)
+    args = ap.parse_args()
+    import keras as K
+    doc = json.loads((HERE / "runs.json").read_text())
+    runs = doc["runs"]
+    cache = {}
+    rows = []
+    for r in runs:
+        if r["base"] not in cache:
+            cache[r["base"]] = load_weights(K, r["base"])
+        c = candidates(cache[r["base"]], load_weights(K, r["tuned"]), None)
+        rows.append({"family": r["family"], "run": r["run"], "forgetting": r["forgetting"],
+                     "head": c.pop("_head"), "scores": c})
+    names = list(rows[0]["scores"].keys())
+    fams = sorted({r["family"] for r in rows})
+    y = np.array([r["forgetting"] for r in rows])
+    cur = names[0]
+    kept = [n for n in names if n.startswith("KEPT")][0]
+    table = []
+    for n in names:
+        x = [r["scores"][n] for r in rows]
+        per = {f: rho([r["scores"][n] for r in rows if r["family"] == f],
+                      [r["forgetting"] for r in rows if r["family"] == f]) for f in fams}
+        bs = bootstrap(x, y, [r["scores"][cur] for r in rows]) if n != cur else None
+        table.append({"candidate": n, "rho": rho(x, y), "perFamily": per, "bootstrapVsCurrent": bs})
+
+    def banding(n, medium, high, subset):
+        ok = sum(classify(r["scores"][n], medium, high) == band(r["forgetting"]) for r in subset)
+        lowbad = sum(classify(r["scores"][n], medium, high) == 0 and r["forgetting"] > BANDS[1] for r in subset)
+        return ok, lowbad, len(subset)
+
+    # defaults: 0.03 / 0.08 (the digits CNN rule) on every family
+    band_rows = {}
+    for n in (cur, kept):
+        band_rows[n] = {"old defaults 0.03/0.08": banding(n, 0.03, 0.08, rows),
+                        "defaults 0.015/0.05": banding(n, 0.015, 0.05, rows)}
+        # LOFO: cut points fitted (fit_cuts on all runs of four families) applied to the fifth
+        tot = [0, 0, 0]
+        per = {}
+        for f in fams:
+            train = [r for r in rows if r["family"] != f]
+            cuts = fit_cuts([r["scores"][n] for r in train], [r["forgetting"] for r in train]) or (0.03, 0.08)
+            res = banding(n, cuts[0], cuts[1], [r for r in rows if r["family"] == f])
+            per[f] = {"cuts": cuts, "right": res[0], "lostOver20CalledLow": res[1], "runs": res[2]}
+            tot = [a + b for a, b in zip(tot, res)]
+        band_rows[n]["leave-one-family-out"] = tuple(tot)
+        band_rows[n]["lofoPerFamily"] = per
+    # calibration on 3 labelled runs of a family, every triple
+    calib = {}
+    for n in (cur, kept):
+        calib[n] = {}
+        for f in fams:
+            fr = [r for r in rows if r["family"] == f]
+            shares, lowbad, good, refused = [], 0, 0, 0
+            for tri in itertools.combinations(range(len(fr)), 3):
+                lab = [fr[i] for i in tri]
+                cuts = fit_cuts([r["scores"][n] for r in lab], [r["forgetting"] for r in lab])
+                rest = [fr[i] for i in range(len(fr)) if i not in tri]
+                if cuts is None:       # calibrate refuses: no run that kept the task, or none that forgot
+                    refused += 1
+                    continue
+                ok, lb, tot = banding(n, cuts[0], cuts[1], rest)
+                shares.append(ok / tot)
+                lowbad += lb
+                good += ok / tot >= 0.9
+            calib[n][f] = {"meanShare": float(np.mean(shares)), "medianShare": float(np.median(shares)),
+                           "triplesAtLeast90": good / len(shares), "triples": len(shares), "refused": refused,
+                           "lostOver20CalledLowTotal": lowbad}
+    agg = "aggregate relative change, running statistics excluded, head detection"
+    kept_vs_agg = bootstrap([r["scores"][kept] for r in rows], y, [r["scores"][agg] for r in rows])
+    # leave-one-family-out selection: the candidate with the best rho on four families, judged on the fifth
+    selection = {}
+    for f in fams:
+        train = [r for r in rows if r["family"] != f]
+        test = [r for r in rows if r["family"] == f]
+        best = max(names, key=lambda n: rho([r["scores"][n] for r in train], [r["forgetting"] for r in train]))
+        selection[f] = {"chosen": best, "heldOutRho": rho([r["scores"][best] for r in test], [r["forgetting"] for r in test]),
+                        "keptHeldOutRho": rho([r["scores"][kept] for r in test], [r["forgetting"] for r in test])}
+    check = None
+    if args.weightdrift:
+        worst = 0.0
+        for r, row in zip(runs, rows):
+            res = subprocess.run([str(args.weightdrift), "compare", r["base"], r["tuned"], "--format", "json",
+                                  "--no-hash"], capture_output=True, text=True)
+            if res.returncode not in (0, 1):
+                raise SystemExit(f"weightdrift exit {res.returncode}: {res.stderr}")
+            f = json.loads(res.stdout)["forgetting"]
+            row["tool"] = {"score": f["score"], "risk": f["risk"], "head": f.get("detectedHead")}
+            mine = row["scores"][kept]
+            if f["score"] is not None and np.isfinite(mine):
+                worst = max(worst, abs(f["score"] - mine) / max(abs(mine), 1e-12))
+            elif not (f["score"] is None and not np.isfinite(mine)):
+                worst = float("inf")
+        check = worst
+    out = {"families": doc["families"], "rows": rows, "candidates": table, "banding": band_rows,
+           "calibration": calib, "toolVsKeptMaxRelativeDifference": check, "keptVsAggregateBootstrap": kept_vs_agg,
+           "lofoSelection": selection, "digitsCNN": digits_cnn()}
+    (HERE / "results.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+    write_md(out, fams, cur, kept)
+
+
+def write_md(out, fams, cur, kept):
+    L = ["# Transfer study: results", "",
+         "Generated by `analyse.py` from `runs.json` (`study.py`). Forgetting = points of original-task",
+         "accuracy lost; for `bncnn_new` and `gru` the old head is re-attached to the fine-tuned backbone.",
+         "Bands: low < 5, medium 5–20, high > 20 points.", "", "## Families", "",
+         "| family | parameters | original-task accuracy | runs | forgetting min / median / max |",
+         "|---|---:|---:|---:|---|"]
+    for f in fams:
+        ys = [r["forgetting"] for r in out["rows"] if r["family"] == f]
+        info = out["families"][f]
+        L.append(f"| {f} | {info['params']} | {info['origAcc']:.3f} | {len(ys)} | "
+                 f"{min(ys):.1f} / {np.median(ys):.1f} / {max(ys):.1f} |")
+    L += ["", "## Spearman's rho against measured forgetting", "",
+          "Bootstrap: paired, runs resampled 2000×; mean Δrho against the current score, 95% interval, "
+          "share of draws where the candidate wins.", "",
+          "| candidate | all | " + " | ".join(fams) + " | Δ vs current [95%] (wins) |",
+          "|---|---:|" + "---:|" * len(fams) + "---|"]
+    for t in out["candidates"]:
+        bs = t["bootstrapVsCurrent"]
+        b = f"{bs[0]:+.3f} [{bs[1]:+.3f}, {bs[2]:+.3f}] ({bs[3]:.0%})" if bs else "—"
+        L.append(f"| {t['candidate']} | {t['rho']:.3f} | " + " | ".join(f"{t['perFamily'][f]:.2f}" for f in fams)
+                 + f" | {b} |")
+    b = out["keptVsAggregateBootstrap"]
+    L += ["", f"Kept against the size-weighted aggregate (same weights, same heads): Δrho {b[0]:+.3f} "
+              f"[{b[1]:+.3f}, {b[2]:+.3f}], kept wins in {b[3]:.0%} of draws.", "",
+          "Leave-one-family-out choice of the score (best rho on four families, judged on the fifth):", "",
+          "| held-out family | chosen on the other four | its rho there | kept score's rho there |", "|---|---|---:|---:|"]
+    for f, d in out["lofoSelection"].items():
+        L.append(f"| {f} | {d['chosen']} | {d['heldOutRho']:.2f} | {d['keptHeldOutRho']:.2f} |")
+    d = out["digitsCNN"]
+    if d:
+        L += ["", f"A sixth family on which nothing here was chosen: the {d['runs']} digits-CNN runs of "
+                  f"`tools/experiments/forgetting` (scored from their stored compare JSON): rho {d['keptRho']:.3f} for the kept "
+                  f"score against {d['currentRho']:.3f} for the current one (Δ {d['bootstrap'][0]:+.3f} "
+                  f"[{d['bootstrap'][1]:+.3f}, {d['bootstrap'][2]:+.3f}])."]
+    L += ["", "## Bands", "", "| score | rule | right band | lost > 20 called low |", "|---|---|---:|---:|"]
+    for n, d in out["banding"].items():
+        for k in ("old defaults 0.03/0.08", "defaults 0.015/0.05", "leave-one-family-out"):
+            ok, lb, tot = d[k]
+            L.append(f"| {n} | {k} | {ok}/{tot} ({ok / tot:.0%}) | {lb} |")
+    L += ["", "Leave-one-family-out cut points (fitted on the other four families):", "",
+          "| family | medium | high | right | lost > 20 called low |", "|---|---:|---:|---:|---:|"]
+    for f, d in out["banding"][kept]["lofoPerFamily"].items():
+        L.append(f"| {f} | {d['cuts'][0]:.4g} | {d['cuts'][1]:.4g} | {d['right']}/{d['runs']} | {d['lostOver20CalledLow']} |")
+    L += ["", "## Calibration on three labelled runs of a family (every triple)", "",
+          "Every choice of three labelled runs of a family; `calibrate` refuses a triple without a run that kept the task "
+          "and one that lost ≥ 5 points (counted as refused); the other runs of the family are then banded with the fitted "
+          "cut points.", "",
+          "| score | family | mean share right | median | triples with ≥ 90% right | refused | lost > 20 called low (over all triples) |",
+          "|---|---|---:|---:|---:|---:|---:|"]
+    for n, d in out["calibration"].items():
+        for f, c in d.items():
+            L.append(f"| {n[:40]} | {f} | {c['meanShare']:.0%} | {c['medianShare']:.0%} | "
+                     f"{c['triplesAtLeast90']:.0%} of {c['triples']} | {c['refused']} | {c['lostOver20CalledLowTotal']} |")
+    if out["toolVsKeptMaxRelativeDifference"] is not None:
+        L += ["", f"`weightdrift compare` forgetting score against the kept candidate: max relative difference "
+                  f"{out['toolVsKeptMaxRelativeDifference']:.2g}."]
+    L += ["", "## Runs", "", "| family | run | lost | detected head | kept score | current score |",
+          "|---|---|---:|---|---:|---:|"]
+    for r in out["rows"]:
+        L.append(f"| {r['family']} | {r['run']} | {r['forgetting']:.1f} | {r['head'] or '—'} | "
+                 f"{r['scores'][kept]:.4g} | {r['scores'][cur]:.4g} |")
+    (HERE / "results.md").write_text("\n".join(L) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Copies a few of the study's real checkpoints into samples/transfer/ for the test suite.
+
+Each chosen model is loaded with Keras (compile=False) and saved again as .keras, which drops the
+optimizer state (the files stay a few KB) and keeps the weights bit-identical. Writes
+samples/transfer/manifest.json (per run: measured forgetting, the numpy oracle's forgetting score
+and detected head from analyse.py) and samples/transfer/mlp_labelled.csv / mlp_runs.csv for the
+calibrate tests.
+
+    /work/venv-samples/bin/python tools/experiments/transfer/make_samples.py
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+OUT = ROOT / "samples" / "transfer"
+sys.path.insert(0, str(HERE))
+
+import analyse  # noqa: E402
+
+# (family, run) pairs; the first three mlp runs are the labelled ones of the calibrate test.
+CHOSEN = {
+    "mlp": ["adam_lr0.0001_e3_s1", "rmsprop_lr0.0003_e3_s1", "adam_lr0.001_e3_s1",
+            "adam_lr1e-05_e3_s1", "adam_lr0.0001_e10_s1", "sgd_lr0.003_e3_s1", "sgd_lr0.1_e3_s1",
+            "adam_lr0.0001_e3_lpft_s1", "adam_lr0.01_e3_s1"],
+    "gru": ["adam_lr0.001_e3_frozen_s1", "adam_lr0.001_e3_s1"],
+    "bncnn_new": ["adam_lr0.0001_e3_s1"],
+}
+LABELLED = 3
+
+
+def main():
+    import keras as K
+    doc = json.loads((HERE / "runs.json").read_text())
+    by = {(r["family"], r["run"]): r for r in doc["runs"]}
+    OUT.mkdir(parents=True, exist_ok=True)
+    manifest = {"generator": "tools/experiments/transfer/make_samples.py", "bands": "low < 5, medium 5-20, high > 20 points",
+                "families": {}, "runs": []}
+    for fam, names in CHOSEN.items():
+        d = OUT / fam
+        d.mkdir(exist_ok=True)
+        base_src = Path(by[(fam, names[0])]["base"])
+        K.models.load_model(str(base_src), compile=False).save(str(d / "base.keras"))
+        manifest["families"][fam] = {**doc["families"][fam], "base": f"{fam}/base.keras"}
+        base_w = analyse.load_weights(K, d / "base.keras")
+        for name in names:
+            r = by[(fam, name)]
+            K.models.load_model(r["tuned"], compile=False).save(str(d / f"{name}.keras"))
+            c = analyse.candidates(base_w, analyse.load_weights(K, d / f"{name}.keras"), None)
+            kept = [k for k in c if k.startswith("KEPT")][0]
+            manifest["runs"].append({"family": fam, "run": name, "tuned": f"{fam}/{name}.keras",
+                                     "forgetting": r["forgetting"], "score": c[kept],
+                                     "currentScore": c[[k for k in c if k.startswith("current")][0]],
+                                     "detectedHead": c["_head"], "headReattached": r["headReattached"],
+                                     "recipe": {k: r[k] for k in ("opt", "lr", "epochs", "wd", "freeze", "lpft", "seed")}})
+    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    mlp = [r for r in manifest["runs"] if r["family"] == "mlp"]
+    rows = lambda rs: "base,tuned,forgetting\n" + "".join(f"mlp/base.keras,{r['tuned']},{r['forgetting']}\n" for r in rs)  # noqa: E731
+    (OUT / "mlp_labelled.csv").write_text(rows(mlp[:LABELLED]))
+    (OUT / "mlp_runs.csv").write_text(rows(mlp))
+    for p in sorted(OUT.rglob("*.keras")):
+        print(f"{p.relative_to(ROOT)}  {p.stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    main()
