@@ -51,12 +51,27 @@ public struct WeightReader {
         }
     }
 
-    /// Reads the next slice of a float32 weight as stored, without widening; false when done.
+    /// Whether `next(into: [Float])` reads this weight: float32 as stored, float16 and bfloat16
+    /// widened (exactly) to float32.
+    public var readsAsFloat: Bool { [.float32, .float16, .bfloat16].contains(weight.dtype) }
+
+    /// Reads the next slice as float32 (see `readsAsFloat`); false when done.
     public mutating func next(into values: inout [Float]) throws -> Bool {
-        precondition(weight.dtype == .float32, "next(into: [Float]) is for float32 weights")
+        precondition(readsAsFloat, "next(into: [Float]) is for float32, float16 and bfloat16 weights")
         guard let selection = plan.next() else { return false }
         do {
-            try dataset.read(selection, into: &values)
+            switch weight.dtype {
+            case .float32:
+                try dataset.read(selection, into: &values)
+            case .float16:
+                try dataset.readRaw16(selection, into: &halves)
+                values.removeAll(keepingCapacity: true)
+                values.append(contentsOf: halves.lazy.map { Float(Float16(bitPattern: $0)) })
+            default:  // bfloat16: the high half of a float32
+                try dataset.readRaw16(selection, into: &halves)
+                values.removeAll(keepingCapacity: true)
+                values.append(contentsOf: halves.lazy.map { Float(bitPattern: UInt32($0) << 16) })
+            }
         } catch let error as HDF5Error {
             throw CheckpointError(error)
         }

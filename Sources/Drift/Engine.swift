@@ -199,7 +199,9 @@ public enum DriftEngine {
         func short() -> CheckpointError {
             CheckpointError(.corrupt, file: tuned.path, object: pair.1.path, message: "fewer values than its shape says")
         }
-        if pair.0.dtype == .float32 && pair.1.dtype == .float32 {
+        // float32, float16 and bfloat16 (widened exactly) share the float32 kernel. A changed bit
+        // is then a changed value: the widening is one-to-one (NaN payloads aside).
+        if baseReader.readsAsFloat && tunedReader.readsAsFloat {
             while try baseReader.next(into: &buffers.baseFloats) {
                 guard try tunedReader.next(into: &buffers.tunedFloats), buffers.tunedFloats.count == buffers.baseFloats.count else {
                     throw short()

@@ -52,7 +52,10 @@ struct Compare: ParsableCommand {
         }
     }
 
-    @Flag(name: .long, help: "Do not hash the inputs (the report's sha256 fields are then null). Hashing reads every byte of both files again, on its own threads; skip it when time matters more than identifying the files.")
+    @Flag(name: .long, help: "Also report the SHA-256 of both inputs (which exact files were gated). Hashing reads every byte of both files a second time, on its own threads, so it is off by default.")
+    var hash = false
+
+    @Flag(name: .long, help: "Do not hash the inputs (the default; kept for scripts that pass it).")
     var noHash = false
 
 
@@ -63,9 +66,10 @@ struct Compare: ParsableCommand {
         let policy = try gate.makePolicy()
         let baseCheckpoint = try Checkpoint.open(base)
         let tunedCheckpoint = try Checkpoint.open(tuned)
-        // The inputs' SHA-256 (which exact files were gated) is hashed on its own threads while
-        // the drift pass runs: it reads every byte again and would otherwise double the time.
-        let hashes = FileHashes(paths: noHash ? [] : [base, tuned])
+        // With --hash, the inputs' SHA-256 (which exact files were gated) is hashed on its own
+        // threads while the drift pass runs; it reads every byte again, so it is asked for.
+        let hashing = hash && !noHash
+        let hashes = FileHashes(paths: hashing ? [base, tuned] : [])
         var unhashed: DriftReport
         do {
             let progress = Progress(what: "comparing")
@@ -81,7 +85,7 @@ struct Compare: ParsableCommand {
             throw CLIError(message: error.description)
         }
         let digests = hashes.wait()
-        let report = noHash ? unhashed : unhashed.withHashes(base: digests[0], tuned: digests[1])
+        let report = hashing ? unhashed.withHashes(base: digests[0], tuned: digests[1]) : unhashed
         let rows: CompareText.RowSelection = out.all ? .all : out.only == .problems ? .problems : out.top.map { .top($0) } ?? .auto
         // Every artefact is rendered from the same report; the exit code is decided once, below.
         func render(_ format: CompareFormat, toStdout: Bool) -> String {

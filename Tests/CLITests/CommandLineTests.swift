@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func jsonNamesTheInputsByPathFormatAndSHA256() throws {
-        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/tfk/pretrained.h5", "--format", "json"])
+        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/tfk/pretrained.h5", "--format", "json", "--hash"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         for (key, path, format) in [("base", "samples/k3/pretrained.keras", "keras-zip"), ("tuned", "samples/tfk/pretrained.h5", "legacy-h5")] {
             let input = try #require(object[key] as? [String: Any])
@@ -58,8 +58,10 @@ import Testing
         }
     }
 
-    @Test func noHashLeavesTheDigestsOut() throws {
-        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras", "--format", "json", "--no-hash"])
+    /// Hashing is asked for (--hash); by default, and with --no-hash, the digests are null.
+    @Test(arguments: [[], ["--no-hash"], ["--hash", "--no-hash"]])
+    func withoutHashTheDigestsAreLeftOut(_ flags: [String]) throws {
+        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras", "--format", "json"] + flags)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect((object["base"] as? [String: Any])?["sha256"] is NSNull)
         #expect((object["tuned"] as? [String: Any])?["sha256"] is NSNull)
