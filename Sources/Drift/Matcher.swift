@@ -64,11 +64,25 @@ public enum Matcher {
         let bothOrdered = base.layerOrder == "model" && tuned.layerOrder == "model"
         var pairs = namePairs(base: base.layers, tuned: tuned.layers, mode: mode)
         var notes: [Note] = []
-        if mode == .auto && bothOrdered,
-           let structural = structuralPairs(base: base.layers, tuned: tuned.layers) {
-            let nameScore = score(pairs, base.layers, tuned.layers), structuralScore = score(structural, base.layers, tuned.layers)
-            if structuralScore.compared > nameScore.compared
-                || (structuralScore.compared == nameScore.compared && nameScore.crossings > 0) {
+        if mode == .auto {
+            // Crossings only mean something when both files store model order.
+            func rank(_ candidate: [Int: (Int, MatchRule)]) -> (Int, Int) {
+                let s = score(candidate, base.layers, tuned.layers)
+                return (s.compared, bothOrdered ? -s.crossings : 0)
+            }
+            var best = rank(pairs)
+            // Names shifted by one constant counter offset (Keras 2.0 against tf.keras 2.2+): works
+            // without model order, e.g. against a bare `.weights.h5`.
+            for offset in [-1, 1] {
+                guard let shifted = offsetPairs(base: base.layers, tuned: tuned.layers, offset: offset) else { continue }
+                let r = rank(shifted)
+                if r > best {
+                    best = r
+                    pairs = shifted
+                    notes = [.counterOffset(offset)]
+                }
+            }
+            if bothOrdered, let structural = structuralPairs(base: base.layers, tuned: tuned.layers), rank(structural) > best {
                 let offset = counterOffset(structural, base.layers, tuned.layers)
                 var relabelled: [Int: (Int, MatchRule)] = [:]
                 var renamed = 0
@@ -78,7 +92,7 @@ public enum Matcher {
                     relabelled[b] = (t, rule)
                 }
                 let rejected = pairs.filter { b, pair in pair.1 == .name && relabelled[b]?.0 != pair.0 }.count
-                notes.append(.structuralAlignment(structural: structural.count, renamed: renamed, namePairsRejected: rejected))
+                notes = [.structuralAlignment(structural: structural.count, renamed: renamed, namePairsRejected: rejected)]
                 if let offset, offset != 0 { notes.append(.counterOffset(offset)) }
                 pairs = relabelled
                 pairReshaped(&pairs, base: base.layers, tuned: tuned.layers)
@@ -87,6 +101,42 @@ public enum Matcher {
         let rows = orderedBy == .tuned ? rowsInOrder(pairs, base: base.layers, tuned: tuned.layers)
             : rowsInOrder(flip(pairs), base: tuned.layers, tuned: base.layers, flipped: true)
         return Alignment(rows: rows, orderedBy: orderedBy, notes: notes)
+    }
+
+    /// `conv1d_1` shifted by −1 is `conv1d`, by +1 `conv1d_2`; every path component's counter moves
+    /// (no suffix is counter 0). Nil when a counter would go below 0.
+    static func shifted(_ name: String, by offset: Int) -> String? {
+        var parts: [String] = []
+        for component in name.split(separator: "/", omittingEmptySubsequences: false) {
+            let (stem, counter) = splitCounter(String(component))
+            let moved = (counter ?? 0) + offset
+            guard moved >= 0 else { return nil }
+            parts.append(moved == 0 ? stem : "\(stem)_\(moved)")
+        }
+        return parts.joined(separator: "/")
+    }
+
+    /// Pairs each base layer with the tuned layer named as its name shifted by `offset` (same
+    /// shapes), then what is left by exact name and shape; nil when no layer pairs by the offset.
+    static func offsetPairs(base: [Layer], tuned: [Layer], offset: Int) -> [Int: (Int, MatchRule)]? {
+        let tunedByName = Dictionary(tuned.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var pairs: [Int: (Int, MatchRule)] = [:]
+        var taken = Set<Int>()
+        for (b, layer) in base.enumerated() where !layer.weights.isEmpty {
+            guard let name = shifted(layer.name, by: offset), name != layer.name, let t = tunedByName[name],
+                  !taken.contains(t), sameShapes(layer, tuned[t]) else { continue }
+            pairs[b] = (t, .counterOffset)
+            taken.insert(t)
+        }
+        guard !pairs.isEmpty else { return nil }
+        for (b, layer) in base.enumerated() where pairs[b] == nil {
+            if let t = tunedByName[layer.name], !taken.contains(t), sameShapes(layer, tuned[t]) {
+                pairs[b] = (t, .name)
+                taken.insert(t)
+            }
+        }
+        pairReshaped(&pairs, base: base, tuned: tuned)
+        return pairs
     }
 
     /// Pairs the layers of two checkpoints. The result holds every layer of both files exactly
