@@ -238,7 +238,7 @@ def keras3_files(truth):
     record("k3_rnn.weights.h5", rnn, 2, 0.002, None, {"layerOrder": "path"})
 
     # Normalization (mean, variance, count), compiled with a string (Keras 3.15 serialises the
-    # optimizer object; Keras 3.0–3.7 stored the argument as given, keras v3.3.3
+    # optimizer object; Keras 3.0–3.3 stored the argument as given, keras v3.3.3
     # `trainers/trainer.py`: SerializableDict(optimizer=optimizer) after `self.optimizer =
     # optimizers.get(optimizer)` — reproduced by building the dict the same way).
     from keras.src.saving import serialization_lib
@@ -293,6 +293,38 @@ def keras3_files(truth):
                                     "learningRateAtSavedStep": 0.001, "schedule": "constant"}
 
 
+TF_KERAS_STRING_OPTIMIZER = r"""
+import json, os, sys, zipfile
+import numpy as np
+import tf_keras as keras
+out = sys.argv[1]
+keras.utils.set_random_seed(11)
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+model.compile(optimizer="adam", loss="mse")  # tf-keras keeps the string in compile_config
+model.fit(np.ones((8, 3), "float32"), np.ones((8, 2), "float32"), batch_size=4, verbose=0)
+model.save(out)
+with zipfile.ZipFile(out) as z:
+    assert json.loads(z.read("config.json"))["compile_config"]["optimizer"] == "adam"
+print(json.dumps({"version": keras.__version__, "iterations": int(model.optimizer.iterations.numpy()),
+                  "layers": [[l.name, l.__class__.__name__, [w.name.split("/")[-1].split(":")[0] for w in l.weights],
+                              [list(w.shape) for w in l.weights]] for l in model.layers]}))
+"""
+
+
+def tf_keras_files(truth):
+    """tf-keras (a separate process: it must not share one with Keras 3) compiled with a string:
+    its optimizer stores only the step before the slots (tf-keras `optimizers/optimizer.py`),
+    so the rate is the class default Keras rebuilds from the name (Adam: 0.001)."""
+    import subprocess
+    rel = "tfk_string_optimizer.keras"
+    done = subprocess.run([sys.executable, "-c", TF_KERAS_STRING_OPTIMIZER, os.path.join(OUT, rel)], check=True,
+                          capture_output=True, text=True)
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    truth[rel] = {"era": f"tf-keras {info['version']}", "format": "keras-zip", "layers": info["layers"],
+                  "optimizer": "Adam", "iterations": info["iterations"], "learningRateInitial": 0.001,
+                  "learningRateAtSavedStep": 0.001, "schedule": "constant"}
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -301,6 +333,7 @@ def main():
     legacy_files(truth)
     other_inputs(truth)
     keras3_files(truth)
+    tf_keras_files(truth)
     with open(os.path.join(OUT, "truth.json"), "w") as f:
         json.dump(truth, f, indent=1, sort_keys=True)
         f.write("\n")

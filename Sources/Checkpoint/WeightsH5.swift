@@ -108,8 +108,8 @@ private func readOptimizer(files: [HDF5.File], groups: [String: VarsGroup], comp
     if optimizerConfig == .null { optimizerConfig = nil }
     var namedOnly = false
     if let text = optimizerConfig?.string {
-        // Keras 3.0–3.7 stored `compile(optimizer="adam")`'s argument as given (the
-        // SerializableDict was built before `optimizers.get`, keras v3.3.3 `trainer.py`); loading
+        // Keras 3.0–3.3 stored `compile(optimizer="adam")`'s argument as given (the
+        // SerializableDict was built before `optimizers.get`, keras v3.3.3 `trainers/trainer.py`; v3.4.0 calls it first); loading
         // calls `optimizers.get("adam")`, i.e. the class with its defaults.
         optimizerConfig = KerasNames.optimizerConfig(forName: text)
         namedOnly = true
