@@ -169,6 +169,37 @@ def legacy_files(truth):
         "learningRateAtSavedStep": 0.0010000000474974513 / (1 + 0.0010000000474974513 * 40), "schedule": "TimeBasedDecay"}
 
 
+def nested_file(truth):
+    # tf.keras 2.4, a Functional model holding a Sequential: the nested model is one entry of
+    # layer_names, and its weight_names list `model.weights`, trainable ones first (tf.keras
+    # `Model.weights` = trainable + non-trainable), so a BatchNormalization's moving statistics
+    # come after the next Dense: `dense/kernel:0, dense/bias:0, batch_normalization/gamma:0,
+    # batch_normalization/beta:0, dense_1/kernel:0, dense_1/bias:0, batch_normalization/moving_mean:0, …`
+    # (tf-keras `saving/legacy/hdf5_format.py` `save_weights_to_hdf5_group`: `_legacy_weights(layer)`).
+    inner = {"class_name": "Sequential", "config": {"name": "inner", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4], "dtype": "float32", "name": "inner_input"}},
+        {"class_name": "Dense", "config": dense_config("dense", 3)},
+        {"class_name": "BatchNormalization", "config": {"name": "batch_normalization", "trainable": True, "axis": [1],
+                                                         "momentum": 0.99, "epsilon": 0.001, "center": True, "scale": True}},
+        {"class_name": "Dense", "config": dense_config("dense_1", 2)}]}}
+    outer = {"class_name": "Functional", "config": {"name": "model", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4], "dtype": "float32", "name": "input_1"},
+         "name": "input_1", "inbound_nodes": []},
+        dict(inner, name="inner", inbound_nodes=[[["input_1", 0, 0, {}]]]),
+        {"class_name": "Dense", "config": dense_config("head", 1), "name": "head", "inbound_nodes": [[["inner", 0, 0, {}]]]}],
+        "input_layers": [["input_1", 0, 0]], "output_layers": [["head", 0, 0]]}}
+    stored = [("dense/kernel:0", f32(4, 3)), ("dense/bias:0", f32(3)), ("batch_normalization/gamma:0", f32(3)),
+              ("batch_normalization/beta:0", f32(3)), ("dense_1/kernel:0", f32(3, 2)), ("dense_1/bias:0", f32(2)),
+              ("batch_normalization/moving_mean:0", f32(3)), ("batch_normalization/moving_variance:0", f32(3))]
+    write_legacy(os.path.join(OUT, "tfkeras24_nested.h5"), "2.4.0", "tensorflow", outer, None,
+                 [("input_1", []), ("inner", stored), ("head", [("head/kernel:0", f32(2, 1)), ("head/bias:0", f32(1))])], None)
+    truth["tfkeras24_nested.h5"] = {
+        "era": "tf.keras 2.4 (h5py reproduction)", "format": "legacy-h5", "noOptimizer": True,
+        "layers": [["input_1", "InputLayer", []], ["inner/dense", "Dense", ["kernel", "bias"]],
+                   ["inner/batch_normalization", "BatchNormalization", ["gamma", "beta", "moving_mean", "moving_variance"]],
+                   ["inner/dense_1", "Dense", ["kernel", "bias"]], ["head", "Dense", ["kernel", "bias"]]]}
+
+
 def other_inputs(truth):
     """Files that are not Keras checkpoints, each with the words its error must contain."""
     def put(name, data, expect):
@@ -331,6 +362,7 @@ def main():
     os.makedirs(OUT)
     truth = {}
     legacy_files(truth)
+    nested_file(truth)
     other_inputs(truth)
     keras3_files(truth)
     tf_keras_files(truth)

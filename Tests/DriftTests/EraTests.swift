@@ -67,7 +67,13 @@ import Testing
         }
     }
 
-    @Test(arguments: checkpoints)
+    static var withOptimizer: [String] { checkpoints.filter { truth[$0]?["noOptimizer"]?.bool != true } }
+
+    @Test func fileWithoutOptimizerHasNone() throws {
+        #expect(try Checkpoint.open(Samples.path("era/tfkeras24_nested.h5")).optimizer == nil)
+    }
+
+    @Test(arguments: withOptimizer)
     func trainingSetupIsRead(_ file: String) throws {
         let entry = try #require(Self.truth[file])
         let checkpoint = try Checkpoint.open(Samples.path("era/" + file))

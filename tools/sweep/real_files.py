@@ -200,9 +200,12 @@ def main():
                 entry = {"file": rel, "kind": kind, "problems": []}
                 code, out, err = run(args.weightdrift, "inspect", "--format", "json", path)
                 if kind in ("savedmodel", "other"):
+                    # The one line must say what the file is.
+                    word = ("SavedModel" if kind == "savedmodel" else "ONNX" if path.endswith(".onnx")
+                            else "pickle" if path.endswith(".pkl") else "TensorFlow checkpoint")
                     lines = err.strip().split("\n")
-                    if code != 2 or len(lines) != 1 or "not a Keras" not in lines[0]:
-                        entry["problems"].append(f"exit {code}, stderr {err.strip()[:200]!r}: not named as a non-Keras format")
+                    if code != 2 or len(lines) != 1 or word not in lines[0]:
+                        entry["problems"].append(f"exit {code}, stderr {err.strip()[:160]!r}: does not name it ({word})")
                     entry["message"] = lines[0][:160]
                     results.append(entry)
                     continue
