@@ -265,6 +265,10 @@ def keras3_files(truth):
     rnn.save(os.path.join(OUT, "k3_rnn.keras"))
     rnn.save_weights(os.path.join(OUT, "k3_rnn.weights.h5"))
     record("k3_rnn.keras", rnn, 2, 0.002, "Adam")
+    # Keras 3's legacy writer names weights by their full variable path
+    # (`sequential/bidirectional/forward_simple_rnn/simple_rnn_cell/kernel`).
+    rnn.save(os.path.join(OUT, "k3_rnn.h5"))
+    record("k3_rnn.h5", rnn, 2, 0.002, "Adam", {"format": "legacy-h5"})
     # Bare: no config, so no class for the optimizer; the rate is optimizer variable 1.
     record("k3_rnn.weights.h5", rnn, 2, 0.002, None, {"layerOrder": "path"})
 

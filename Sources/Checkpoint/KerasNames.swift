@@ -160,10 +160,12 @@ enum KerasNames {
     }
 
     /// The stored weight name below its layer: `forward_lstm_1/kernel` from
-    /// `bidirectional_1/forward_lstm_1/kernel:0` in layer `bidirectional_1`.
+    /// `bidirectional_1/forward_lstm_1/kernel:0` in layer `bidirectional_1`, and
+    /// `forward_gru/gru_cell/kernel` from Keras 3's legacy writer's full variable path
+    /// `sequential/bidirectional/forward_gru/gru_cell/kernel`.
     static func relativeWeightName(_ stored: String, layer: String) -> String {
         var parts = stored.split(separator: "/").map(String.init)
-        if parts.count > 1, parts.first == layer { parts.removeFirst() }
+        if let index = parts.dropLast().firstIndex(of: layer) { parts.removeFirst(index + 1) }
         if let last = parts.last { parts[parts.count - 1] = shortWeightName(last) }
         return parts.joined(separator: "/")
     }

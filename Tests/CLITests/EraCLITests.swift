@@ -41,6 +41,24 @@ import Testing
         #expect(abs(at150 - 0.009999999776482582 / (1 + 9.999999747378752e-05 * 150)) < 1e-12)
     }
 
+    /// `compare` reports the same training setup: Keras 2's `lr` and `decay` at each saved step.
+    @Test func compareReportsKeras2Setups() throws {
+        let result = try CLI.run(["compare", "samples/era/keras205_sequential.h5", "samples/era/keras224_bidirectional.h5",
+                                  "--format", "json"])
+        #expect([0, 1].contains(result.status), "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let training = try #require(json["training"] as? [String: Any])
+        for (side, step, initial, decay) in [("base", 150.0, 0.009999999776482582, 9.999999747378752e-05),
+                                             ("tuned", 40.0, 0.0010000000474974513, 0.0010000000474974513)] {
+            let setup = try #require(training[side] as? [String: Any])
+            #expect(setup["iterations"] as? Double == step)
+            let rate = try #require(setup["learningRate"] as? [String: Any])
+            #expect(rate["kind"] as? String == "TimeBasedDecay")
+            let atSaved = try #require(rate["atSavedStep"] as? Double)
+            #expect(abs(atSaved - initial / (1 + decay * step)) < 1e-15)
+        }
+    }
+
     /// A bare Keras 3 `.weights.h5` stores the learning rate as optimizer variable 1.
     @Test func scheduleReadsTheStoredRateOfABareWeightsFile() throws {
         let result = try CLI.run(["schedule", "samples/k3/pretrained.weights.h5", "--format", "json", "--steps", "0"])
