@@ -142,7 +142,9 @@ private func readOptimizer(files: [HDF5.File], groups: [String: VarsGroup], comp
     let iterations = try scalar(stepVars, 0) { try readScalarCount($0).map(Double.init) }.map { Int64($0) }
     let lossScaled = inner != nil || optimizerConfig?["class_name"]?.string?.contains("LossScaleOptimizer") == true
     var storedRate: Double?
-    if keras3, let rate = try scalar(stepVars, 1, readScalarFloat), rate.isFinite, rate > 0 { storedRate = rate }
+    // With a schedule there is no `learning_rate` variable: var 1 is then the first slot.
+    let scheduled = optimizerConfig?["config"]?["learning_rate"]?.object != nil
+    if keras3, !scheduled, let rate = try scalar(stepVars, 1, readScalarFloat), rate.isFinite, rate > 0 { storedRate = rate }
     return OptimizerState(className: optimizerClassName(optimizerConfig),
                           name: optimizerGroup.nameAttribute ?? optimizerConfig?["config"]?["name"]?.string,
                           iterations: iterations, variableCount: variableCount, parameterCount: parameters,

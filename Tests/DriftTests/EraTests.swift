@@ -109,6 +109,16 @@ import Testing
         #expect(checkpoint.optimizer?.iterations == 150)
     }
 
+    /// RNN cells and wrappers are their layer's row, so the depth profile runs in model order
+    /// with the head last (they used to be rows of their own after the head).
+    @Test func depthProfileFollowsModelOrder() throws {
+        let path = Samples.path("era/k3_rnn.keras")
+        let report = try DriftEngine.compare(base: Checkpoint.open(path), tuned: Checkpoint.open(path), policy: Policy())
+        #expect(report.forgetting.profile.map(\.name) == ["lstm", "gru", "bidirectional", "time_distributed", "dense_1"])
+        let depths = report.forgetting.profile.map(\.depth)
+        #expect(depths == depths.sorted())
+    }
+
     /// Bit-identical weights: cosine exactly 1 and angle 0.
     @Test func identicalFilesHaveCosineOne() throws {
         let path = Samples.path("era/k3_rnn.keras")
