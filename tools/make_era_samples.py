@@ -340,9 +340,17 @@ model.fit(np.ones((8, 3), "float32"), np.ones((8, 2), "float32"), batch_size=4, 
 model.save(out)
 with zipfile.ZipFile(out) as z:
     assert json.loads(z.read("config.json"))["compile_config"]["optimizer"] == "adam"
-print(json.dumps({"version": keras.__version__, "iterations": int(model.optimizer.iterations.numpy()),
-                  "layers": [[l.name, l.__class__.__name__, [w.name.split("/")[-1].split(":")[0] for w in l.weights],
-                              [list(w.shape) for w in l.weights]] for l in model.layers]}))
+def rows(m):
+    return [[l.name, l.__class__.__name__, [w.name.split("/")[-1].split(":")[0] for w in l.weights],
+             [list(w.shape) for w in l.weights]] for l in m.layers]
+info = {"version": keras.__version__, "iterations": int(model.optimizer.iterations.numpy()), "layers": rows(model)}
+# A legacy .h5 with a Bidirectional LSTM, compiled with a legacy optimizer and Keras 2's `decay`.
+rnn = keras.Sequential([keras.Input((4, 3)), keras.layers.Bidirectional(keras.layers.LSTM(2)), keras.layers.Dense(1)])
+rnn.compile(optimizer=keras.optimizers.legacy.SGD(learning_rate=0.05, decay=0.01), loss="mse")
+rnn.fit(np.ones((8, 4, 3), "float32"), np.ones((8, 1), "float32"), batch_size=4, verbose=0)
+rnn.save(sys.argv[2])
+info["rnn"] = {"iterations": int(rnn.optimizer.iterations.numpy()), "layers": rows(rnn)}
+print(json.dumps(info))
 """
 
 
@@ -352,12 +360,19 @@ def tf_keras_files(truth):
     so the rate is the class default Keras rebuilds from the name (Adam: 0.001)."""
     import subprocess
     rel = "tfk_string_optimizer.keras"
-    done = subprocess.run([sys.executable, "-c", TF_KERAS_STRING_OPTIMIZER, os.path.join(OUT, rel)], check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", TF_KERAS_STRING_OPTIMIZER, os.path.join(OUT, rel),
+                           os.path.join(OUT, "tfk_bidirectional_decay.h5")], check=True, capture_output=True, text=True)
     info = json.loads(done.stdout.strip().splitlines()[-1])
     truth[rel] = {"era": f"tf-keras {info['version']}", "format": "keras-zip", "layers": info["layers"],
                   "optimizer": "Adam", "iterations": info["iterations"], "learningRateInitial": 0.001,
                   "learningRateAtSavedStep": 0.001, "schedule": "constant"}
+    # Written by tf-keras itself: the legacy optimizer's config has `learning_rate` and `decay`,
+    # its counter is `iter` (int64); Bidirectional weights are `bidirectional/forward_lstm/lstm_cell/kernel:0`.
+    steps = info["rnn"]["iterations"]
+    truth["tfk_bidirectional_decay.h5"] = {
+        "era": f"tf-keras {info['version']}", "format": "legacy-h5", "layers": info["rnn"]["layers"], "optimizer": "SGD",
+        "iterations": steps, "learningRateInitial": 0.05, "learningRateAtSavedStep": 0.05 / (1 + 0.01 * steps),
+        "schedule": "TimeBasedDecay"}
 
 
 def main():

@@ -94,7 +94,7 @@ public enum InspectReport {
             if optimizer.variableCount == 0 {
                 line += " (config only: no optimizer state stored)"
             } else {
-                line += ", \(optimizer.variableCount) variables (\(grouped(optimizer.parameterCount)) values, not compared"
+                line += ", \(optimizer.variableCount) variable\(optimizer.variableCount == 1 ? "" : "s") (\(grouped(optimizer.parameterCount)) values, not compared"
                 if optimizer.innerVariableCount > 0 {
                     line += "; \(optimizer.innerVariableCount) of them the inner optimizer's own copy"
                 }
