@@ -116,8 +116,11 @@ public enum HealthReport {
         guard case .object(var fields) = InspectReport.json(checkpoint), case .array(let layers) = fields["layers"] else {
             return InspectReport.json(checkpoint)
         }
-        fields["layers"] = .array(zip(layers, health).map { layerJSON, layerHealth in
-            guard case .object(var layer) = layerJSON, case .array(let weights) = layer["weights"] else { return layerJSON }
+        // The JSON lists every layer (weightless ones too); health covers the layers with weights.
+        var remaining = health[...]
+        fields["layers"] = .array(layers.map { layerJSON in
+            guard case .object(var layer) = layerJSON, case .array(let weights) = layer["weights"], !weights.isEmpty,
+                  let layerHealth = remaining.popFirst() else { return layerJSON }
             layer["stats"] = stats(layerHealth.stats)
             layer["weights"] = .array(zip(weights, layerHealth.weights).map { weightJSON, weightStats in
                 guard case .object(var weight) = weightJSON else { return weightJSON }

@@ -93,6 +93,27 @@ import Testing
         #expect(layers.allSatisfy { $0["status"] as? String == "frozen" }, "\(layers.map { $0["status"] ?? "" })")
     }
 
+    /// `inspect --stats --format json`: every layer listed, stats on each layer with weights (the
+    /// weightless ones in between must not shift them).
+    @Test func statsStayWithTheirLayers() throws {
+        let result = try CLI.run(["inspect", "--stats", "--format", "json", "samples/era/k3_rnn.keras"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let layers = try #require(json["layers"] as? [[String: Any]])
+        #expect(layers.count == 7)
+        for layer in layers {
+            let weights = (layer["weights"] as? [[String: Any]]) ?? []
+            #expect((layer["stats"] != nil) == !weights.isEmpty, "\(layer["name"] ?? "")")
+            for weight in weights {
+                let stats = try #require(weight["stats"] as? [String: Any], "\(layer["name"] ?? "")")
+                #expect(stats["norm"] is Double)
+            }
+        }
+        let dense = try #require(layers.last)
+        let weights = try #require(dense["weights"] as? [[String: Any]])
+        #expect(weights.compactMap { $0["name"] as? String } == ["kernel", "bias"])
+    }
+
     /// No "0 variables" line when only the optimizer's config is stored.
     @Test func configOnlyOptimizerSaysSo() throws {
         let result = try CLI.run(["inspect", "samples/era/keras122_theano.h5"])
