@@ -124,7 +124,7 @@ private func readOptimizer(files: [HDF5.File], groups: [String: VarsGroup], comp
     // The writer is Keras 3 when its metadata says so or when it records names on `vars` groups
     // (Keras 3.6+); tf-keras does neither.
     let keras3 = kerasVersion.map { $0.hasPrefix("3.") } ?? (optimizerGroup.nameAttribute != nil)
-    func scalar(_ vars: VarsGroup, _ index: Int, _ read: (Dataset) throws -> Double?) throws -> Double? {
+    func scalar<T>(_ vars: VarsGroup, _ index: Int, _ read: (Dataset) throws -> T?) throws -> T? {
         guard let (source, path) = vars.datasets[index] else { return nil }
         return try read(try openDataset(files[source], path, what: "\(vars.path)/vars"))
     }
@@ -139,7 +139,7 @@ private func readOptimizer(files: [HDF5.File], groups: [String: VarsGroup], comp
     }
     // The step that counts is the inner optimizer's: the LossScaleOptimizer's own counter stays 0.
     let stepVars = inner ?? optimizerGroup
-    let iterations = try scalar(stepVars, 0) { try readScalarCount($0).map(Double.init) }.map { Int64($0) }
+    let iterations = try scalar(stepVars, 0, readScalarCount)
     let lossScaled = inner != nil || optimizerConfig?["class_name"]?.string?.contains("LossScaleOptimizer") == true
     var storedRate: Double?
     // With a schedule there is no `learning_rate` variable: var 1 is then the first slot.
