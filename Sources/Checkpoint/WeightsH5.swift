@@ -109,8 +109,8 @@ private func readOptimizer(files: [HDF5.File], groups: [String: VarsGroup], comp
     var namedOnly = false
     if let text = optimizerConfig?.string {
         // Keras 3.0–3.3 stored `compile(optimizer="adam")`'s argument as given (the
-        // SerializableDict was built before `optimizers.get`, keras v3.3.3 `trainers/trainer.py`; v3.4.0 calls it first); loading
-        // calls `optimizers.get("adam")`, i.e. the class with its defaults.
+        // SerializableDict was built before `optimizers.get`, keras v3.3.3 `trainers/trainer.py`;
+        // v3.4.0 calls it first); loading calls `optimizers.get("adam")`: the class, its defaults.
         optimizerConfig = KerasNames.optimizerConfig(forName: text)
         namedOnly = true
     }
@@ -143,7 +143,9 @@ private func readOptimizer(files: [HDF5.File], groups: [String: VarsGroup], comp
     let lossScaled = inner != nil || optimizerConfig?["class_name"]?.string?.contains("LossScaleOptimizer") == true
     var storedRate: Double?
     // With a schedule there is no `learning_rate` variable: var 1 is then the first slot.
-    let scheduled = optimizerConfig?["config"]?["learning_rate"]?.object != nil
+    let rateConfig = optimizerConfig?["config"]?["inner_optimizer"]?["config"]?["learning_rate"]
+        ?? optimizerConfig?["config"]?["learning_rate"]
+    let scheduled = rateConfig?.object != nil
     if keras3, !scheduled, let rate = try scalar(stepVars, 1, readScalarFloat), rate.isFinite, rate > 0 { storedRate = rate }
     return OptimizerState(className: optimizerClassName(optimizerConfig),
                           name: optimizerGroup.nameAttribute ?? optimizerConfig?["config"]?["name"]?.string,
