@@ -241,12 +241,22 @@ def keras3_files(truth):
     keras.utils.set_random_seed(11)
 
     def record(rel, model, saved_steps, lr, optimizer, extra=None):
-        """The truth from the model itself: one row per Keras layer with its weights' own names."""
+        """The truth from the model itself: one row per Keras layer with its weights' own names;
+        the step and rate given are checked against the optimizer's own variables."""
+        used = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+        assert int(used.iterations.numpy()) == saved_steps, (rel, int(used.iterations.numpy()))
+        assert abs(float(used.learning_rate.numpy()) - lr) <= 1e-7 * lr, (rel, float(used.learning_rate.numpy()))
         rows = []
-        for layer in model.layers:
+        def add(layer, prefix=""):
+            if isinstance(layer, keras.Model):  # a nested model: one row per inner layer, `outer/inner`
+                for inner in layer.layers:
+                    add(inner, prefix + layer.name + "/")
+                return
             # Keras's own variable names and shapes, in the layer's `weights` order.
-            rows.append([layer.name, layer.__class__.__name__, [w.name for w in layer.weights],
+            rows.append([prefix + layer.name, layer.__class__.__name__, [w.name for w in layer.weights],
                          [list(w.shape) for w in layer.weights]])
+        for layer in model.layers:
+            add(layer)
         entry = {"era": f"Keras {keras.__version__}", "format": "keras-zip" if rel.endswith(".keras") else "weights-h5",
                  "layers": rows, "optimizer": optimizer, "iterations": saved_steps, "learningRateInitial": lr,
                  "learningRateAtSavedStep": lr, "schedule": "constant"}
@@ -271,6 +281,16 @@ def keras3_files(truth):
     record("k3_rnn.h5", rnn, 2, 0.002, "Adam", {"format": "legacy-h5"})
     # Bare: no config, so no class for the optimizer; the rate is optimizer variable 1.
     record("k3_rnn.weights.h5", rnn, 2, 0.002, None, {"layerOrder": "path"})
+
+    # A functional model (its InputLayer is one of its layers) holding an LSTM and a nested
+    # Sequential with a Dropout: weightless layers in model order, at both levels.
+    inp = keras.Input((5, 3))
+    inner = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Dropout(0.1), layers.Dense(2)], name="inner")
+    fn = keras.Model(inp, layers.Dense(1)(inner(layers.LSTM(4)(inp))))
+    fn.compile(keras.optimizers.Adam(0.001), "mse")
+    fn.fit(xs, y2[:, :1], epochs=1, batch_size=16, verbose=0)
+    fn.save(os.path.join(OUT, "k3_functional_nested.keras"))
+    record("k3_functional_nested.keras", fn, 1, 0.001, "Adam")
 
     # Normalization (mean, variance, count), compiled with a string (Keras 3.15 serialises the
     # optimizer object; Keras 3.0–3.3 stored the argument as given, keras v3.3.3
@@ -324,7 +344,8 @@ def keras3_files(truth):
     truth["k3_subclassed.keras"] = {"era": f"Keras {keras.__version__}", "format": "keras-zip",
                                     "layers": [[layer.name, None, ["0", "1"], [list(w.shape) for w in layer.weights]]
                                                for layer in (net.dsn1, net.fuse)],
-                                    "optimizer": "Adam", "iterations": 1, "learningRateInitial": 0.001,
+                                    "optimizer": "Adam", "iterations": int(net.optimizer.iterations.numpy()),
+                                    "learningRateInitial": 0.001,
                                     "learningRateAtSavedStep": 0.001, "schedule": "constant"}
 
 
