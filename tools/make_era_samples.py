@@ -175,12 +175,14 @@ def nested_file(truth):
     # `Model.weights` = trainable + non-trainable), so a BatchNormalization's moving statistics
     # come after the next Dense: `dense/kernel:0, dense/bias:0, batch_normalization/gamma:0,
     # batch_normalization/beta:0, dense_1/kernel:0, dense_1/bias:0, batch_normalization/moving_mean:0, …`
-    # (tf-keras `saving/legacy/hdf5_format.py` `save_weights_to_hdf5_group`: `_legacy_weights(layer)`).
+    # (tf-keras `saving/legacy/hdf5_format.py` `save_weights_to_hdf5_group`: `_legacy_weights(layer)`;
+    # checked against a file tf-keras 2.21 wrote: the same layer_names and weight_names).
     inner = {"class_name": "Sequential", "config": {"name": "inner", "layers": [
         {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4], "dtype": "float32", "name": "inner_input"}},
         {"class_name": "Dense", "config": dense_config("dense", 3)},
         {"class_name": "BatchNormalization", "config": {"name": "batch_normalization", "trainable": True, "axis": [1],
                                                          "momentum": 0.99, "epsilon": 0.001, "center": True, "scale": True}},
+        {"class_name": "Dropout", "config": {"name": "dropout", "trainable": True, "rate": 0.2}},
         {"class_name": "Dense", "config": dense_config("dense_1", 2)}]}}
     outer = {"class_name": "Functional", "config": {"name": "model", "layers": [
         {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4], "dtype": "float32", "name": "input_1"},
@@ -197,7 +199,8 @@ def nested_file(truth):
         "era": "tf.keras 2.4 (h5py reproduction)", "format": "legacy-h5", "noOptimizer": True,
         "layers": [["input_1", "InputLayer", []], ["inner/dense", "Dense", ["kernel", "bias"]],
                    ["inner/batch_normalization", "BatchNormalization", ["gamma", "beta", "moving_mean", "moving_variance"]],
-                   ["inner/dense_1", "Dense", ["kernel", "bias"]], ["head", "Dense", ["kernel", "bias"]]]}
+                   ["inner/dropout", "Dropout", []], ["inner/dense_1", "Dense", ["kernel", "bias"]],
+                   ["head", "Dense", ["kernel", "bias"]]]}
 
 
 def other_inputs(truth):

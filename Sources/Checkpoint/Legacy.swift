@@ -65,14 +65,25 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
     var owners: [String?] = []
     for name in weightNames where !owners.contains(owner(name)) { owners.append(owner(name)) }
     let nested = entry.map(\.isModel) ?? (owners.count > 1)
+    // The inner layers that hold no weights, listed where the config puts them (not a
+    // Sequential's InputLayer, which is not one of its layers).
+    var weightless = Set<String>()
     if nested, let children = entry?.children {
-        let inConfig = children.map(\.name).filter { owners.contains($0) }
-        owners = inConfig.map { Optional($0) } + owners.filter { !inConfig.contains($0 ?? "") }
+        let listed = children.filter { child in
+            owners.contains(child.name) || !(child.isModel || (child.className == "InputLayer" && entry?.className == "Sequential"))
+        }.map(\.name)
+        weightless = Set(listed.filter { !owners.contains($0) })
+        owners = listed.map { Optional($0) } + owners.filter { !listed.contains($0 ?? "") }
     }
 
     var layers: [Layer] = []
     for leafOwner in (nested ? owners : [owners.first ?? nil]) {
         let leafEntry = nested ? leafOwner.flatMap { config?.find($0, in: entry) } : entry
+        if let leafOwner, weightless.contains(leafOwner) {
+            layers.append(Layer(name: "\(layerName)/\(leafOwner)", className: leafEntry?.className, path: groupPath,
+                                weights: [], trainable: leafEntry?.trainable))
+            continue
+        }
         let trainable: Bool? = (entry?.trainable == false || leafEntry?.trainable == false) ? false : leafEntry?.trainable
         let stored = weightNames.filter { !nested || owner($0) == leafOwner }
         // Short names (`kernel`) unless they repeat within the row (a Bidirectional's two
