@@ -159,6 +159,24 @@ def legacy_files(truth):
                  [("input_1", []), ("bidirectional_1", bi), ("dense_1", [("dense_1/kernel:0", dk), ("dense_1/bias:0", db)])],
                  [("Adam/iterations:0", np.int64(40))] + [(f"training/Adam/Variable_{i}:0", np.zeros_like(v))
                                                         for i, (_, v) in enumerate(bi)])
+    # The same layers saved with save_weights: layer_names, backend and keras_version on the
+    # root, no config (keras 2.2.4 `engine/saving.py` `save_weights_to_hdf5_group`).
+    with h5py.File(os.path.join(OUT, "keras224_bidirectional_weights.h5"), "w") as f:
+        layers = [("input_1", []), ("bidirectional_1", bi), ("dense_1", [("dense_1/kernel:0", dk), ("dense_1/bias:0", db)])]
+        f.attrs["layer_names"] = names([n for n, _ in layers])
+        f.attrs["backend"] = b("tensorflow")
+        f.attrs["keras_version"] = b("2.2.4")
+        for n, weights in layers:
+            g = f.create_group(n)
+            g.attrs["weight_names"] = names([w for w, _ in weights])
+            for w, value in weights:
+                g.create_dataset(w, data=value)
+    truth["keras224_bidirectional_weights.h5"] = {
+        "era": "Keras 2.2.4 (h5py reproduction)", "format": "legacy-weights-h5", "noOptimizer": True,
+        "layers": [["input_1", None, []],
+                   ["bidirectional_1", None, [f"{d}_lstm_1/{w}" for d in ("forward", "backward")
+                                              for w in ("kernel", "recurrent_kernel", "bias")]],
+                   ["dense_1", None, ["kernel", "bias"]]]}
     truth["keras224_bidirectional.h5"] = {
         "era": "Keras 2.2.4 (h5py reproduction)", "format": "legacy-h5",
         "layers": [["input_1", "InputLayer", []],
@@ -373,6 +391,7 @@ rnn = keras.Sequential([keras.Input((4, 3)), keras.layers.Bidirectional(keras.la
 rnn.compile(optimizer=keras.optimizers.legacy.SGD(learning_rate=0.05, decay=0.01), loss="mse")
 rnn.fit(np.ones((8, 4, 3), "float32"), np.ones((8, 1), "float32"), batch_size=4, verbose=0)
 rnn.save(sys.argv[2])
+rnn.save_weights(sys.argv[3])  # legacy weights-only .h5: no config, so no classes
 info["rnn"] = {"iterations": int(rnn.optimizer.iterations.numpy()), "layers": rows(rnn)}
 print(json.dumps(info))
 """
@@ -385,7 +404,8 @@ def tf_keras_files(truth):
     import subprocess
     rel = "tfk_string_optimizer.keras"
     done = subprocess.run([sys.executable, "-c", TF_KERAS_STRING_OPTIMIZER, os.path.join(OUT, rel),
-                           os.path.join(OUT, "tfk_bidirectional_decay.h5")], check=True, capture_output=True, text=True)
+                           os.path.join(OUT, "tfk_bidirectional_decay.h5"), os.path.join(OUT, "tfk_bidirectional_weights.h5")],
+                          check=True, capture_output=True, text=True)
     info = json.loads(done.stdout.strip().splitlines()[-1])
     truth[rel] = {"era": f"tf-keras {info['version']}", "format": "keras-zip", "layers": info["layers"],
                   "optimizer": "Adam", "iterations": info["iterations"], "learningRateInitial": 0.001,
@@ -397,6 +417,11 @@ def tf_keras_files(truth):
         "era": f"tf-keras {info['version']}", "format": "legacy-h5", "layers": info["rnn"]["layers"], "optimizer": "SGD",
         "iterations": steps, "learningRateInitial": 0.05, "learningRateAtSavedStep": 0.05 / (1 + 0.01 * steps),
         "schedule": "TimeBasedDecay"}
+    # The same weights saved alone: a Bidirectional is still one row, told by its
+    # forward_/backward_ owners; no config, so no classes and no optimizer.
+    truth["tfk_bidirectional_weights.h5"] = {
+        "era": f"tf-keras {info['version']}", "format": "legacy-weights-h5", "noOptimizer": True,
+        "layers": [[name, None, weights, shapes] for name, _, weights, shapes in info["rnn"]["layers"]]}
 
 
 def main():

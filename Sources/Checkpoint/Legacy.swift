@@ -64,7 +64,12 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
     }
     var owners: [String?] = []
     for name in weightNames where !owners.contains(owner(name)) { owners.append(owner(name)) }
-    let nested = entry.map(\.isModel) ?? (owners.count > 1)
+    // Without a config, a Bidirectional still shows itself: its two owners are the
+    // `forward_<layer>` and `backward_<layer>` Keras names its directions.
+    let bidirectional = owners.count == 2 && owners.allSatisfy { name in
+        ["forward_", "backward_"].contains { name?.hasPrefix($0) == true }
+    }
+    let nested = entry.map(\.isModel) ?? (owners.count > 1 && !bidirectional)
     // The inner layers that hold no weights, listed where the config puts them (not a
     // Sequential's InputLayer, which is not one of its layers).
     var weightless = Set<String>()
