@@ -10,8 +10,11 @@ public final class Checkpoint: @unchecked Sendable {
     /// The Keras version the writer stored, nil where the format stores none.
     public let kerasVersion: String?
     public let backend: String?
-    /// Layers that own weights, in model order (see `layerOrder`).
+    /// Layers that own weights, in model order (see `layerOrder`): what `compare` pairs.
     public let layers: [Layer]
+    /// Every layer the file or its config records, in model order, including layers that hold
+    /// no weights (with an empty `weights`), as Keras's own summary lists them: what `inspect` shows.
+    public let allLayers: [Layer]
     public let optimizer: OptimizerState?
     /// The stored model config (`model_config` or `.keras` `config.json`).
     public let modelConfig: JSONValue?
@@ -30,7 +33,8 @@ public final class Checkpoint: @unchecked Sendable {
         self.format = format
         kerasVersion = contents.kerasVersion
         backend = contents.backend
-        layers = contents.layers
+        allLayers = contents.layers
+        layers = contents.layers.filter { !$0.weights.isEmpty }
         optimizer = contents.optimizer
         modelConfig = contents.modelConfig
         trainingConfig = contents.trainingConfig
@@ -43,6 +47,7 @@ public final class Checkpoint: @unchecked Sendable {
     struct Contents {
         var kerasVersion: String?
         var backend: String?
+        /// Every layer in model order, weightless ones with no weights.
         var layers: [Layer] = []
         var optimizer: OptimizerState?
         var modelConfig: JSONValue?
@@ -78,6 +83,9 @@ public final class Checkpoint: @unchecked Sendable {
         if head.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {
             return try openHDF5(path)
         }
+        if let what = OtherFormats.identify(head: head, path: path) {
+            throw CheckpointError(.notACheckpoint, file: path, message: what)
+        }
         if let first = head.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }), first == UInt8(ascii: "{") {
             return try Checkpoint.openShardIndex(path)
         }
@@ -100,6 +108,9 @@ public final class Checkpoint: @unchecked Sendable {
     private static func openKerasZip(_ path: String) throws -> Checkpoint {
         let archive = try ZipArchive(path: path)
         guard let weightsMember = archive.member(named: "model.weights.h5") else {
+            if let what = OtherFormats.identifyZip(memberNames: archive.members.map(\.name)) {
+                throw CheckpointError(.notACheckpoint, file: path, message: what)
+            }
             let other = archive.member(named: "model.weights.npz") != nil ? " (it has model.weights.npz, which is not read)" : ""
             throw CheckpointError(.notKeras, file: path, object: "model.weights.h5",
                                   message: "zip archive has no model.weights.h5 member\(other)")
@@ -130,7 +141,7 @@ public final class Checkpoint: @unchecked Sendable {
             }
             file = try openMember { try HDF5.File.open(temporary, displayPath: path) }
         }
-        var (_, contents) = try readHDF5Layout(file, config: config)
+        var (_, contents) = try readHDF5Layout(file, config: config, kerasVersion: metadata?["keras_version"]?.string)
         contents.kerasVersion = metadata?["keras_version"]?.string
         return Checkpoint(path: path, format: .kerasZip, contents: contents, files: [file])
     }
@@ -150,6 +161,7 @@ public final class Checkpoint: @unchecked Sendable {
     private static func openDirectory(_ path: String) throws -> Checkpoint {
         let weightsPath = (path as NSString).appendingPathComponent("model.weights.h5")
         guard FileManager.default.fileExists(atPath: weightsPath) else {
+            if let what = OtherFormats.identifyDirectory(path) { throw CheckpointError(.notACheckpoint, file: path, message: what) }
             throw CheckpointError(.notACheckpoint, file: path, message: "is a directory (and not an unzipped .keras model with model.weights.h5)")
         }
         try requireRegularFile(weightsPath, object: "model.weights.h5", reportedAs: path)
@@ -161,7 +173,7 @@ public final class Checkpoint: @unchecked Sendable {
         let config = try json("config.json")
         let metadata = try json("metadata.json")
         let file = try hdf5 { try HDF5.File.open(weightsPath) }
-        var (_, contents) = try readHDF5Layout(file, config: config)
+        var (_, contents) = try readHDF5Layout(file, config: config, kerasVersion: metadata?["keras_version"]?.string)
         contents.kerasVersion = metadata?["keras_version"]?.string
         return Checkpoint(path: path, format: .kerasDirectory, contents: contents, files: [file])
     }

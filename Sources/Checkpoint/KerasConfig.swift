@@ -8,6 +8,10 @@ struct KerasConfig {
         /// The layers of a nested model, in its order; empty for plain layers.
         let children: [Entry]
         var isModel: Bool { !children.isEmpty }
+        /// The layer a wrapper (Bidirectional, TimeDistributed, …) holds, from its `layer` config.
+        var wrapped: Entry? { config?["layer"].flatMap(KerasConfig.entry) }
+        /// Bidirectional's backward layer, when its config stores one.
+        var backward: Entry? { config?["backward_layer"].flatMap(KerasConfig.entry) }
     }
 
     let root: Entry
@@ -17,11 +21,14 @@ struct KerasConfig {
         self.root = root
     }
 
-    private static func entry(_ json: JSONValue) -> Entry? {
+    static func entry(_ json: JSONValue) -> Entry? {
         guard let className = json["class_name"]?.string else { return nil }
         let config = json["config"]
         let name = config?["name"]?.string ?? json["name"]?.string ?? ""
-        let children = config?["layers"]?.array?.compactMap(entry) ?? []
+        // Keras 1.x–2.1 stored a Sequential's config as the bare list of its layers
+        // (keras 2.0.5 `Sequential.get_config` returns `config = []` + one entry per layer);
+        // later versions as `{"name": …, "layers": [...]}`.
+        let children = (config?.array ?? config?["layers"]?.array)?.compactMap(entry) ?? []
         return Entry(name: name, className: className, trainable: config?["trainable"]?.bool, config: config,
                      children: children)
     }

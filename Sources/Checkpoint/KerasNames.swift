@@ -74,11 +74,80 @@ enum KerasNames {
             (config?["scale"]?.bool == false ? [] : ["gamma"]) + (config?["center"]?.bool == false ? [] : ["beta"])
         case "PReLU":
             ["alpha"]
+        // RNN cells create kernel, recurrent_kernel, then bias (when `use_bias`) in `build`
+        // (keras `src/layers/rnn/lstm.py`, `gru.py`, `simple_rnn.py`, `conv_lstm.py`).
+        case "LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTMCell":
+            ["kernel", "recurrent_kernel"] + (config?["use_bias"]?.bool == false ? [] : ["bias"])
+        // Normalization.build adds mean, variance and count when no mean/variance were given
+        // (keras `src/layers/preprocessing/normalization.py`).
+        case "Normalization":
+            ["mean", "variance", "count"]
+        case "Discretization", "StringLookup", "IntegerLookup", "TextVectorization":
+            []
         default:
             []
         }
         if names.count != count { names = Array(names.prefix(count)) }
         return names + (names.count..<max(count, names.count)).map { String($0) }
+    }
+
+    /// Attributes under which Keras 3 saves a layer's sub-objects: an RNN's `cell`, a wrapper's
+    /// `layer` (TimeDistributed and the other `Wrapper`s), Bidirectional's two directions.
+    static let partAttributes: Set<String> = ["cell", "layer", "forward_layer", "backward_layer"]
+
+    private static let cellClasses: [String: String] = [
+        "LSTM": "LSTMCell", "GRU": "GRUCell", "SimpleRNN": "SimpleRNNCell",
+        "ConvLSTM1D": "ConvLSTMCell", "ConvLSTM2D": "ConvLSTMCell", "ConvLSTM3D": "ConvLSTMCell",
+    ]
+
+    /// The class (and config) of a layer's sub-object at `relative` (`["forward_layer", "cell"]`),
+    /// from the owner's class and config: LSTM's `cell` is an LSTMCell configured by the LSTM's
+    /// own config; RNN's is its `cell` config; a wrapper's `layer` and Bidirectional's directions
+    /// are its `layer` (and `backward_layer`) configs. Nil where nothing says.
+    static func partClass(_ relative: [String], ownerClass: String?, ownerEntry: KerasConfig.Entry?) -> (String?, JSONValue?) {
+        var className = ownerClass
+        var config = ownerEntry?.config
+        var entry = ownerEntry
+        for component in relative {
+            switch component {
+            case "cell":
+                if className == "RNN", let cell = config?["cell"] {
+                    className = cell["class_name"]?.string
+                    config = cell["config"]
+                } else {
+                    className = className.flatMap { cellClasses[$0] }
+                }
+                entry = nil
+            case "layer", "forward_layer":
+                entry = entry?.wrapped
+                className = entry?.className
+                config = entry?.config
+            case "backward_layer":
+                entry = entry?.backward ?? entry?.wrapped
+                className = entry?.className
+                config = entry?.config
+            default:
+                return (nil, nil)
+            }
+        }
+        return (className, config)
+    }
+
+    /// What `optimizers.get("adam")` builds, as a config: the class Keras maps the name to, with
+    /// its default learning rate (keras `src/optimizers/__init__.py` and each optimizer's
+    /// `__init__`; the same defaults in tf-keras `optimizers/`). Nil for a name Keras does not know.
+    static func optimizerConfig(forName name: String) -> JSONValue? {
+        let known: [String: (String, Double)] = [
+            "adam": ("Adam", 0.001), "sgd": ("SGD", 0.01), "rmsprop": ("RMSprop", 0.001), "adagrad": ("Adagrad", 0.001),
+            "adadelta": ("Adadelta", 0.001), "adamax": ("Adamax", 0.001), "nadam": ("Nadam", 0.001),
+            "ftrl": ("Ftrl", 0.001), "adamw": ("AdamW", 0.001), "lion": ("Lion", 0.001), "adafactor": ("Adafactor", 0.001),
+            "lamb": ("Lamb", 0.001),
+        ]
+        guard let (className, rate) = known[name.lowercased()] else {
+            return .object(["class_name": .string(name), "config": .object(["name": .string(name)])])
+        }
+        return .object(["class_name": .string(className),
+                        "config": .object(["name": .string(name.lowercased()), "learning_rate": .number(rate)])])
     }
 
     /// `kernel` from `conv2d/kernel:0`, `sequential/conv2d/kernel` or `kernel`.
@@ -88,6 +157,25 @@ enum KerasNames {
             last = String(last[..<colon])
         }
         return last
+    }
+
+    /// The stored weight name below its layer: `forward_lstm_1/kernel` from
+    /// `bidirectional_1/forward_lstm_1/kernel:0` in layer `bidirectional_1`, and
+    /// `forward_gru/gru_cell/kernel` from Keras 3's legacy writer's full variable path
+    /// `sequential/bidirectional/forward_gru/gru_cell/kernel`.
+    static func relativeWeightName(_ stored: String, layer: String) -> String {
+        var parts = stored.split(separator: "/").map(String.init)
+        if let index = parts.dropLast().firstIndex(of: layer) { parts.removeFirst(index + 1) }
+        if let last = parts.last { parts[parts.count - 1] = shortWeightName(last) }
+        return parts.joined(separator: "/")
+    }
+
+    /// Names Keras gave the optimizer's step counter: `iterations` (Keras 2; a second optimizer
+    /// in the session made `iterations_1`), `iter` (tf.keras OptimizerV2), `iteration` (Keras 3).
+    static func isIterationCounter(_ short: String) -> Bool {
+        if ["iter", "iteration", "iterations"].contains(short) { return true }
+        let (base, index) = splitSuffix(short)
+        return base == "iterations" && index > 0
     }
 
     /// Orders strings with digit runs compared as numbers: `dense_2` before `dense_10`.

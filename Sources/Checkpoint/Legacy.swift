@@ -32,8 +32,16 @@ func readLegacy(file: HDF5.File, root: Group, weightsGroupPath: String) throws -
                                   message: "layer listed in layer_names has no group (a truncated save?)")
         }
         let weightNames = try readNameList(group, "weight_names") ?? []
-        if weightNames.isEmpty { continue }
         let entry = config?.find(layerName)
+        if weightNames.isEmpty {
+            // Keras lists every layer in `layer_names`, weightless ones with an empty
+            // `weight_names` (tf-keras `save_weights_to_hdf5_group`); keep them, in model order.
+            if layerName != "top_level_model_weights" {
+                contents.layers.append(Layer(name: layerName, className: entry?.className, path: groupPath, weights: [],
+                                             trainable: entry?.trainable))
+            }
+            continue
+        }
         contents.layers += try legacyLayers(file: file, layerName: layerName, groupPath: groupPath,
                                             group: group, weightNames: weightNames, entry: entry, config: config)
     }
@@ -43,7 +51,11 @@ func readLegacy(file: HDF5.File, root: Group, weightsGroupPath: String) throws -
 
 /// One layer, or, for a nested model, one leaf per inner layer that owns weights. The owner of
 /// a weight is the path component before the variable name (`dense_1` in `dense_1/kernel:0`,
-/// `inner/dense_1/kernel`); a layer whose weights have several owners is a nested model.
+/// `inner/dense_1/kernel`). A layer is a nested model when its config says so (it has
+/// `layers`); without a config, when its weights have several owners. A wrapper (Bidirectional,
+/// TimeDistributed: a `layer` in its config) is one row, as Keras has one layer. Weights keep
+/// their `weight_names` order, the order Keras's `load_weights_from_hdf5_group` assigns them in;
+/// a nested model's leaves follow its config's layer order (else first appearance).
 private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String, group: Group, weightNames: [String],
                           entry: KerasConfig.Entry?, config: KerasConfig?) throws -> [Layer] {
     func owner(_ stored: String) -> String? {
@@ -52,21 +64,47 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
     }
     var owners: [String?] = []
     for name in weightNames where !owners.contains(owner(name)) { owners.append(owner(name)) }
-    let nested = owners.count > 1
+    // Without a config, a Bidirectional still shows itself: its two owners are the
+    // `forward_<layer>` and `backward_<layer>` Keras names its directions.
+    let bidirectional = owners.count == 2 && owners.allSatisfy { name in
+        ["forward_", "backward_"].contains { name?.hasPrefix($0) == true }
+    }
+    let nested = entry.map(\.isModel) ?? (owners.count > 1 && !bidirectional)
+    // The inner layers that hold no weights, listed where the config puts them (not a
+    // Sequential's InputLayer, which is not one of its layers).
+    var weightless = Set<String>()
+    if nested, let children = entry?.children {
+        let listed = children.filter { child in
+            owners.contains(child.name) || !(child.isModel || (child.className == "InputLayer" && entry?.className == "Sequential"))
+        }.map(\.name)
+        weightless = Set(listed.filter { !owners.contains($0) })
+        owners = listed.map { Optional($0) } + owners.filter { !listed.contains($0 ?? "") }
+    }
 
     var layers: [Layer] = []
     for leafOwner in (nested ? owners : [owners.first ?? nil]) {
         let leafEntry = nested ? leafOwner.flatMap { config?.find($0, in: entry) } : entry
+        if let leafOwner, weightless.contains(leafOwner) {
+            layers.append(Layer(name: "\(layerName)/\(leafOwner)", className: leafEntry?.className, path: groupPath,
+                                weights: [], trainable: leafEntry?.trainable))
+            continue
+        }
         let trainable: Bool? = (entry?.trainable == false || leafEntry?.trainable == false) ? false : leafEntry?.trainable
+        let stored = weightNames.filter { !nested || owner($0) == leafOwner }
+        // Short names (`kernel`) unless they repeat within the row (a Bidirectional's two
+        // directions): then the stored path below the layer (`forward_lstm_1/kernel`).
+        let shortNames = stored.map(KerasNames.shortWeightName)
+        let names = Set(shortNames).count == shortNames.count ? shortNames
+            : stored.map { KerasNames.relativeWeightName($0, layer: layerName) }
         var weights: [Weight] = []
-        for stored in weightNames where !nested || owner(stored) == leafOwner {
-            let dataset = try openDataset(file, groupPath + "/" + stored, what: "\(groupPath)@weight_names") {
-                try group.dataset(stored)
+        for (storedName, short) in zip(stored, names) {
+            let dataset = try openDataset(file, groupPath + "/" + storedName, what: "\(groupPath)@weight_names") {
+                try group.dataset(storedName)
             }
-            let short = KerasNames.shortWeightName(stored)
+            let leaf = KerasNames.shortWeightName(storedName)
             let weightTrainable: Bool? = trainable == false ? false
-                : (["moving_mean", "moving_variance"].contains(short) ? false : trainable)
-            weights.append(try makeWeight(name: short, storedName: stored, dataset: dataset, source: 0,
+                : (["moving_mean", "moving_variance"].contains(leaf) ? false : trainable)
+            weights.append(try makeWeight(name: short, storedName: storedName, dataset: dataset, source: 0,
                                           trainable: weightTrainable))
         }
         let name = nested ? "\(layerName)/\(leafOwner ?? "?")" : layerName
@@ -91,14 +129,33 @@ private func readLegacyOptimizer(file: HDF5.File, trainingConfig: JSONValue?) th
     for name in names {
         let dataset = try openDataset(file, "/optimizer_weights/" + name, what: "/optimizer_weights@weight_names")
         parameters += dataset.count
-        let short = KerasNames.shortWeightName(name)
-        if iterations == nil, ["iter", "iteration", "iterations"].contains(short), dataset.shape.isEmpty {
-            iterations = try readScalarInteger(dataset)
+        if iterations == nil, KerasNames.isIterationCounter(KerasNames.shortWeightName(name)), dataset.shape.isEmpty {
+            iterations = try readScalarCount(dataset)
         }
     }
     return OptimizerState(className: optimizerClassName(optimizerConfig),
                           name: optimizerConfig?["config"]?["name"]?.string, iterations: iterations,
                           variableCount: names.count, parameterCount: parameters, config: optimizerConfig)
+}
+
+/// A step counter stored as an integer, or as a float holding a whole number: Keras 2.0.x
+/// created it as `K.variable(0., name='iterations')` (float32; keras 2.0.5 `optimizers.py`),
+/// Keras 2.1+ and tf.keras as int64.
+func readScalarCount(_ dataset: Dataset) throws -> Int64? {
+    if let integer = try readScalarInteger(dataset) { return integer }
+    guard case .float = dataset.elementType, dataset.count == 1 else { return nil }
+    var value: [Double] = []
+    try hdf5 { try dataset.read(dataset.all, into: &value) }
+    guard let first = value.first, first.isFinite, first >= 0, first < 9e15, first.rounded() == first else { return nil }
+    return Int64(first)
+}
+
+/// A stored scalar float (Keras 3's `learning_rate` optimizer variable).
+func readScalarFloat(_ dataset: Dataset) throws -> Double? {
+    guard case .float = dataset.elementType, dataset.count == 1, dataset.shape.isEmpty else { return nil }
+    var value: [Double] = []
+    try hdf5 { try dataset.read(dataset.all, into: &value) }
+    return value.first
 }
 
 func readScalarInteger(_ dataset: Dataset) throws -> Int64? {

@@ -91,5 +91,18 @@ public struct OptimizerState: Sendable, Equatable {
     /// Number of elements in those variables.
     public let parameterCount: Int
     /// The optimizer's stored config (`{"class_name", "config": {...}}`), nil when not stored.
+    /// Where the file names the optimizer only by a string (`"adam"`), the config Keras builds
+    /// from it (the class with its defaults), and `namedOnly` is true.
     public let config: JSONValue?
+    /// The value of Keras 3's `learning_rate` optimizer variable (the rate in force when saved;
+    /// Keras restores it over the config's), nil where the file stores none.
+    public var storedLearningRate: Double? = nil
+    /// The stored state is a mixed-precision LossScaleOptimizer's (it has an inner optimizer).
+    public var lossScaled = false
+    /// The inner optimizer's own name, where recorded.
+    public var innerName: String? = nil
+    /// How many of `variableCount` are the inner optimizer's own copy (`/optimizer/inner_optimizer`).
+    public var innerVariableCount = 0
+    /// The config named the optimizer by a string only.
+    public var namedOnly = false
 }

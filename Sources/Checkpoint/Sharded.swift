@@ -13,6 +13,7 @@ extension Checkpoint {
             throw CheckpointError(.notACheckpoint, file: path, message: "not a Keras checkpoint (a file starting with '{' that is not valid JSON)")
         }
         guard let weightMap = index["weight_map"]?.object else {
+            if let what = OtherFormats.identifyJSON(index) { throw CheckpointError(.notKeras, file: path, message: what) }
             throw CheckpointError(.notKeras, file: path, object: "weight_map",
                                   message: "JSON file is not a sharded-weights index (no weight_map)")
         }

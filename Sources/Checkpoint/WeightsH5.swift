@@ -5,7 +5,8 @@ import HDF5
 /// its attribute path (`/layers/conv2d/vars/0`); names are not stored, and model order only
 /// in a `.keras` config. With several files (shards), one `vars` group may be split across
 /// them; `pathPrefixes` names each file in weight paths.
-func readWeightsH5(files: [HDF5.File], config: JSONValue?, pathPrefixes: [String]? = nil) throws -> Checkpoint.Contents {
+func readWeightsH5(files: [HDF5.File], config: JSONValue?, kerasVersion: String? = nil,
+                   pathPrefixes: [String]? = nil) throws -> Checkpoint.Contents {
     var contents = Checkpoint.Contents()
     var groups: [String: VarsGroup] = [:]
     for (index, file) in files.enumerated() {
@@ -32,11 +33,19 @@ func readWeightsH5(files: [HDF5.File], config: JSONValue?, pathPrefixes: [String
         let container = files.contains { $0.kind(of: "/_layer_checkpoint_dependencies") == .group } &&
             !files.contains { $0.kind(of: "/layers") == .group } ? "_layer_checkpoint_dependencies" : "layers"
         assignConfigPaths(model.root.children, containerPath: "/" + container, container: container, namePrefix: "",
-                          files: files, groups: groups, into: &ordered, claimed: &claimed)
+                          parentClass: model.root.className, files: files, groups: groups, into: &ordered, claimed: &claimed)
     } else {
         contents.layerOrder = "path"
     }
-    let rest = groups.filter { !claimed.contains($0.key) && !isOptimizerOrMetric($0.key) && !$0.value.datasets.isEmpty }.keys
+    // A layer's sub-objects (an RNN's `cell`, a wrapper's `layer`, a Bidirectional's
+    // `forward_layer`/`backward_layer`) are part of its row, as Keras has one layer.
+    let unclaimed = groups.keys.filter { !claimed.contains($0) && !isOptimizerOrMetric($0) }
+    var parts: [String: [String]] = [:]
+    for path in claimed.union(unclaimed) {
+        if let owner = compositeOwner(of: path, among: groups) { parts[owner, default: []].append(path) }
+    }
+    let partPaths = Set(parts.values.joined())
+    let rest = unclaimed.filter { !partPaths.contains($0) && groupHasWeights($0, groups: groups, parts: parts) }
         .sorted(by: KerasNames.naturalLess)
     if model != nil, !rest.isEmpty {
         contents.notes.append("\(rest.count) variable group(s) not in the model config, listed last: \(rest.joined(separator: ", "))")
@@ -46,43 +55,128 @@ func readWeightsH5(files: [HDF5.File], config: JSONValue?, pathPrefixes: [String
     }
 
     for (path, name, entry) in ordered {
-        guard let group = groups[path], !group.datasets.isEmpty else { continue }
-        let lastComponent = path.split(separator: "/").last.map(String.init) ?? ""
-        let className = entry?.className ?? (path == "/" ? nil : KerasNames.className(fromGroupName: lastComponent))
-        let variableNames = KerasNames.variableNames(className: className, count: group.datasets.count, config: entry?.config)
+        let group = groups[path]
+        let components = path.split(separator: "/").map(String.init)
+        let lastComponent = components.last ?? ""
+        // Keras names a `layers` container's items by the snake case of their class; any other
+        // group is named by the Python attribute that holds it (a subclassed model's
+        // `self.dsn1`), which says nothing about the class.
+        let inContainer = components.count >= 2 && ["layers", "_layer_checkpoint_dependencies"].contains(components[components.count - 2])
+        let className = entry?.className ?? (inContainer ? KerasNames.className(fromGroupName: lastComponent) : nil)
         var weights: [Weight] = []
-        for index in 0..<group.datasets.count {
-            let (source, datasetPath) = group.datasets[index]!
-            let dataset = try openDataset(files[source], datasetPath, what: "\(path)/vars")
-            let trainable: Bool? = entry?.trainable == false ? false
-                : (["moving_mean", "moving_variance"].contains(variableNames[index]) ? false : entry?.trainable)
-            weights.append(try makeWeight(name: variableNames[index], storedName: nil, dataset: dataset, source: source,
-                                          pathPrefix: pathPrefixes.map { $0[source] + ":" } ?? "", trainable: trainable))
+        func add(_ vars: VarsGroup, className: String?, config: JSONValue?, prefix: String) throws {
+            let variableNames = KerasNames.variableNames(className: className, count: vars.datasets.count, config: config)
+            for index in 0..<vars.datasets.count {
+                let (source, datasetPath) = vars.datasets[index]!
+                let dataset = try openDataset(files[source], datasetPath, what: "\(vars.path)/vars")
+                let trainable: Bool? = entry?.trainable == false ? false
+                    : (["moving_mean", "moving_variance", "count"].contains(variableNames[index]) && className != nil
+                        && ["BatchNormalization", "Normalization"].contains(className!) ? false : entry?.trainable)
+                weights.append(try makeWeight(name: prefix + variableNames[index], storedName: nil, dataset: dataset,
+                                              source: source, pathPrefix: pathPrefixes.map { $0[source] + ":" } ?? "",
+                                              trainable: trainable))
+            }
+        }
+        if let group { try add(group, className: className, config: entry?.config, prefix: "") }
+        for part in (parts[path] ?? []).sorted(by: partOrder) {
+            guard let vars = groups[part], !vars.datasets.isEmpty else { continue }
+            let relative = part.dropFirst(path.count + 1).split(separator: "/").map(String.init)
+            let (partClass, partConfig) = KerasNames.partClass(relative, ownerClass: className, ownerEntry: entry)
+            let prefix = relative.filter { $0 != "cell" }.joined(separator: "/")
+            try add(vars, className: partClass, config: partConfig, prefix: prefix.isEmpty ? "" : prefix + "/")
         }
         contents.layers.append(Layer(name: name, className: className, path: path, weights: weights,
                                      trainable: entry?.trainable))
     }
 
-    if let optimizerGroup = groups["/optimizer"] {
-        var iterations: Int64?
-        var parameters = 0
-        for index in optimizerGroup.datasets.keys.sorted() {
-            let (source, datasetPath) = optimizerGroup.datasets[index]!
-            let dataset = try openDataset(files[source], datasetPath, what: "/optimizer/vars")
-            parameters += dataset.count
-            if index == 0 { iterations = try readScalarInteger(dataset) }
-        }
-        let optimizerConfig = contents.trainingConfig?["optimizer"]
-        contents.optimizer = OptimizerState(className: optimizerClassName(optimizerConfig),
-                                            name: optimizerGroup.nameAttribute ?? optimizerConfig?["config"]?["name"]?.string,
-                                            iterations: iterations, variableCount: optimizerGroup.datasets.count,
-                                            parameterCount: parameters, config: optimizerConfig)
-    } else if let optimizerConfig = contents.trainingConfig?["optimizer"], optimizerConfig != .null {
-        contents.optimizer = OptimizerState(className: optimizerClassName(optimizerConfig),
-                                            name: optimizerConfig["config"]?["name"]?.string, iterations: nil,
-                                            variableCount: 0, parameterCount: 0, config: optimizerConfig)
-    }
+    contents.optimizer = try readOptimizer(files: files, groups: groups, compileConfig: contents.trainingConfig,
+                                           kerasVersion: kerasVersion)
     return contents
+}
+
+/// Keras 3 and tf-keras keep the optimizer's variables in `/optimizer/vars`; Keras 3's
+/// mixed-precision LossScaleOptimizer also saves its inner optimizer's under
+/// `/optimizer/inner_optimizer/vars` (and repeats them after its own four in `/optimizer/vars`:
+/// `LossScaleOptimizer.variables` is `self._variables + self.inner_optimizer.variables`, keras
+/// `src/optimizers/loss_scale_optimizer.py`). Keras 3's `BaseOptimizer.__init__` creates the
+/// `iteration` counter first and then, unless the rate is a schedule, the `learning_rate`
+/// variable (keras `src/optimizers/base_optimizer.py`), so vars 0 and 1 are those two; tf-keras
+/// creates only the counter before the slots (tf-keras `optimizers/optimizer.py`).
+private func readOptimizer(files: [HDF5.File], groups: [String: VarsGroup], compileConfig: JSONValue?,
+                           kerasVersion: String?) throws -> OptimizerState? {
+    var optimizerConfig = compileConfig?["optimizer"]
+    if optimizerConfig == .null { optimizerConfig = nil }
+    var namedOnly = false
+    if let text = optimizerConfig?.string {
+        // Keras 3.0–3.3 stored `compile(optimizer="adam")`'s argument as given (the
+        // SerializableDict was built before `optimizers.get`, keras v3.3.3 `trainers/trainer.py`;
+        // v3.4.0 calls it first); loading calls `optimizers.get("adam")`: the class, its defaults.
+        optimizerConfig = KerasNames.optimizerConfig(forName: text)
+        namedOnly = true
+    }
+    guard let optimizerGroup = groups["/optimizer"] else {
+        guard let optimizerConfig else { return nil }
+        return OptimizerState(className: optimizerClassName(optimizerConfig),
+                              name: optimizerConfig["config"]?["name"]?.string, iterations: nil,
+                              variableCount: 0, parameterCount: 0, config: optimizerConfig, namedOnly: namedOnly)
+    }
+    let inner = groups["/optimizer/inner_optimizer"]
+    // The writer is Keras 3 when its metadata says so or when it records names on `vars` groups
+    // (Keras 3.6+); tf-keras does neither.
+    let keras3 = kerasVersion.map { $0.hasPrefix("3.") } ?? (optimizerGroup.nameAttribute != nil)
+    func scalar<T>(_ vars: VarsGroup, _ index: Int, _ read: (Dataset) throws -> T?) throws -> T? {
+        guard let (source, path) = vars.datasets[index] else { return nil }
+        return try read(try openDataset(files[source], path, what: "\(vars.path)/vars"))
+    }
+    var parameters = 0
+    var variableCount = 0
+    for vars in [optimizerGroup, inner].compactMap({ $0 }) {
+        for index in vars.datasets.keys.sorted() {
+            let (source, datasetPath) = vars.datasets[index]!
+            parameters += try openDataset(files[source], datasetPath, what: "\(vars.path)/vars").count
+            variableCount += 1
+        }
+    }
+    // The step that counts is the inner optimizer's: the LossScaleOptimizer's own counter stays 0.
+    let stepVars = inner ?? optimizerGroup
+    let iterations = try scalar(stepVars, 0, readScalarCount)
+    let lossScaled = inner != nil || optimizerConfig?["class_name"]?.string?.contains("LossScaleOptimizer") == true
+    var storedRate: Double?
+    // With a schedule there is no `learning_rate` variable: var 1 is then the first slot.
+    let rateConfig = optimizerConfig?["config"]?["inner_optimizer"]?["config"]?["learning_rate"]
+        ?? optimizerConfig?["config"]?["learning_rate"]
+    let scheduled = rateConfig?.object != nil
+    if keras3, !scheduled, let rate = try scalar(stepVars, 1, readScalarFloat), rate.isFinite, rate > 0 { storedRate = rate }
+    return OptimizerState(className: optimizerClassName(optimizerConfig),
+                          name: optimizerGroup.nameAttribute ?? optimizerConfig?["config"]?["name"]?.string,
+                          iterations: iterations, variableCount: variableCount, parameterCount: parameters,
+                          config: optimizerConfig, storedLearningRate: storedRate, lossScaled: lossScaled,
+                          innerName: inner?.nameAttribute, innerVariableCount: inner?.datasets.count ?? 0,
+                          namedOnly: namedOnly)
+}
+
+/// The row a sub-object's `vars` group belongs to: the nearest ancestor group when only
+/// sub-object attributes (`cell`, `layer`, `forward_layer`, `backward_layer`) lie between.
+private func compositeOwner(of path: String, among groups: [String: VarsGroup]) -> String? {
+    var components = path.split(separator: "/").map(String.init)
+    guard let last = components.last, KerasNames.partAttributes.contains(last) else { return nil }
+    while let component = components.last, KerasNames.partAttributes.contains(component) {
+        components.removeLast()
+        let ancestor = "/" + components.joined(separator: "/")
+        if groups[ancestor] != nil, !(components.last.map(KerasNames.partAttributes.contains) ?? false) { return ancestor }
+    }
+    return nil
+}
+
+private func groupHasWeights(_ path: String, groups: [String: VarsGroup], parts: [String: [String]]) -> Bool {
+    !(groups[path]?.datasets.isEmpty ?? true) || (parts[path] ?? []).contains { !(groups[$0]?.datasets.isEmpty ?? true) }
+}
+
+/// Forward before backward (Bidirectional's weight order), then by path.
+private func partOrder(_ a: String, _ b: String) -> Bool {
+    let fa = a.contains("/forward_layer"), fb = b.contains("/forward_layer")
+    if fa != fb { return fa }
+    return KerasNames.naturalLess(a, b)
 }
 
 /// One object's `vars` group (possibly assembled from several shards).
@@ -154,7 +248,7 @@ private func label(for path: String) -> String {
 /// container's items by the snake case of their class, with `_1`, `_2`, … for later items of
 /// the same class (tf.keras 2.13 skips numbers, so take the lowest unclaimed suffix).
 private func assignConfigPaths(_ entries: [KerasConfig.Entry], containerPath: String, container: String,
-                               namePrefix: String, files: [HDF5.File], groups: [String: VarsGroup],
+                               namePrefix: String, parentClass: String, files: [HDF5.File], groups: [String: VarsGroup],
                                into ordered: inout [(path: String, name: String, entry: KerasConfig.Entry?)],
                                claimed: inout Set<String>) {
     // The groups present in this container, by class base name, lowest suffix first.
@@ -172,26 +266,37 @@ private func assignConfigPaths(_ entries: [KerasConfig.Entry], containerPath: St
         let base = KerasNames.snakeCase(entry.className)
         let candidates = present[base] ?? []
         let position = used[base, default: 0]
-        guard position < candidates.count else { continue }
+        let name = namePrefix + entry.name
+        guard position < candidates.count else {
+            // No group: a layer without state. Listed (weightless) in model order, except the
+            // InputLayer of a Sequential, which is not one of its `layers` in Keras.
+            if !entry.isModel, !(entry.className == "InputLayer" && parentClass == "Sequential") {
+                ordered.append((containerPath + "/" + base, name, entry))
+            }
+            continue
+        }
         used[base] = position + 1
         let path = candidates[position].1
-        let name = namePrefix + entry.name
         if entry.isModel {
-            if groups[path] != nil, !claimed.contains(path) {
+            if groups[path] != nil, !claimed.contains(path), !(groups[path]?.datasets.isEmpty ?? true) {
                 ordered.append((path, name, entry))
+                claimed.insert(path)
+            } else {
                 claimed.insert(path)
             }
             assignConfigPaths(entry.children, containerPath: path + "/" + container, container: container,
-                              namePrefix: name + "/", files: files, groups: groups, into: &ordered, claimed: &claimed)
+                              namePrefix: name + "/", parentClass: entry.className, files: files, groups: groups,
+                              into: &ordered, claimed: &claimed)
         } else {
-            if groups[path] != nil {
-                ordered.append((path, name, entry))
-                claimed.insert(path)
-            }
-            // Variables of sublayers the config does not list (a GRU's cells inside Bidirectional,
-            // MultiHeadAttention's projections) sit at this layer's depth, not after the model.
-            let inner = groups.keys.filter { $0.hasPrefix(path + "/") && !claimed.contains($0) && !(groups[$0]?.datasets.isEmpty ?? true) }
-                .sorted(by: KerasNames.naturalLess)
+            ordered.append((path, name, entry))
+            claimed.insert(path)
+            // Variables of sublayers the config does not list (MultiHeadAttention's projections)
+            // sit at this layer's depth, not after the model; an RNN's cell or a wrapper's layer
+            // (a composite part) joins its owner's row instead.
+            let inner = groups.keys.filter {
+                $0.hasPrefix(path + "/") && !claimed.contains($0) && !(groups[$0]?.datasets.isEmpty ?? true)
+                    && compositeOwner(of: $0, among: groups) == nil
+            }.sorted(by: KerasNames.naturalLess)
             for sub in inner {
                 let relative = label(for: String(sub.dropFirst(path.count)))
                 ordered.append((sub, storedName(of: sub, groups: groups) ?? name + "/" + relative, nil))

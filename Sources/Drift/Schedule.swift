@@ -12,6 +12,8 @@ public enum LearningRate: Sendable, Equatable {
     case inverseTimeDecay(initial: Double, decaySteps: Double, decayRate: Double, staircase: Bool)
     case cosineDecay(initial: Double, decaySteps: Double, alpha: Double, warmupTarget: Double?, warmupSteps: Double)
     case cosineDecayRestarts(initial: Double, firstDecaySteps: Double, tMul: Double, mMul: Double, alpha: Double)
+    /// Keras 1/2's optimizer `decay` argument: lr / (1 + decay · iterations), per update.
+    case timeBasedDecay(initial: Double, decay: Double)
 
     /// Reads a stored `learning_rate`: a number, or `{"class_name": …, "config": {…}}` (also the
     /// older form without `module`, and a `{"config": …}` wrapper that holds only the config).
@@ -82,6 +84,7 @@ public enum LearningRate: Sendable, Equatable {
         case .inverseTimeDecay: "InverseTimeDecay"
         case .cosineDecay: "CosineDecay"
         case .cosineDecayRestarts: "CosineDecayRestarts"
+        case .timeBasedDecay: "TimeBasedDecay"
         }
     }
 
@@ -102,6 +105,8 @@ public enum LearningRate: Sendable, Equatable {
                 + (target.map { [("warmupTarget", $0), ("warmupSteps", warmup)] } ?? [])
         case let .cosineDecayRestarts(initial, first, tMul, mMul, alpha):
             [("initialLearningRate", initial), ("firstDecaySteps", first), ("tMul", tMul), ("mMul", mMul), ("alpha", alpha)]
+        case let .timeBasedDecay(initial, decay):
+            [("initialLearningRate", initial), ("decay", decay)]
         }
     }
 
@@ -163,6 +168,8 @@ public enum LearningRate: Sendable, Equatable {
             }
             let cosine = 0.5 * pow(mMul, restart) * (1 + cos(Double.pi * fraction))
             return initial * ((1 - alpha) * cosine + alpha)
+        case let .timeBasedDecay(initial, decay):
+            return initial / (1 + decay * step)
         }
     }
 }

@@ -200,7 +200,8 @@ public struct DriftMetrics: Sendable, Equatable {
         }
         normRatio = baseNorm > 0 ? tunedNorm / baseNorm : nil
         if baseNorm > 0, tunedNorm > 0 {
-            // No difference at all is a cosine of exactly 1 (the rounded quotient reads 0.9999999999999998).
+            // Bit-identical (finite) values are exactly parallel: cosine 1 and angle 0, not the
+            // 0.9999999999999998 that rounding in the dot product and norms gives.
             let c = sums.sumDiffSquares == 0 ? 1 : min(1, max(-1, sums.sumDot / (baseNorm * tunedNorm)))
             cosine = c
             angleDegrees = acos(c) * 180 / .pi

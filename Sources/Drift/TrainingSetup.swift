@@ -15,6 +15,12 @@ public struct TrainingSetup: Sendable {
     public let learningRateProblem: String?
     /// The optimizer's saved step counter.
     public let iterations: Int64?
+    /// Keras 3's stored `learning_rate` variable: the constant rate in force when saved (a
+    /// callback such as ReduceLROnPlateau changes it, not the config); Keras restores it.
+    public let storedLearningRate: Double?
+    /// The config names the optimizer only by a string and no rate is stored: the rate is the
+    /// class's default, which is what Keras builds from the name.
+    public let learningRateIsClassDefault: Bool
 
     public init?(_ state: OptimizerState?) {
         guard let state else { return nil }
@@ -28,19 +34,33 @@ public struct TrainingSetup: Sendable {
         }
         if let name = className, name.hasPrefix("Custom>") { className = String(name.dropFirst("Custom>".count)) }
         optimizer = className ?? state.className
-        self.lossScaled = lossScaled
+        self.lossScaled = lossScaled || state.lossScaled
+        storedLearningRate = state.storedLearningRate
+        learningRateIsClassDefault = state.namedOnly && state.storedLearningRate == nil
         iterations = state.iterations
         var hyper: [String: JSONValue] = [:]
-        for (key, value) in config?["config"]?.object ?? [:] where key != "learning_rate" && key != "name" {
+        for (key, value) in config?["config"]?.object ?? [:] where !["learning_rate", "lr", "name"].contains(key) {
             switch value {
             case .number, .bool: hyper[key] = value
             default: continue
             }
         }
         hyperparameters = hyper
-        if let stored = config?["config"]?["learning_rate"], stored != .null {
+        // Keras 1 and 2 (and tf.keras's legacy optimizers, which accept both) call the rate `lr`.
+        var stored = config?["config"]?["learning_rate"]
+        if stored == nil || stored == .null { stored = config?["config"]?["lr"] }
+        if state.namedOnly, let rate = state.storedLearningRate { stored = .number(rate) }
+        if let stored, stored != .null {
             do {
-                learningRate = try LearningRate(json: stored)
+                var rate = try LearningRate(json: stored)
+                // Keras 2's `decay`: time-based decay applied on every update,
+                // lr * 1 / (1 + decay * iterations) (keras 2.0.5 `optimizers.py`, `get_updates`;
+                // tf.keras OptimizerV2 `_decayed_lr` does the same with its `decay`).
+                if case .constant(let initial) = rate, let decay = config?["config"]?["decay"]?.number, decay != 0 {
+                    guard decay.isFinite, decay > 0 else { throw ScheduleError("decay \(decay) is not a positive number") }
+                    rate = .timeBasedDecay(initial: initial, decay: decay)
+                }
+                learningRate = rate
                 learningRateProblem = nil
             } catch let error as ScheduleError {
                 learningRate = nil
@@ -49,6 +69,9 @@ public struct TrainingSetup: Sendable {
                 learningRate = nil
                 learningRateProblem = "\(error)"
             }
+        } else if let rate = state.storedLearningRate {
+            learningRate = .constant(rate)
+            learningRateProblem = nil
         } else {
             learningRate = nil
             learningRateProblem = nil
@@ -61,6 +84,7 @@ public struct TrainingSetup: Sendable {
     /// The learning rate at the saved step (for a schedule, evaluated there).
     public var learningRateAtSavedStep: Double? {
         guard let learningRate else { return nil }
+        if case .constant = learningRate, let storedLearningRate { return storedLearningRate }
         return learningRate.value(at: Double(iterations ?? 0))
     }
 
@@ -77,7 +101,12 @@ public struct TrainingSetup: Sendable {
         if let learningRate {
             switch learningRate {
             case .constant(let value):
-                parts.append("learning rate \(format(value))")
+                var text = "learning rate \(format(value))"
+                if learningRateIsClassDefault { text += " (the class default: the config names the optimizer only)" }
+                if let storedLearningRate, Float(storedLearningRate) != Float(value) {
+                    text += ", \(format(storedLearningRate)) when saved"
+                }
+                parts.append(text)
             default:
                 let parameters = learningRate.parameterText
                 var text = "learning rate \(learningRate.kind)(\(parameters))"

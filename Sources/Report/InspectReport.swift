@@ -19,7 +19,7 @@ public enum InspectReport {
             "optimizer": checkpoint.optimizer.map(optimizerJSON) ?? .null,
             "training": TrainingReport.setupJSON(TrainingSetup(checkpoint.optimizer)),
         ]
-        fields["layers"] = .array(checkpoint.layers.map { layer in
+        fields["layers"] = .array(checkpoint.allLayers.map { layer in
             .object([
                 "name": .string(layer.name),
                 "className": .optional(layer.className),
@@ -61,19 +61,46 @@ public enum InspectReport {
         out += "   layer order: \(checkpoint.layerOrder == "model" ? "model" : "by path (not stored in this format)")\n\n"
         var table = TextTable([("layer", .left), ("class", .left), ("weight", .left), ("shape", .left),
                                ("dtype", .left), ("params", .right)])
-        for layer in checkpoint.layers {
+        // Weightless layers are listed where they are in model order; a run of them is folded.
+        var weightless: [Layer] = []
+        func flush() {
+            if weightless.count == 1, let layer = weightless.first {
+                table.add([layer.name, layer.className ?? "?", "—", "", "", "0"])
+            } else if !weightless.isEmpty {
+                table.add(["… \(weightless.count) layers without weights", "", "", "", "", ""])
+            }
+            weightless = []
+        }
+        for layer in checkpoint.allLayers {
+            if layer.weights.isEmpty {
+                weightless.append(layer)
+                continue
+            }
+            flush()
             for (index, weight) in layer.weights.enumerated() {
                 table.add([index == 0 ? layer.name : "", index == 0 ? (layer.className ?? "?") : "", weight.name,
                            shapeText(weight.shape), weight.dtype.rawValue, grouped(weight.count)])
             }
         }
+        flush()
         out += table.render()
         let weightCount = checkpoint.layers.reduce(0) { $0 + $1.weights.count }
-        out += "\ntotal: \(checkpoint.layers.count) layers with weights, \(weightCount) weights, \(grouped(checkpoint.totalParameters)) parameters\n"
+        let withoutWeights = checkpoint.allLayers.count - checkpoint.layers.count
+        out += "\ntotal: \(checkpoint.layers.count) layers with weights"
+            + (withoutWeights > 0 ? " (and \(withoutWeights) without)" : "")
+            + ", \(weightCount) weights, \(grouped(checkpoint.totalParameters)) parameters\n"
         if let optimizer = checkpoint.optimizer {
             var line = "optimizer: \(optimizer.className ?? optimizer.name ?? "unknown")"
             if let iterations = optimizer.iterations { line += ", \(grouped(Int(iterations))) iterations" }
-            line += ", \(optimizer.variableCount) variables (\(grouped(optimizer.parameterCount)) values, not compared)"
+            if optimizer.variableCount == 0 {
+                line += " (config only: no optimizer state stored)"
+            } else {
+                line += ", \(optimizer.variableCount) variable\(optimizer.variableCount == 1 ? "" : "s") (\(grouped(optimizer.parameterCount)) values, not compared"
+                if optimizer.innerVariableCount > 0 {
+                    line += "; \(optimizer.innerVariableCount) of them the inner optimizer's own copy"
+                }
+                line += ")"
+            }
             out += line + "\n"
             if let setup = TrainingSetup(optimizer) { out += "training: \(setup.summary)\n" }
         } else {
@@ -90,8 +117,11 @@ public enum HealthReport {
         guard case .object(var fields) = InspectReport.json(checkpoint), case .array(let layers) = fields["layers"] else {
             return InspectReport.json(checkpoint)
         }
-        fields["layers"] = .array(zip(layers, health).map { layerJSON, layerHealth in
-            guard case .object(var layer) = layerJSON, case .array(let weights) = layer["weights"] else { return layerJSON }
+        // The JSON lists every layer (weightless ones too); health covers the layers with weights.
+        var remaining = health[...]
+        fields["layers"] = .array(layers.map { layerJSON in
+            guard case .object(var layer) = layerJSON, case .array(let weights) = layer["weights"], !weights.isEmpty,
+                  let layerHealth = remaining.popFirst() else { return layerJSON }
             layer["stats"] = stats(layerHealth.stats)
             layer["weights"] = .array(zip(weights, layerHealth.weights).map { weightJSON, weightStats in
                 guard case .object(var weight) = weightJSON else { return weightJSON }

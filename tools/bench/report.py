@@ -107,8 +107,8 @@ def sanity(out, weightdrift, folders):
                 info = json.loads(proc.stdout) if proc.returncode == 0 else None
                 ok = (info is not None and info["format"] == FORMATS[layout]
                       and sum(layer["parameters"] for layer in info["layers"]) == pair["parameters"]
-                      and len(info["layers"]) == pair["weightedLayers"])
-                detail = (f"{info['format']}, {len(info['layers'])} layers, "
+                      and len([l for l in info["layers"] if l["weights"]]) == pair["weightedLayers"])
+                detail = (f"{info['format']}, {len([l for l in info['layers'] if l['weights']])} layers with weights, "
                           f"{sum(layer['parameters'] for layer in info['layers']):,} parameters"
                           if info else f"exit {proc.returncode}: {proc.stderr.strip()}")
                 checks.append((f"inspect {folder}/{os.path.basename(path)}", ok, detail))

@@ -39,15 +39,24 @@ RUNNING = ("moving_mean", "moving_variance")
 
 def load_weights(K, path):
     """[(layer, weight name, array)] in model (depth) order. A layer here is what owns the variable
-    (its path without the variable name: `attention/key`, `bigru/forward_gru/gru_cell`), one per
-    stored `vars` group, which is what WeightDrift sees as a layer."""
+    (its path without the variable name: `attention/key`; for an RNN or a wrapper such as
+    Bidirectional, the layer itself), which is what WeightDrift sees as a layer."""
     m = K.models.load_model(str(path), compile=False)
     out = []
     for layer in m.layers:
+        # One Keras layer, one row: an RNN's cell and a wrapper's inner layers (Bidirectional's
+        # forward and backward RNNs, TimeDistributed's layer) belong to the wrapping layer, as
+        # WeightDrift reads them; other sublayers (attention projections) keep their own owner.
+        composite = type(layer).__name__ in COMPOSITE
         for w in layer.weights:
             owner, _, name = w.path.rpartition("/")
+            if composite:
+                owner, name = layer.name, w.path[len(layer.name) + 1:] if w.path.startswith(layer.name + "/") else name
             out.append((owner or layer.name, name, np.asarray(w, dtype=np.float64)))
     return out
+
+
+COMPOSITE = {"Bidirectional", "TimeDistributed", "RNN", "LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
 
 
 def layer_table(base, tuned):
