@@ -113,9 +113,10 @@ def test_temporary_weights_are_removed_and_bad_options_refused(tmp_path, monkeyp
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
     monkeypatch.setattr(tempfile, "tempdir", None)
-    monitor = DriftMonitor(BASE, stop_on=None)
+    monitor = DriftMonitor(BASE, stop_on=None, timeout=120, hash=True)
     _, history = fine_tune([monitor], epochs=1)
     assert len(monitor.reports) == 1 and len(history.history["drift_passed"]) == 1
+    assert len(monitor.reports[0][1].base.sha256) == 64  # hash=True reached the tool
     assert not any(tmp_path.glob("weightdrift-*")), "the temporary weights were left behind"
     for bad in (dict(stop_on="loss"), dict(every=0), dict(risk="low"), dict(fail_relativ_change=0.1)):
         with pytest.raises((ValueError, TypeError)):

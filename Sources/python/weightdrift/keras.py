@@ -55,7 +55,8 @@ class DriftMonitor(keras.callbacks.Callback):
         folder removed at the end of training).
       verbose: 1 prints a line when training is stopped.
       **gate_options: any other `weightdrift.compare` option (fail_relative_change=0.1,
-        fail_on_risk="medium", head=["dense_1"], hash=False, …).
+        fail_on_risk="medium", head=["dense_1"], timeout=60, …); the inputs are not hashed
+        unless hash=True.
 
     After training: `reports` holds (epoch, CompareReport) for each check, `stopped_epoch` the
     epoch training was stopped at (None if it was not), `best_epoch` the last passing check.
@@ -82,9 +83,10 @@ class DriftMonitor(keras.callbacks.Callback):
         self.compare_options = dict(gate_options)
         if policy is not None:
             self.compare_options["policy"] = policy
-        hash_option = self.compare_options.pop("hash", False)
+        run_options = {"hash": self.compare_options.pop("hash", False),
+                       "timeout": self.compare_options.pop("timeout", None)}
         gate_arguments(**self.compare_options)  # a misspelt option fails here, not at epoch N
-        self.compare_options["hash"] = hash_option
+        self.compare_options.update(run_options)
         self._reset()
 
     def _reset(self):
