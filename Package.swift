@@ -35,7 +35,9 @@ let package = Package(
         .target(name: "Drift", dependencies: ["Checkpoint", "Yams", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: swiftSettings),
         // Renderers: report values → text.
-        .target(name: "Report", dependencies: ["Checkpoint", "Drift"], swiftSettings: swiftSettings),
+        // The published JSON Schemas (Schemas/) ship beside the sources, not in the binary.
+        .target(name: "Report", dependencies: ["Checkpoint", "Drift", .product(name: "Crypto", package: "swift-crypto")],
+                exclude: ["Schemas"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "weightdrift",
             dependencies: [

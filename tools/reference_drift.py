@@ -26,7 +26,7 @@ Metric definitions (per weight pair; a = base, b = tuned, widened to float64):
   sumBaseSq      sum a^2        sumTunedSq  sum b^2      sumDot  sum a*b
   sumDiffSq      sum d^2 with d = b - a computed element-wise (never via the
                  expansion a^2 + b^2 - 2ab, which cancels to 0 for small drifts)
-  maxAbsChange   max |d| (0 when finiteCount == 0)
+  maxAbsChange   max |d| (null when finiteCount == 0, like every figure below)
   changedCount   elements whose stored bit patterns differ, over all n (NaN too).
                  If the two stored types differ (e.g. float32 vs float16), the
                  float64-widened bit patterns are compared instead.
@@ -35,7 +35,7 @@ Metric definitions (per weight pair; a = base, b = tuned, widened to float64):
   relativeChange diffNorm/baseNorm ("norm"), or rmsChange ("rms") when finiteCount == 0
                  or baseNorm/sqrt(finiteCount) < 1e-8 (a base that is about zero)
   normRatio      tunedNorm/baseNorm (null if baseNorm == 0)
-  cosine         sumDot/(baseNorm*tunedNorm) clamped to [-1, 1] (null if a norm is 0)
+  cosine         sumDot/(baseNorm*tunedNorm) clamped to [-1, 1] (null if a norm is 0; exactly 1 when sumDiffSq is 0)
   angleDegrees   degrees(acos(cosine)) (null with cosine)
 A layer carries the same fields computed from the sums and counts of its paired
 weights added together (max of the maxima). Non-finite numbers are written as null.
@@ -478,9 +478,16 @@ def derive(sums):
         cosine = None
         angle = None
     else:
-        cosine = min(1.0, max(-1.0, sums["sumDot"] / (base_norm * tuned_norm)))
+        # No difference at all is a cosine of exactly 1 (the quotient rounds to 0.9999999999999998).
+        cosine = 1.0 if sums["sumDiffSq"] == 0 else min(1.0, max(-1.0, sums["sumDot"] / (base_norm * tuned_norm)))
         angle = math.degrees(math.acos(cosine)) if math.isfinite(cosine) else None
     metrics = dict(sums)
+    if finite == 0:
+        # No element finite in both files: every drift figure is undefined (null), never 0.
+        metrics.update(changedFraction=sums["changedCount"] / n if n > 0 else 0.0, frozen=sums["changedCount"] == 0,
+                       baseNorm=None, tunedNorm=None, diffNorm=None, rmsChange=None, relativeChange=None,
+                       relativeTo=None, normRatio=None, cosine=None, angleDegrees=None, maxAbsChange=None)
+        return metrics
     metrics.update(
         changedFraction=sums["changedCount"] / n if n > 0 else 0.0,
         frozen=sums["changedCount"] == 0,

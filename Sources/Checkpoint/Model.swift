@@ -27,6 +27,9 @@ public enum DType: String, Sendable, Codable {
         }
     }
 
+    /// 64-bit integers: not every value is exact as a Double.
+    public var isWideInteger: Bool { self == .int64 || self == .uint64 }
+
     /// Bytes per element as stored.
     public var byteWidth: Int {
         switch self {

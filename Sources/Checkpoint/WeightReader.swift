@@ -9,6 +9,7 @@ public struct WeightReader {
     private var plan: Dataset.Slices
     private var floats: [Float] = []
     private var halves: [UInt16] = []
+    private var lastSelection: Dataset.Selection?
 
     init(weight: Weight, dataset: Dataset, sliceElements: Int, checkpointPath: String) throws {
         self.weight = weight
@@ -35,7 +36,19 @@ public struct WeightReader {
     public mutating func next(into values: inout [Double]) throws -> Bool {
         guard let selection = plan.next() else { return false }
         try read(selection, into: &values)
+        lastSelection = selection
         return true
+    }
+
+    /// The stored bits of the slice the last `next(into: [Double])` read, for 8-byte types (64-bit
+    /// integers, whose values above 2^53 are not exact as Double).
+    public mutating func lastSliceBits(into bits: inout [UInt64]) throws {
+        guard let lastSelection else { bits.removeAll(); return }
+        do {
+            try dataset.readRaw64(lastSelection, into: &bits)
+        } catch let error as HDF5Error {
+            throw CheckpointError(error)
+        }
     }
 
     /// Reads the next slice of a float32 weight as stored, without widening; false when done.

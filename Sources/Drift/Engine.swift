@@ -10,28 +10,56 @@ public enum DriftEngine {
     public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto,
                                progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> DriftReport {
         try policy.validate()
-        let matches = Matcher.match(base: base.layers, tuned: tuned.layers, mode: mode)
-        let passes = try streamAll(matches, base: base, tuned: tuned, progress: progress)
-        let layers = matches.enumerated().map { index, match in
-            judge(match, passes: passes[index], policy: policy)
+        let alignment = Matcher.align(base: base, tuned: tuned, mode: mode)
+        let matches = alignment.rows
+        try policy.checkEveryPatternMatches(base: base.layers, tuned: tuned.layers)
+        guard matches.contains(where: { $0.weights.contains(where: \.comparable) }) else {
+            throw DriftError.nothingCompared(base: DriftError.Side(base), tuned: DriftError.Side(tuned))
         }
-        var notes: [String] = []
+        let started = DispatchTime.now().uptimeNanoseconds
+        let (passes, durations) = try streamAll(matches, base: base, tuned: tuned, progress: progress)
+        let layers = matches.enumerated().map { index, match in
+            judge(match, passes: passes[index], policy: policy, seconds: durations[index])
+        }
+        var notes: [Note] = []
         for checkpoint in [base, tuned] where checkpoint.layerOrder != "model" {
-            notes.append("\(checkpoint.path): this format does not store model order; layers are listed by path")
+            notes.append(.layerOrderNotStored(path: checkpoint.path))
         }
         if mode == .order, base.layerOrder != "model" || tuned.layerOrder != "model" {
-            notes.append("--match order on a file without stored model order pairs layers in path order")
+            notes.append(.orderMatchOnPathOrder)
         }
+        if alignment.orderedBy == .base { notes.append(.depthOrderFrom(path: base.path)) }
+        notes += alignment.notes
+        let identical = layers.allSatisfy { $0.status == .frozen || ($0.status == .ignored && $0.sums?.frozen == true) }
+        if identical { notes.append(.identicalWeights) }
         let baseSetup = TrainingSetup(base.optimizer), tunedSetup = TrainingSetup(tuned.optimizer)
-        let diagnosis = NaNDiagnosis.explain(layers.filter { $0.tunedName != nil }.map { ($0.name, $0.nanInTuned, $0.infInTuned) },
-                                             setup: tunedSetup)
+        let diagnosis = NonFiniteDiagnosis.find(layers.filter { $0.tunedName != nil }.map { ($0.name, $0.nanInTuned, $0.infInTuned) },
+                                                side: .tuned, setup: tunedSetup)
+        let baseDiagnosis = NonFiniteDiagnosis.find(
+            layers.filter { $0.baseName != nil }.map { ($0.baseName ?? $0.name, $0.sums?.baseNaN ?? 0, $0.sums?.baseInf ?? 0) },
+            side: .base, setup: baseSetup)
         let forgetting = ForgettingAssessment(layers: layers, policy: policy)
+        let coverage = coverage(layers, base: base)
         return DriftReport(base: InputSummary(base, sha256: nil), tuned: InputSummary(tuned, sha256: nil),
                            policy: policy, matchMode: mode, layers: layers,
-                           summary: summarize(layers, policy: policy, forgetting: forgetting),
+                           summary: summarize(layers, policy: policy, forgetting: forgetting, coverage: coverage),
                            notes: notes, baseSetup: baseSetup, tunedSetup: tunedSetup,
-                           warnings: TrainingSetup.warnings(base: baseSetup, tuned: tunedSetup), diagnosis: diagnosis,
-                           forgetting: forgetting)
+                           // Identical weights were not trained: their setups say nothing about a fine-tune.
+                           warnings: identical ? [] : TrainingSetup.warnings(base: baseSetup, tuned: tunedSetup),
+                           diagnosis: diagnosis, baseDiagnosis: baseDiagnosis, forgetting: forgetting,
+                           seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+
+    /// The share of the base compared: weights paired with the same shape, streamed and gated.
+    static func coverage(_ layers: [LayerResult], base: Checkpoint) -> Coverage {
+        var parameters = 0, layerCount = 0
+        for layer in layers where layer.status != .ignored {
+            let compared = layer.weights.filter { $0.sums != nil && $0.status != .ignored }.reduce(0) { $0 + ($1.base?.count ?? 0) }
+            if layer.weights.contains(where: { $0.sums != nil && $0.status != .ignored }) { layerCount += 1 }
+            parameters += compared
+        }
+        return Coverage(baseParameters: base.totalParameters, comparedParameters: parameters,
+                        baseLayers: base.layers.count, comparedLayers: layerCount)
     }
 
     struct Buffers {
@@ -39,6 +67,8 @@ public enum DriftEngine {
         var tuned: [Double] = []
         var baseFloats: [Float] = []
         var tunedFloats: [Float] = []
+        var baseBits: [UInt64] = []
+        var tunedBits: [UInt64] = []
     }
 
     /// The outcome of streaming one weight of a match: drift sums for a compared pair, or the
@@ -52,7 +82,7 @@ public enum DriftEngine {
     /// is serialised, but contiguous datasets are read with pread outside it, and the sums run in
     /// parallel. Work is taken largest first; results are by position, so output is deterministic.
     static func streamAll(_ matches: [LayerMatch], base: Checkpoint, tuned: Checkpoint,
-                          progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> [[Pass]] {
+                          progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> ([[Pass]], [Double]) {
         struct Task: Sendable {
             let layer: Int, weight: Int
             let match: WeightMatch
@@ -71,6 +101,8 @@ public enum DriftEngine {
             var buffers = Buffers()
             while let index = results.claim() {
                 let task = work[index]
+                let taskStarted = DispatchTime.now().uptimeNanoseconds
+                defer { results.addTime(index, Double(DispatchTime.now().uptimeNanoseconds - taskStarted) / 1e9) }
                 do {
                     let pass: Pass
                     if task.match.comparable, let b = task.match.base, let t = task.match.tuned {
@@ -98,7 +130,9 @@ public enum DriftEngine {
             }
         }
         if let failure { throw failure.error }
-        return passes
+        var durations = [Double](repeating: 0, count: matches.count)
+        for (index, task) in tasks.enumerated() { durations[task.layer] += results.time(index) }
+        return (passes, durations)
     }
 
     /// Outcomes filled in by worker threads, each slot written once.
@@ -107,7 +141,24 @@ public enum DriftEngine {
         private var next = 0
         private var outcomes: [Result<Pass, any Error>?]
 
-        init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+        private var times: [Double]
+
+        init(count: Int) {
+            outcomes = Array(repeating: nil, count: count)
+            times = Array(repeating: 0, count: count)
+        }
+
+        func addTime(_ index: Int, _ seconds: Double) {
+            lock.lock()
+            times[index] += seconds
+            lock.unlock()
+        }
+
+        func time(_ index: Int) -> Double {
+            lock.lock()
+            defer { lock.unlock() }
+            return times[index]
+        }
 
         func claim() -> Int? {
             lock.lock()
@@ -157,9 +208,17 @@ public enum DriftEngine {
             }
             return sums
         }
+        // 64-bit integers above 2^53 do not survive the trip to Double: their changes are counted
+        // from the stored bits.
+        let exactBits = pair.0.dtype.isWideInteger && pair.1.dtype.isWideInteger
         while try baseReader.next(into: &buffers.base) {
             guard try tunedReader.next(into: &buffers.tuned), buffers.tuned.count == buffers.base.count else { throw short() }
             sums.accumulate(base: buffers.base, tuned: buffers.tuned)
+            if exactBits {
+                try baseReader.lastSliceBits(into: &buffers.baseBits)
+                try tunedReader.lastSliceBits(into: &buffers.tunedBits)
+                sums.recountChanged(lastSlice: (buffers.base, buffers.tuned), bits: (buffers.baseBits, buffers.tunedBits))
+            }
         }
         return sums
     }
@@ -172,25 +231,25 @@ public enum DriftEngine {
         return stats
     }
 
-    static func judge(_ match: LayerMatch, passes: [Pass], policy: Policy) -> LayerResult {
+    static func judge(_ match: LayerMatch, passes: [Pass], policy: Policy, seconds: Double = 0) -> LayerResult {
         let name = match.tuned?.name ?? match.base?.name ?? "?"
         let layerRule = policy.rule(forLayer: name) ?? match.base.flatMap { policy.rule(forLayer: $0.name) }
         var weightResults: [WeightResult] = []
         var layerSums: DriftSums?
         var layerStats: ValueStats?
         var structural: Status?
-        var escalations: [(Status, String)] = []
+        var escalations: [Finding] = []
 
         for (weightMatch, pass) in zip(match.weights, passes) {
             let weightName = weightMatch.tuned?.name ?? weightMatch.base?.name ?? "?"
             if case .pair(let pairSums) = pass, let b = weightMatch.base, let t = weightMatch.tuned {
                 layerSums = merged(layerSums, pairSums)
-                var status: Status = pairSums.metrics.frozen ? .frozen : .ok
-                var reasons: [String] = []
+                var status: Status = pairSums.frozen ? .frozen : .ok
+                var reasons: [Finding] = []
                 if let rule = policy.rule(forWeight: weightName, inLayer: name) {
                     (status, reasons) = verdict(pairSums, rule: rule, policy: policy)
                     if status == .warn || status == .fail {
-                        escalations += reasons.map { (status, "\(weightName): \($0)") }
+                        escalations += reasons.map { .weight(weightName, $0) }
                     }
                 }
                 weightResults.append(WeightResult(name: weightName, base: b, tuned: t, status: status, sums: pairSums,
@@ -212,29 +271,27 @@ public enum DriftEngine {
 
         let parameterCount = (match.tuned ?? match.base)?.parameterCount ?? 0
         var status: Status
-        var reasons: [String] = []
+        var reasons: [Finding] = []
         var failsGate = false
-        let nonFinite = (layerSums.map { $0.tunedNaN + $0.tunedInf } ?? 0) + (layerStats?.nonFinite ?? 0)
+        let tunedNaN = (layerSums?.tunedNaN ?? 0) + (layerStats?.nanCount ?? 0)
+        let tunedInf = (layerSums?.tunedInf ?? 0) + (layerStats?.infCount ?? 0)
+        let baseNaN = layerSums?.baseNaN ?? 0, baseInf = layerSums?.baseInf ?? 0
 
         if case .ignore = layerRule?.action {
             status = .ignored
-            reasons = ["ignored by policy rule '\(layerRule!.pattern)'"]
+            reasons = [.ignoredByRule(layerRule!.pattern)]
         } else if match.base == nil || match.tuned == nil || structural != nil {
             status = match.base == nil ? .new : match.tuned == nil ? .removed : .reshaped
             let allowed = status == .removed ? (layerRule?.allowRemoved ?? policy.allowRemoved)
                 : (layerRule?.allowNew ?? policy.allowNew)
             if !allowed {
                 failsGate = true
-                reasons.append(status == .removed ? "layer removed and the policy does not allow it"
-                               : status == .new ? "new layer and the policy does not allow it"
-                               : "shape changed and the policy does not allow new shapes")
+                reasons.append(.notAllowed(status))
             }
             if status == .reshaped, let sums = layerSums {
                 // Weights that kept their shape are still judged.
                 let (own, ownReasons) = verdict(sums, rule: layerRule, policy: policy)
-                if own == .fail || own == .warn {
-                    escalations += ownReasons.map { (own, $0) }
-                }
+                if own == .fail || own == .warn { escalations += ownReasons }
             }
         } else if let sums = layerSums {
             (status, reasons) = verdict(sums, rule: layerRule, policy: policy)
@@ -244,20 +301,21 @@ public enum DriftEngine {
         }
 
         if status != .ignored {
-            if nonFinite > 0, policy.failOnNonFinite {
-                let nan = (layerSums?.tunedNaN ?? 0) + (layerStats?.nanCount ?? 0)
-                let inf = (layerSums?.tunedInf ?? 0) + (layerStats?.infCount ?? 0)
-                if !(status == .fail && reasons.contains { $0.contains("NaN") }) {
-                    reasons.insert("\(nan) NaN and \(inf) Inf values in the tuned checkpoint", at: 0)
+            if policy.failOnNonFinite {
+                var nonFinite: [Finding] = []
+                if tunedNaN + tunedInf > 0 { nonFinite.append(.nonFinite(side: .tuned, nan: tunedNaN, inf: tunedInf)) }
+                if baseNaN + baseInf > 0 { nonFinite.append(.nonFinite(side: .base, nan: baseNaN, inf: baseInf)) }
+                if !nonFinite.isEmpty {
+                    reasons.insert(contentsOf: nonFinite, at: 0)
+                    if status != .new, status != .removed, status != .reshaped { status = .fail }
+                    failsGate = true
                 }
-                if status != .new, status != .removed, status != .reshaped { status = .fail }
-                failsGate = true
             }
-            for (level, reason) in escalations {
-                reasons.append(reason)
-                if level == .fail { failsGate = true }
-                if status == .ok || status == .frozen || (status == .warn && level == .fail) {
-                    status = level
+            for finding in escalations {
+                reasons.append(finding)
+                if finding.level == .fail { failsGate = true }
+                if status == .ok || status == .frozen || (status == .warn && finding.level == .fail) {
+                    status = finding.level
                 }
             }
         }
@@ -265,7 +323,7 @@ public enum DriftEngine {
         return LayerResult(name: name, baseName: match.base?.name, tunedName: match.tuned?.name,
                            className: match.tuned?.className ?? match.base?.className, matchedBy: match.rule,
                            status: status, failsGate: failsGate, reasons: reasons, sums: layerSums,
-                           tunedStats: layerStats, weights: weightResults, parameterCount: parameterCount)
+                           tunedStats: layerStats, weights: weightResults, parameterCount: parameterCount, seconds: seconds)
     }
 
     private static func merged(_ a: DriftSums?, _ b: DriftSums) -> DriftSums {
@@ -275,34 +333,35 @@ public enum DriftEngine {
     }
 
     /// ok / warn / fail / frozen for compared values under a rule (or the defaults).
-    static func verdict(_ sums: DriftSums, rule: PolicyRule?, policy: Policy) -> (Status, [String]) {
-        let metrics = sums.metrics
+    static func verdict(_ sums: DriftSums, rule: PolicyRule?, policy: Policy) -> (Status, [Finding]) {
         if case .frozen = rule?.action {
-            if metrics.frozen { return (.frozen, []) }
-            return (.fail, ["must be frozen (policy rule '\(rule!.pattern)') but \(percent(metrics.changedFraction)) of its values changed"])
+            if sums.frozen { return (.frozen, []) }
+            return (.fail, [.frozenChanged(rule: rule!.pattern, changedFraction: sums.changedFraction)])
         }
-        if metrics.frozen { return (.frozen, []) }
+        if sums.frozen { return (.frozen, []) }
+        // Nothing finite in both files: no figure is defined, so the layer cannot pass.
+        guard let metrics = sums.metrics else { return (.fail, [.nothingFinite]) }
         var thresholds = policy.thresholds
         if case .thresholds(let own) = rule?.action { thresholds = own }
-        let what = metrics.relativeTo == .norm ? "relative change" : "RMS change (base ≈ 0)"
-        func check(_ limits: Limits) -> [String] {
-            var out: [String] = []
+        let metric: LimitedMetric = metrics.relativeTo == .norm ? .relativeChange : .rmsChange
+        func check(_ limits: Limits, _ level: Status) -> [Finding] {
+            var out: [Finding] = []
             if metrics.relativeChange > limits.relativeChange {
-                out.append("\(what) \(format(metrics.relativeChange)) > \(format(limits.relativeChange))")
+                out.append(.threshold(metric: metric, value: metrics.relativeChange, limit: limits.relativeChange, level: level))
             }
             if let cosine = metrics.cosine, cosine < limits.cosine {
-                out.append("cosine \(format(cosine)) < \(format(limits.cosine))")
+                out.append(.threshold(metric: .cosine, value: cosine, limit: limits.cosine, level: level))
             }
             return out
         }
-        let failing = check(thresholds.fail)
+        let failing = check(thresholds.fail, .fail)
         if !failing.isEmpty { return (.fail, failing) }
-        let warning = check(thresholds.warn)
+        let warning = check(thresholds.warn, .warn)
         if !warning.isEmpty { return (.warn, warning) }
         return (.ok, [])
     }
 
-    static func summarize(_ layers: [LayerResult], policy: Policy, forgetting: ForgettingAssessment) -> Summary {
+    static func summarize(_ layers: [LayerResult], policy: Policy, forgetting: ForgettingAssessment, coverage: Coverage) -> Summary {
         var counts: [Status: Int] = [:]
         for layer in layers { counts[layer.status, default: 0] += 1 }
         let failing = layers.filter { $0.failsGate || (policy.failOnWarn && $0.status == .warn) }
@@ -314,16 +373,46 @@ public enum DriftEngine {
             default: layer.failsGate ? 3 : 0
             }
         }
-        let worst = layers.filter { severity($0) > 0 }.max { a, b in
-            (severity(a), a.metrics?.relativeChange ?? 0) < (severity(b), b.metrics?.relativeChange ?? 0)
-        }
-        var failures = failing.map { layer in
-            "\(layer.name): " + (layer.reasons.isEmpty ? layer.status.rawValue : layer.reasons.joined(separator: "; "))
+        func change(_ layer: LayerResult) -> Double { layer.metrics?.relativeChange ?? (layer.failsGate ? .infinity : 0) }
+        let worst = layers.filter { severity($0) > 0 }.max { a, b in (severity(a), change(a)) < (severity(b), change(b)) }
+        var reasons: [GateReason] = failing.map { .layer(name: $0.name, status: $0.status, findings: $0.reasons) }
+        if let fraction = coverage.fraction, fraction < policy.minCoverage {
+            reasons.append(.coverage(coverage, minimum: policy.minCoverage))
         }
         if let level = policy.failOnRisk, forgetting.risk != .unknown, forgetting.risk >= level {
-            failures.append("forgetting risk \(forgetting.risk.rawValue) (policy fails from \(level.rawValue)): \(forgetting.explanation)")
+            reasons.append(.forgettingRisk(forgetting.risk, failsFrom: level))
         }
-        return Summary(passed: failures.isEmpty, counts: counts, worstLayer: worst?.name, failures: failures)
+        return Summary(counts: counts, worstLayer: worst?.name, decision: GateDecision(reasons: reasons), coverage: coverage)
+    }
+}
+
+/// Comparisons that cannot be judged at all: exit 2, not a verdict.
+public enum DriftError: Error, Sendable, CustomStringConvertible {
+    public struct Side: Sendable {
+        public let path: String
+        public let layers: Int
+        public let parameters: Int
+
+        init(_ checkpoint: Checkpoint) {
+            path = checkpoint.path
+            layers = checkpoint.layers.count
+            parameters = checkpoint.totalParameters
+        }
+    }
+
+    /// Not one weight could be paired with a same-shaped weight in the other file.
+    case nothingCompared(base: Side, tuned: Side)
+
+    public var description: String {
+        switch self {
+        case .nothingCompared(let base, let tuned):
+            if base.parameters == 0 && tuned.parameters == 0 {
+                return "\(base.path), \(tuned.path): neither file holds any weights; there is nothing to compare"
+            }
+            return "\(base.path) (\(base.layers) layers, \(base.parameters) parameters) and \(tuned.path) (\(tuned.layers) layers, "
+                + "\(tuned.parameters) parameters): no layer could be paired with a same-shaped layer; "
+                + "the files look like different models"
+        }
     }
 }
 

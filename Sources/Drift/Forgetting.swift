@@ -24,7 +24,8 @@ public struct ForgettingAssessment: Sendable {
         public let name: String
         /// 0 for the first backbone layer, 1 for the last.
         public let depth: Double
-        public let relativeChange: Double
+        /// Nil when nothing in the layer is finite in both files.
+        public let relativeChange: Double?
         public let parameters: Int
     }
 
@@ -39,17 +40,23 @@ public struct ForgettingAssessment: Sendable {
     /// The risk number: the backbone's aggregate relative change (see `rule`).
     public let score: Double?
     public let risk: Risk
-    /// Why, in one line.
-    public let explanation: String
+    /// What the risk rests on (Report writes the sentence).
+    public enum Basis: Sendable, Equatable {
+        /// Backbone layers hold NaN or Inf.
+        case nonFinite(layers: Int)
+        /// The backbone's aggregate drift over this many layers.
+        case drift(layers: Int)
+        /// No layer is in both files with the same shapes.
+        case noBackbone
+    }
+
+    public let basis: Basis
 
     /// Score thresholds: low below the first, high from the second on. Fitted on 48 real
     /// fine-tunes (tools/experiments/forgetting): they put 47 in the class their measured
     /// forgetting warrants (drop in original-task accuracy < 5 points low, > 30 high).
     public static let mediumFrom = 0.03
     public static let highFrom = 0.08
-
-    public static let rule = "score = sqrt(Σ‖ΔWᵢ‖² / Σ‖W₀ᵢ‖²) over backbone layers (every layer in both files with the same shapes, "
-        + "a shared head included); low < \(mediumFrom), medium < \(highFrom), high ≥ \(highFrom); NaN or Inf in the backbone is high"
 
     init(layers: [LayerResult], policy: Policy) {
         var backbone: [LayerResult] = []
@@ -66,7 +73,7 @@ public struct ForgettingAssessment: Sendable {
         let n = backbone.count
         profile = backbone.enumerated().map { index, layer in
             DepthPoint(name: layer.name, depth: n > 1 ? Double(index) / Double(n - 1) : 0,
-                       relativeChange: layer.metrics?.relativeChange ?? 0, parameters: layer.parameterCount)
+                       relativeChange: layer.metrics?.relativeChange, parameters: layer.parameterCount)
         }
         func aggregate(_ part: ArraySlice<LayerResult>) -> Double? {
             var change = 0.0, norm = 0.0
@@ -88,17 +95,13 @@ public struct ForgettingAssessment: Sendable {
         let nonFinite = backbone.filter { $0.nonFiniteInTuned > 0 }
         if !nonFinite.isEmpty {
             risk = .high
-            explanation = "\(nonFinite.count) backbone layer(s) hold NaN or Inf: the pretrained features are gone"
+            basis = .nonFinite(layers: nonFinite.count)
         } else if let score {
             risk = score >= Self.highFrom ? .high : score >= Self.mediumFrom ? .medium : .low
-            var text = "backbone drift \(format(score)) over \(n) layers"
-            if let early = earlyRelativeChange, let late = lateRelativeChange, n >= 3 {
-                text += "; early layers \(format(early)), late layers \(format(late))"
-            }
-            explanation = text
+            basis = .drift(layers: n)
         } else {
             risk = .unknown
-            explanation = "no backbone layers to judge (no layer is in both files with the same shapes)"
+            basis = .noBackbone
         }
     }
 }

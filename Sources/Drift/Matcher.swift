@@ -19,6 +19,18 @@ public enum MatchRule: String, Sendable {
     case normalizedName = "normalized-name"
     /// Same position among the unpaired layers, with every weight shape equal.
     case order
+    /// Paired by model structure; the names differ by the counter offset found between the files
+    /// (Keras 2.0 counted layers from `_1`, tf.keras 2.2+ from no suffix).
+    case counterOffset = "counter-offset"
+}
+
+/// The pairing of two checkpoints, with the order its rows follow and what was found on the way.
+public struct Alignment: Sendable {
+    public let rows: [LayerMatch]
+    /// Whose model order the rows follow: the tuned file's unless only the base stores one.
+    public let orderedBy: Side
+    /// Era differences and the rule chosen (structural alignment, counter offset).
+    public let notes: [Note]
 }
 
 /// One row of the pairing: a layer in both files, or in one only.
@@ -42,10 +54,51 @@ public struct WeightMatch: Sendable {
 }
 
 public enum Matcher {
+    /// Pairs the layers of two checkpoints (see `match`), in the model order of whichever file
+    /// stores one, and with `auto` checks the name pairing against the model structure: where
+    /// exact names join layers at different depths (two Keras eras count layers differently) and
+    /// a structural alignment (class, shapes, model order) pairs more of the base, or as much
+    /// without crossing, the structural one is used and reported.
+    public static func align(base: Checkpoint, tuned: Checkpoint, mode: MatchMode) -> Alignment {
+        let orderedBy: Side = tuned.layerOrder != "model" && base.layerOrder == "model" ? .base : .tuned
+        let bothOrdered = base.layerOrder == "model" && tuned.layerOrder == "model"
+        var pairs = namePairs(base: base.layers, tuned: tuned.layers, mode: mode)
+        var notes: [Note] = []
+        if mode == .auto && bothOrdered,
+           let structural = structuralPairs(base: base.layers, tuned: tuned.layers) {
+            let nameScore = score(pairs, base.layers, tuned.layers), structuralScore = score(structural, base.layers, tuned.layers)
+            if structuralScore.compared > nameScore.compared
+                || (structuralScore.compared == nameScore.compared && nameScore.crossings > 0) {
+                let offset = counterOffset(structural, base.layers, tuned.layers)
+                var relabelled: [Int: (Int, MatchRule)] = [:]
+                var renamed = 0
+                for (b, (t, _)) in structural {
+                    let rule = rule(base.layers[b].name, tuned.layers[t].name, offset: offset)
+                    if rule != .name { renamed += 1 }
+                    relabelled[b] = (t, rule)
+                }
+                let rejected = pairs.filter { b, pair in pair.1 == .name && relabelled[b]?.0 != pair.0 }.count
+                notes.append(.structuralAlignment(structural: structural.count, renamed: renamed, namePairsRejected: rejected))
+                if let offset, offset != 0 { notes.append(.counterOffset(offset)) }
+                pairs = relabelled
+                pairReshaped(&pairs, base: base.layers, tuned: tuned.layers)
+            }
+        }
+        let rows = orderedBy == .tuned ? rowsInOrder(pairs, base: base.layers, tuned: tuned.layers)
+            : rowsInOrder(flip(pairs), base: tuned.layers, tuned: base.layers, flipped: true)
+        return Alignment(rows: rows, orderedBy: orderedBy, notes: notes)
+    }
+
     /// Pairs the layers of two checkpoints. The result holds every layer of both files exactly
     /// once, in the tuned checkpoint's model order with base-only layers placed after the layer
     /// that precedes them in the base.
     public static func match(base: [Layer], tuned: [Layer], mode: MatchMode) -> [LayerMatch] {
+        rowsInOrder(namePairs(base: base, tuned: tuned, mode: mode), base: base, tuned: tuned)
+    }
+
+    /// base index → (tuned index, rule): names, then normalised names, then model order by shape,
+    /// then same-name layers of different shapes (reshaped).
+    static func namePairs(base: [Layer], tuned: [Layer], mode: MatchMode) -> [Int: (Int, MatchRule)] {
         var baseToTuned: [Int: (Int, MatchRule)] = [:]
         var tunedTaken = Set<Int>()
 
@@ -86,34 +139,154 @@ public enum Matcher {
                 pair(b, t, .order)
             }
         }
-        if mode == .auto {
-            // Same name, different shapes, and nothing better found: one layer, reshaped.
-            let tunedByName = Dictionary(unpairedTuned().map { (tuned[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
-            for b in unpairedBase() {
-                if let t = tunedByName[base[b].name], !tunedTaken.contains(t) { pair(b, t, .name) }
+        if mode == .auto { pairReshaped(&baseToTuned, base: base, tuned: tuned) }
+        return baseToTuned
+    }
+
+    /// Same name, different shapes, and nothing better found: one layer, reshaped.
+    static func pairReshaped(_ pairs: inout [Int: (Int, MatchRule)], base: [Layer], tuned: [Layer]) {
+        let taken = Set(pairs.values.map(\.0))
+        let tunedByName = Dictionary(tuned.indices.filter { !taken.contains($0) }.map { (tuned[$0].name, $0) },
+                                     uniquingKeysWith: { a, _ in a })
+        var used = Set<Int>()
+        for b in base.indices where pairs[b] == nil {
+            if let t = tunedByName[base[b].name], !used.contains(t) {
+                pairs[b] = (t, .name)
+                used.insert(t)
             }
         }
+    }
 
-        // Output in tuned order; a base-only layer follows the row of its nearest paired predecessor.
+    /// The alignment that model structure alone supports: the longest order-preserving sequence
+    /// of layer pairs with equal weight shapes (and at least one weight), ties broken towards
+    /// equal classes and then equal (or normalised-equal) names. Nil when the files are too big
+    /// for the quadratic table.
+    static func structuralPairs(base: [Layer], tuned: [Layer]) -> [Int: (Int, MatchRule)]? {
+        let n = base.count, m = tuned.count
+        guard n > 0, m > 0, n * m <= 4_000_000 else { return nil }
+        // Each pair is worth `unit` plus a bonus of at most 3, and no alignment has more than
+        // min(n, m) pairs, so a longer alignment always beats a better-named shorter one.
+        let unit = 3 * (min(n, m) + 1) + 1
+        // Shape signatures, classes and names as small integers, worked out once per layer.
+        var ids: [String: Int] = [:]
+        func id(_ text: String) -> Int {
+            if let known = ids[text] { return known }
+            ids[text] = ids.count
+            return ids.count - 1
+        }
+        func signature(_ layer: Layer) -> Int {
+            layer.weights.isEmpty ? -1 : id("s:" + layer.weights.map { $0.shape.map(String.init).joined(separator: "x") }.joined(separator: ","))
+        }
+        let bSig = base.map(signature), tSig = tuned.map(signature)
+        let bClass = base.map { $0.className.map { id("c:" + $0) } ?? -1 }, tClass = tuned.map { $0.className.map { id("c:" + $0) } ?? -1 }
+        let bName = base.map { id("n:" + $0.name) }, tName = tuned.map { id("n:" + $0.name) }
+        let bNorm = base.map { id("n:" + normalized($0.name)) }, tNorm = tuned.map { id("n:" + normalized($0.name)) }
+        func weight(_ b: Int, _ t: Int) -> Int {
+            guard bSig[b] >= 0, bSig[b] == tSig[t] else { return 0 }
+            var bonus = 0
+            if bClass[b] >= 0, bClass[b] == tClass[t] { bonus += 1 }
+            if bName[b] == tName[t] { bonus += 2 } else if bNorm[b] == tNorm[t] { bonus += 1 }
+            return unit + bonus
+        }
+        var table = [Int](repeating: 0, count: (n + 1) * (m + 1))
+        func at(_ i: Int, _ j: Int) -> Int { table[i * (m + 1) + j] }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            for j in stride(from: m - 1, through: 0, by: -1) {
+                let w = weight(i, j)
+                table[i * (m + 1) + j] = max(w > 0 ? w + at(i + 1, j + 1) : 0, at(i + 1, j), at(i, j + 1))
+            }
+        }
+        var pairs: [Int: (Int, MatchRule)] = [:]
+        var i = 0, j = 0
+        while i < n, j < m {
+            let w = weight(i, j)
+            if w > 0 && at(i, j) == w + at(i + 1, j + 1) {
+                pairs[i] = (j, .order)
+                i += 1
+                j += 1
+            } else if at(i + 1, j) >= at(i, j + 1) {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return pairs
+    }
+
+    /// How good a pairing is: base parameters in shape-equal pairs, and pairs that cross (two
+    /// layers in one order in the base and the other order in the tuned file).
+    static func score(_ pairs: [Int: (Int, MatchRule)], _ base: [Layer], _ tuned: [Layer]) -> (compared: Int, crossings: Int) {
+        let equal = pairs.filter { sameShapes(base[$0.key], tuned[$0.value.0]) && !base[$0.key].weights.isEmpty }
+        let compared = equal.keys.reduce(0) { $0 + base[$1].parameterCount }
+        // Pairs sorted by base position; a crossing is a descent in the tuned positions. Counting
+        // descents of neighbours is enough to tell none from some.
+        let order = equal.keys.sorted().map { equal[$0]!.0 }
+        let crossings = zip(order, order.dropFirst()).filter { $0 > $1 }.count
+        return (compared, crossings)
+    }
+
+    /// The constant difference between the tuned and base counters of structurally paired layers
+    /// with the same normalised name, when every such pair agrees on it; nil otherwise.
+    static func counterOffset(_ pairs: [Int: (Int, MatchRule)], _ base: [Layer], _ tuned: [Layer]) -> Int? {
+        var offset: Int?
+        for (b, (t, _)) in pairs {
+            let x = base[b].name, y = tuned[t].name
+            guard x != y, normalized(x) == normalized(y) else { continue }
+            let bc = x.split(separator: "/", omittingEmptySubsequences: false).map { splitCounter(String($0)).1 ?? 0 }
+            let tc = y.split(separator: "/", omittingEmptySubsequences: false).map { splitCounter(String($0)).1 ?? 0 }
+            for (p, q) in zip(bc, tc) where p != q {
+                if let known = offset, known != q - p { return nil }
+                offset = q - p
+            }
+        }
+        return offset
+    }
+
+    static func rule(_ baseName: String, _ tunedName: String, offset: Int?) -> MatchRule {
+        if baseName == tunedName { return .name }
+        if normalized(baseName) == normalized(tunedName) {
+            if let offset, offset != 0 { return .counterOffset }
+            return .normalizedName
+        }
+        return .order
+    }
+
+    static func flip(_ pairs: [Int: (Int, MatchRule)]) -> [Int: (Int, MatchRule)] {
+        Dictionary(uniqueKeysWithValues: pairs.map { ($0.value.0, ($0.key, $0.value.1)) })
+    }
+
+    /// Rows in the order of `tuned`'s layers; layers only in `base` follow the row of their nearest
+    /// paired predecessor. With `flipped`, `base` and `tuned` are swapped back in each row (the
+    /// rows follow the real base's order).
+    static func rowsInOrder(_ baseToTuned: [Int: (Int, MatchRule)], base: [Layer], tuned: [Layer], flipped: Bool = false) -> [LayerMatch] {
+        func row(_ b: Layer?, _ t: Layer?, _ rule: MatchRule?) -> LayerMatch {
+            let (realBase, realTuned) = flipped ? (t, b) : (b, t)
+            let weights: [WeightMatch]
+            if let realBase, let realTuned {
+                weights = matchWeights(realBase.weights, realTuned.weights)
+            } else if let realBase {
+                weights = realBase.weights.map { WeightMatch(base: $0, tuned: nil) }
+            } else {
+                weights = realTuned!.weights.map { WeightMatch(base: nil, tuned: $0) }
+            }
+            return LayerMatch(base: realBase, tuned: realTuned, rule: rule, weights: weights)
+        }
         var rows: [LayerMatch] = []
         var tunedToBase: [Int: Int] = [:]
         for (b, (t, _)) in baseToTuned { tunedToBase[t] = b }
-        var pendingBase = unpairedBase()
+        var pendingBase = base.indices.filter { baseToTuned[$0] == nil }[...]
         func flushBase(upTo limit: Int?) {
             while let b = pendingBase.first, limit.map({ b < $0 }) ?? true {
-                rows.append(LayerMatch(base: base[b], tuned: nil, rule: nil,
-                                       weights: base[b].weights.map { WeightMatch(base: $0, tuned: nil) }))
+                rows.append(row(base[b], nil, nil))
                 pendingBase.removeFirst()
             }
         }
         for (t, layer) in tuned.enumerated() {
             if let b = tunedToBase[t] {
                 flushBase(upTo: b)
-                rows.append(LayerMatch(base: base[b], tuned: layer, rule: baseToTuned[b]!.1,
-                                       weights: matchWeights(base[b].weights, layer.weights)))
+                rows.append(row(base[b], layer, baseToTuned[b]!.1))
             } else {
-                rows.append(LayerMatch(base: nil, tuned: layer, rule: nil,
-                                       weights: layer.weights.map { WeightMatch(base: nil, tuned: $0) }))
+                rows.append(row(nil, layer, nil))
             }
         }
         flushBase(upTo: nil)
@@ -130,7 +303,7 @@ public enum Matcher {
             .joined(separator: "/")
     }
 
-    private static func splitCounter(_ name: String) -> (String, Int?) {
+    static func splitCounter(_ name: String) -> (String, Int?) {
         guard let underscore = name.lastIndex(of: "_"), underscore != name.startIndex,
               let index = Int(name[name.index(after: underscore)...]) else { return (name, nil) }
         return (String(name[..<underscore]), index)

@@ -1,3 +1,4 @@
+public import Checkpoint
 import Foundation
 
 /// Relative-change and cosine limits. A layer warns (or fails) when its relative change is above
@@ -23,6 +24,21 @@ public struct Thresholds: Sendable, Equatable {
     public init(warn: Limits, fail: Limits) {
         self.warn = warn
         self.fail = fail
+    }
+
+    /// A warn limit the user did not give follows a stricter fail limit (so `fail 0.03` alone
+    /// does not leave warn at 0.05 above it). `warnGiven` holds `warn.relativeChange` and/or
+    /// `warn.cosine` for the limits the user set; those are kept, and `validate` refuses them
+    /// when they are looser than fail.
+    public func followingFail(warnGiven: Set<String>) -> Thresholds {
+        var result = self
+        if !warnGiven.contains("warn.relativeChange"), result.warn.relativeChange > result.fail.relativeChange {
+            result.warn.relativeChange = result.fail.relativeChange
+        }
+        if !warnGiven.contains("warn.cosine"), result.warn.cosine < result.fail.cosine {
+            result.warn.cosine = result.fail.cosine
+        }
+        return result
     }
 }
 
@@ -71,6 +87,8 @@ public struct Policy: Sendable, Equatable {
     public var headPatterns: [String] = []
     /// Fail the gate when the forgetting risk reaches this level (nil: the risk never gates).
     public var failOnRisk: ForgettingAssessment.Risk?
+    /// Fail the gate when less than this share of the base's parameters was compared.
+    public var minCoverage = 0.5
 
     public init() {}
 
@@ -84,8 +102,21 @@ public struct Policy: Sendable, Equatable {
         rules.first { $0.matches("\(layer)/\(weight)") && !$0.matches(layer) }
     }
 
-    /// Checks the numbers a user can set: finite, not negative, cosines at most 1.
+    /// Checks the numbers a user can set: finite, not negative, cosines at most 1, warn limits no
+    /// looser than fail limits, coverage a share.
     public func validate() throws {
+        func check(_ thresholds: Thresholds, _ what: String) throws {
+            try check(thresholds.warn, "\(what)warn")
+            try check(thresholds.fail, "\(what)fail")
+            guard thresholds.warn.relativeChange <= thresholds.fail.relativeChange else {
+                throw PolicyError("\(what)warn relative-change threshold \(thresholds.warn.relativeChange) is above the fail threshold "
+                                  + "\(thresholds.fail.relativeChange); warn must not be above fail")
+            }
+            guard thresholds.warn.cosine >= thresholds.fail.cosine else {
+                throw PolicyError("\(what)warn cosine threshold \(thresholds.warn.cosine) is below the fail threshold "
+                                  + "\(thresholds.fail.cosine); the warn cosine must not be below the fail cosine")
+            }
+        }
         func check(_ limits: Limits, _ what: String) throws {
             guard limits.relativeChange.isFinite, limits.relativeChange >= 0 else {
                 throw PolicyError("\(what) relative-change threshold must be a finite number ≥ 0, got \(limits.relativeChange)")
@@ -94,13 +125,30 @@ public struct Policy: Sendable, Equatable {
                 throw PolicyError("\(what) cosine threshold must be a finite number in [-1, 1], got \(limits.cosine)")
             }
         }
-        try check(thresholds.warn, "warn")
-        try check(thresholds.fail, "fail")
+        try check(thresholds, "")
         for rule in rules {
-            if case .thresholds(let own) = rule.action {
-                try check(own.warn, "rule '\(rule.pattern)' warn")
-                try check(own.fail, "rule '\(rule.pattern)' fail")
-            }
+            if case .thresholds(let own) = rule.action { try check(own, "rule '\(rule.pattern)' ") }
+        }
+        guard minCoverage.isFinite, minCoverage >= 0, minCoverage <= 1 else {
+            throw PolicyError("minimum coverage must be a share between 0 and 1, got \(minCoverage)")
+        }
+    }
+
+    /// A rule or head glob that matches nothing would silently not apply: a usage error, naming it.
+    /// Rules may name a layer (in either file) or a `layer/weight`.
+    public func checkEveryPatternMatches(base: [Layer], tuned: [Layer]) throws {
+        var names: [String] = []
+        for layer in base + tuned {
+            names.append(layer.name)
+            for weight in layer.weights { names.append("\(layer.name)/\(weight.name)") }
+        }
+        for (index, rule) in rules.enumerated() where !names.contains(where: rule.matches) {
+            throw PolicyError("policy rule \(index + 1) (match: '\(rule.pattern)') matches no layer or weight in either file; "
+                              + "fix or remove it (a rule that matches nothing does not apply)")
+        }
+        let layerNames = (base + tuned).map(\.name)
+        for pattern in headPatterns where !layerNames.contains(where: { Glob.matches(pattern, $0) }) {
+            throw PolicyError("head glob '\(pattern)' matches no layer in either file; fix or remove it")
         }
     }
 }

@@ -15,7 +15,7 @@ extension Policy {
             throw PolicyError("\(source): a policy is a YAML mapping (version, thresholds, rules, …)")
         }
         try checkKeys(root, ["version", "thresholds", "failOnWarn", "failOnNonFinite", "allowNew", "allowRemoved", "rules",
-                             "head", "failOnRisk"],
+                             "head", "failOnRisk", "minCoverage"],
                       at: "\(source)")
         if let version = root["version"], number(version) != 1 {
             throw PolicyError("\(source): version: only version 1 is understood")
@@ -37,6 +37,10 @@ extension Policy {
                 throw PolicyError("\(source): failOnRisk: expected medium or high")
             }
             policy.failOnRisk = level
+        }
+        if let raw = root["minCoverage"] {
+            guard let share = number(raw) else { throw PolicyError("\(source): minCoverage: expected a share between 0 and 1") }
+            policy.minCoverage = share
         }
         if let rules = root["rules"] {
             guard let list = rules as? [Any] else { throw PolicyError("\(source): rules: expected a list") }
@@ -79,9 +83,13 @@ extension Policy {
         guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected warn: and fail: mappings") }
         try checkKeys(map, ["warn", "fail"], at: at)
         var result = base
-        if let warn = map["warn"], !(warn is NSNull) { result.warn = try readLimits(warn, over: base.warn, at: "\(at).warn") }
+        var given: Set<String> = []
+        if let warn = map["warn"], !(warn is NSNull) {
+            result.warn = try readLimits(warn, over: base.warn, at: "\(at).warn")
+            given.formUnion((warn as? [String: Any])?.keys.map { "warn.\($0)" } ?? [])
+        }
         if let fail = map["fail"], !(fail is NSNull) { result.fail = try readLimits(fail, over: base.fail, at: "\(at).fail") }
-        return result
+        return result.followingFail(warnGiven: given)
     }
 
     private static func readLimits(_ value: Any, over base: Limits, at: String) throws -> Limits {

@@ -16,7 +16,7 @@ public struct WeightResult: Sendable {
     /// Present for a weight in one file only (or reshaped): its tuned values' health.
     public let tunedStats: ValueStats?
     /// Why the status is what it is, when a rule for this weight decided it.
-    public let reasons: [String]
+    public let reasons: [Finding]
 
     public var metrics: DriftMetrics? { sums?.metrics }
 }
@@ -31,19 +31,22 @@ public struct LayerResult: Sendable {
     public let status: Status
     /// Whether this layer makes the gate fail.
     public let failsGate: Bool
-    /// Why: "relative change 0.31 > 0.20", "12 NaN in tuned", …
-    public let reasons: [String]
+    /// Why: a threshold crossed, NaN in the tuned file, …
+    public let reasons: [Finding]
     /// Over all compared weights of the layer together.
     public let sums: DriftSums?
     public let tunedStats: ValueStats?
     public let weights: [WeightResult]
     /// Elements in the layer (tuned side, or base for a removed layer).
     public let parameterCount: Int
+    /// Time spent streaming the layer's weights (summed over worker threads).
+    public var seconds: Double = 0
 
     public var metrics: DriftMetrics? { sums?.metrics }
     public var nonFiniteInTuned: Int { (sums.map { $0.tunedNaN + $0.tunedInf } ?? 0) + (tunedStats?.nonFinite ?? 0) }
     public var nanInTuned: Int { (sums?.tunedNaN ?? 0) + (tunedStats?.nanCount ?? 0) }
     public var infInTuned: Int { (sums?.tunedInf ?? 0) + (tunedStats?.infCount ?? 0) }
+    public var nonFiniteInBase: Int { sums.map { $0.baseNaN + $0.baseInf } ?? 0 }
 }
 
 /// What identifies an input in a report.
@@ -70,12 +73,15 @@ public struct InputSummary: Sendable {
 }
 
 public struct Summary: Sendable {
-    public let passed: Bool
     public let counts: [Status: Int]
     /// The layer that matters most: the worst status, then the largest relative change.
     public let worstLayer: String?
-    /// The reasons the gate failed, one per failing layer.
-    public let failures: [String]
+    /// The gate's decision and every reason for it.
+    public let decision: GateDecision
+    public let coverage: Coverage
+
+    public var passed: Bool { decision.passed }
+    public var failures: [GateReason] { decision.reasons }
 }
 
 /// The whole result of `compare`.
@@ -87,16 +93,20 @@ public struct DriftReport: Sendable {
     public let layers: [LayerResult]
     public let summary: Summary
     /// Things worth knowing that are not verdicts (layer order not stored, …).
-    public let notes: [String]
+    public let notes: [Note]
     /// The training setups the two checkpoints record.
     public let baseSetup: TrainingSetup?
     public let tunedSetup: TrainingSetup?
     /// Setup warnings (a fine-tune rate not below the base's, a from-scratch Adam rate).
-    public let warnings: [String]
-    /// Where NaN/Inf weights are in the tuned file and their usual causes; nil when all finite.
-    public let diagnosis: String?
+    public let warnings: [SetupWarning]
+    /// Where NaN/Inf weights are in the tuned file; nil when all finite.
+    public let diagnosis: NonFiniteDiagnosis?
+    /// Where NaN/Inf weights are in the base file; nil when all finite.
+    public let baseDiagnosis: NonFiniteDiagnosis?
     /// How likely the fine-tune overwrote what the pretrained model knew.
     public let forgetting: ForgettingAssessment
+    /// Wall time of the comparison (reading and reducing).
+    public var seconds: Double = 0
 }
 
 extension DriftReport {

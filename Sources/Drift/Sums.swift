@@ -112,10 +112,29 @@ public struct DriftSums: Sendable, Equatable {
         maxAbsChange = max(maxAbsChange, other.maxAbsChange)
     }
 
-    public var metrics: DriftMetrics { DriftMetrics(self) }
+    /// Replaces the changed-element count of the last `accumulate` with one taken from the stored
+    /// bits: 64-bit integers above 2^53 lose their last bits as Double, so two values that differ
+    /// by 1 would read as equal.
+    public mutating func recountChanged(lastSlice doubles: (base: [Double], tuned: [Double]), bits: (base: [UInt64], tuned: [UInt64])) {
+        var fromDoubles = 0, fromBits = 0
+        for i in doubles.base.indices where doubles.base[i].bitPattern != doubles.tuned[i].bitPattern { fromDoubles += 1 }
+        for i in bits.base.indices where bits.base[i] != bits.tuned[i] { fromBits += 1 }
+        changedCount += fromBits - fromDoubles
+    }
+
+    /// Every element bit-identical (true for an empty tensor).
+    public var frozen: Bool { changedCount == 0 }
+
+    /// Share of elements whose stored bits differ.
+    public var changedFraction: Double { count > 0 ? Double(changedCount) / Double(count) : 0 }
+
+    /// The drift figures; nil when no element is finite in both files (every figure would be
+    /// undefined: an all-NaN tensor has no norm, not a norm of 0).
+    public var metrics: DriftMetrics? { finiteCount > 0 ? DriftMetrics(self) : nil }
 }
 
-/// What the sums mean. Nil where a figure is undefined (a zero norm).
+/// What the sums mean, over the elements finite in both files (at least one). Nil where a figure
+/// is undefined (a zero norm).
 public struct DriftMetrics: Sendable, Equatable {
     public enum RelativeTo: String, Sendable { case norm, rms }
 
@@ -145,8 +164,8 @@ public struct DriftMetrics: Sendable, Equatable {
         tunedNorm = sums.sumTunedSquares.squareRoot()
         diffNorm = sums.sumDiffSquares.squareRoot()
         let finite = Double(sums.finiteCount)
-        rmsChange = sums.finiteCount > 0 ? diffNorm / finite.squareRoot() : 0
-        if sums.finiteCount == 0 || baseNorm / finite.squareRoot() < Self.zeroBaseRMS {
+        rmsChange = diffNorm / finite.squareRoot()
+        if baseNorm / finite.squareRoot() < Self.zeroBaseRMS {
             relativeChange = rmsChange
             relativeTo = .rms
         } else {
@@ -155,7 +174,8 @@ public struct DriftMetrics: Sendable, Equatable {
         }
         normRatio = baseNorm > 0 ? tunedNorm / baseNorm : nil
         if baseNorm > 0, tunedNorm > 0 {
-            let c = min(1, max(-1, sums.sumDot / (baseNorm * tunedNorm)))
+            // No difference at all is a cosine of exactly 1 (the rounded quotient reads 0.9999999999999998).
+            let c = sums.sumDiffSquares == 0 ? 1 : min(1, max(-1, sums.sumDot / (baseNorm * tunedNorm)))
             cosine = c
             angleDegrees = acos(c) * 180 / .pi
         } else {
@@ -163,8 +183,8 @@ public struct DriftMetrics: Sendable, Equatable {
             angleDegrees = nil
         }
         maxAbsChange = sums.maxAbsChange
-        changedFraction = sums.count > 0 ? Double(sums.changedCount) / Double(sums.count) : 0
-        frozen = sums.changedCount == 0
+        changedFraction = sums.changedFraction
+        frozen = sums.frozen
         nonFiniteInTuned = sums.tunedNaN + sums.tunedInf
         nonFiniteInBase = sums.baseNaN + sums.baseInf
     }

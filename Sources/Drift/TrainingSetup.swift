@@ -92,36 +92,25 @@ public struct TrainingSetup: Sendable {
     }
 
     /// Warnings about a fine-tune's setup against its base run's.
-    public static func warnings(base: TrainingSetup?, tuned: TrainingSetup?) -> [String] {
-        var warnings: [String] = []
+    public static func warnings(base: TrainingSetup?, tuned: TrainingSetup?) -> [SetupWarning] {
+        var warnings: [SetupWarning] = []
         if let tunedRate = tuned?.initialLearningRate, let baseRate = base?.initialLearningRate, Float(tunedRate) >= Float(baseRate) {
-            warnings.append("the fine-tune started at learning rate \(format(tunedRate)), not below the base run's \(format(baseRate)); fine-tuning usually wants a smaller one")
+            warnings.append(.rateNotBelowBase(tuned: tunedRate, base: baseRate))
         }
         // Configs store float32-rounded rates (1e-2 reads back as 0.0099999998), so compare in float32.
         if let tuned, tuned.isAdamFamily, let rate = tuned.initialLearningRate, Float(rate) >= Float(1e-2) {
-            warnings.append("\(tuned.optimizer ?? "Adam") at learning rate \(format(rate)) (≥ 1e-2) is a from-scratch rate; it overwrites pretrained features")
+            warnings.append(.fromScratchRate(optimizer: tuned.optimizer ?? "Adam", rate: rate))
         }
         return warnings
     }
 }
 
-/// Where non-finite weights are and what usually causes them.
-public enum NaNDiagnosis {
-    /// `layers` in model order, with their NaN and Inf counts.
-    public static func explain(_ layers: [(name: String, nan: Int, inf: Int)], setup: TrainingSetup?) -> String? {
-        let affected = layers.filter { $0.nan + $0.inf > 0 }
-        guard let first = affected.first else { return nil }
-        let nan = affected.reduce(0) { $0 + $1.nan }, inf = affected.reduce(0) { $0 + $1.inf }
-        var text = "non-finite weights: \(nan) NaN and \(inf) Inf in \(affected.count) of \(layers.count) layers; "
-            + "first in model order: \(first.name) (\(first.nan) NaN, \(first.inf) Inf)"
-        let others = affected.dropFirst().map(\.name)
-        if !others.isEmpty {
-            text += "; also \(others.prefix(8).joined(separator: ", "))\(others.count > 8 ? " and \(others.count - 8) more" : "")"
-        }
-        text += ". Usual causes: a learning rate too high for the optimizer, or exploding gradients (try gradient clipping or a lower rate)"
-        if let rate = setup?.initialLearningRate {
-            text += "; the stored learning rate is \(format(rate))\(setup?.optimizer.map { " (\($0))" } ?? "")"
-        }
-        return text + "."
+extension NonFiniteDiagnosis {
+    /// `layers` in model order, with their NaN and Inf counts; nil when every value is finite.
+    public static func find(_ layers: [(name: String, nan: Int, inf: Int)], side: Side, setup: TrainingSetup?) -> NonFiniteDiagnosis? {
+        let affected = layers.filter { $0.nan + $0.inf > 0 }.map { Affected(name: $0.name, nan: $0.nan, inf: $0.inf) }
+        guard !affected.isEmpty else { return nil }
+        return NonFiniteDiagnosis(side: side, affected: affected, layerCount: layers.count,
+                                  learningRate: setup?.initialLearningRate, optimizer: setup?.optimizer)
     }
 }

@@ -53,7 +53,8 @@ public struct ValueStats: Sendable, Equatable {
     }
 
     public var finiteCount: Int { count - nanCount - infCount }
-    public var norm: Double { sumSquares.squareRoot() }
+    /// L2 norm of the finite values; nil when there are values and none is finite.
+    public var norm: Double? { count > 0 && finiteCount == 0 ? nil : sumSquares.squareRoot() }
     public var mean: Double? { finiteCount > 0 ? sum / Double(finiteCount) : nil }
     public var rms: Double? { finiteCount > 0 ? (sumSquares / Double(finiteCount)).squareRoot() : nil }
     public var nonFinite: Int { nanCount + infCount }

@@ -290,6 +290,15 @@ public final class Dataset: @unchecked Sendable {
         try read(selection, into: &buffer, memoryType: { H5Tcopy(fileType.id) }, ownsMemoryType: true, layout: .raw16)
     }
 
+    /// The raw 64-bit words of an 8-byte type, as stored (no conversion): for comparing stored bits.
+    public func readRaw64(_ selection: Selection, into buffer: inout [UInt64]) throws {
+        let size = Library.locked { H5Tget_size(fileType.id) }
+        guard size == 8 else {
+            throw HDF5Error(.unsupported, file: file.path, object: path, message: "element type \(elementType) is not 8 bytes wide")
+        }
+        try read(selection, into: &buffer, memoryType: { H5Tcopy(fileType.id) }, ownsMemoryType: true)
+    }
+
     /// The flat index where a box starts when its elements are one run of the flattened dataset.
     private func flatRun(_ selection: Selection) -> Int? {
         guard let first = selection.count.firstIndex(where: { $0 != 1 }) else {

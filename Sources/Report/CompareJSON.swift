@@ -10,19 +10,22 @@ public enum CompareJSON {
     public static func json(_ report: DriftReport) -> JSONValue {
         .object([
             "schemaVersion": .int(schemaVersion),
+            "tool": ToolInfo.json,
             "base": input(report.base),
             "tuned": input(report.tuned),
             "matchMode": .string(report.matchMode.rawValue),
             "thresholds": policy(report.policy),
             "layers": .array(report.layers.map(layer)),
             "summary": summary(report),
-            "notes": .array(report.notes.map { .string($0) }),
+            "notes": .array(report.notes.map { .string(Sentences.note($0)) }),
+            "coverage": coverage(report.summary.coverage, minimum: report.policy.minCoverage),
             "training": .object([
                 "base": TrainingReport.setupJSON(report.baseSetup),
                 "tuned": TrainingReport.setupJSON(report.tunedSetup),
-                "warnings": .array(report.warnings.map { .string($0) }),
+                "warnings": .array(report.warnings.map { .string(Sentences.warning($0)) }),
             ]),
-            "diagnosis": .optional(report.diagnosis),
+            "diagnosis": .optional(report.diagnosis.map { Sentences.diagnosis($0) }),
+            "baseDiagnosis": .optional(report.baseDiagnosis.map { Sentences.diagnosis($0) }),
             "forgetting": forgetting(report.forgetting),
         ])
     }
@@ -31,15 +34,15 @@ public enum CompareJSON {
         .object([
             "risk": .string(f.risk.rawValue),
             "score": .optional(f.score),
-            "explanation": .string(f.explanation),
-            "rule": .string(ForgettingAssessment.rule),
+            "explanation": .string(Sentences.forgettingExplanation(f)),
+            "rule": .string(Sentences.forgettingRule),
             "backboneRelativeChange": .optional(f.backboneRelativeChange),
             "earlyRelativeChange": .optional(f.earlyRelativeChange),
             "lateRelativeChange": .optional(f.lateRelativeChange),
             "headLayers": .array(f.headLayers.map { .string($0) }),
             "profile": .array(f.profile.map { point in
                 .object(["name": .string(point.name), "depth": .number(point.depth),
-                         "relativeChange": .number(point.relativeChange), "parameters": .int(point.parameters)])
+                         "relativeChange": .optional(point.relativeChange), "parameters": .int(point.parameters)])
             }),
         ])
     }
@@ -71,6 +74,7 @@ public enum CompareJSON {
             "allowRemoved": .bool(policy.allowRemoved),
             "head": .array(policy.headPatterns.map { .string($0) }),
             "failOnRisk": .optional(policy.failOnRisk?.rawValue),
+            "minCoverage": .number(policy.minCoverage),
             "rules": .array(policy.rules.map { rule in
                 var fields: [String: JSONValue] = ["match": .string(rule.pattern)]
                 switch rule.action {
@@ -91,6 +95,8 @@ public enum CompareJSON {
     /// The metric fields shared by layers and weights; null where undefined.
     static func metrics(_ sums: DriftSums?, into fields: inout [String: JSONValue]) {
         let m = sums?.metrics
+        // Undefined figures (nothing finite in both files) are null, never 0; the bit comparison
+        // is defined whenever values were compared.
         fields["relativeChange"] = .optional(m?.relativeChange)
         fields["relativeTo"] = .optional(m?.relativeTo.rawValue)
         fields["cosine"] = .optional(m?.cosine)
@@ -101,8 +107,8 @@ public enum CompareJSON {
         fields["diffNorm"] = .optional(m?.diffNorm)
         fields["maxAbsChange"] = .optional(m?.maxAbsChange)
         fields["rmsChange"] = .optional(m?.rmsChange)
-        fields["changedFraction"] = .optional(m?.changedFraction)
-        fields["frozen"] = .optional(m?.frozen)
+        fields["changedFraction"] = .optional(sums?.changedFraction)
+        fields["frozen"] = .optional(sums?.frozen)
         fields["count"] = sums.map { .int($0.count) } ?? .null
         fields["finiteCount"] = sums.map { .int($0.finiteCount) } ?? .null
         fields["baseNanCount"] = sums.map { .int($0.baseNaN) } ?? .null
@@ -118,7 +124,9 @@ public enum CompareJSON {
             "matchedBy": .optional(layer.matchedBy?.rawValue),
             "status": .string(layer.status.rawValue),
             "failsGate": .bool(layer.failsGate),
-            "reasons": .array(layer.reasons.map { .string($0) }),
+            "reasons": .array(layer.reasons.map { .string(Sentences.finding($0)) }),
+            "baseNanCount": .int(layer.sums?.baseNaN ?? 0),
+            "baseInfCount": .int(layer.sums?.baseInf ?? 0),
             "parameters": .int(layer.parameterCount),
             "nanCount": .int(layer.nanInTuned),
             "infCount": .int(layer.infInTuned),
@@ -137,7 +145,7 @@ public enum CompareJSON {
                 "tunedDtype": .optional(weight.tuned?.dtype.rawValue),
                 "nanCount": .int((weight.sums?.tunedNaN ?? 0) + (weight.tunedStats?.nanCount ?? 0)),
                 "infCount": .int((weight.sums?.tunedInf ?? 0) + (weight.tunedStats?.infCount ?? 0)),
-                "reasons": .array(weight.reasons.map { .string($0) }),
+                "reasons": .array(weight.reasons.map { .string(Sentences.finding($0)) }),
             ]
             metrics(weight.sums, into: &w)
             return .object(w)
@@ -150,9 +158,41 @@ public enum CompareJSON {
         for status in Status.allCases { counts[status.rawValue] = .int(report.summary.counts[status] ?? 0) }
         return .object([
             "verdict": .string(report.summary.passed ? "pass" : "fail"),
+            "headline": .string(CompareText.summaryLine(report)),
             "counts": .object(counts),
             "worstLayer": .optional(report.summary.worstLayer),
-            "failures": .array(report.summary.failures.map { .string($0) }),
+            "failures": .array(report.summary.failures.map { .string(Sentences.gateReason($0)) }),
+            "gate": .array(report.summary.failures.map(gateReason)),
+            "forgettingRisk": .string(report.forgetting.risk.rawValue),
+        ])
+    }
+
+    /// A gate reason as data: `kind` (layer, coverage, forgettingRisk), its figures, and the sentence.
+    static func gateReason(_ reason: GateReason) -> JSONValue {
+        var fields: [String: JSONValue] = ["kind": .string(reason.kind), "message": .string(Sentences.gateReason(reason))]
+        switch reason {
+        case .layer(let name, let status, let findings):
+            fields["layer"] = .string(name)
+            fields["status"] = .string(status.rawValue)
+            fields["findings"] = .array(findings.map { .string(Sentences.finding($0)) })
+        case .coverage(let coverage, let minimum):
+            fields["coverage"] = .optional(coverage.fraction)
+            fields["minimum"] = .number(minimum)
+        case .forgettingRisk(let risk, let level):
+            fields["risk"] = .string(risk.rawValue)
+            fields["failsFrom"] = .string(level.rawValue)
+        }
+        return .object(fields)
+    }
+
+    static func coverage(_ coverage: Coverage, minimum: Double) -> JSONValue {
+        .object([
+            "fraction": .optional(coverage.fraction),
+            "comparedParameters": .int(coverage.comparedParameters),
+            "baseParameters": .int(coverage.baseParameters),
+            "comparedLayers": .int(coverage.comparedLayers),
+            "baseLayers": .int(coverage.baseLayers),
+            "minimum": .number(minimum),
         ])
     }
 }

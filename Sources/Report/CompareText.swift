@@ -1,5 +1,6 @@
 public import Drift
 import Checkpoint
+import Crypto
 import Foundation
 
 /// The human-facing renderers of a comparison: terminal table, Markdown, JUnit XML and GitHub
@@ -7,9 +8,49 @@ import Foundation
 public enum CompareText {
     // MARK: terminal
 
+    /// Which layers a table or Markdown report lists in full.
+    public enum RowSelection: Sendable, Equatable {
+        /// Every layer up to `foldAbove` layers; past that the problems and the 10 layers that moved
+        /// most, with the rest folded into one line.
+        case auto
+        case all
+        /// Layers that fail or warn, hold NaN/Inf, or fail the gate otherwise.
+        case problems
+        /// The N layers that matter most (worst status, then largest relative change).
+        case top(Int)
+
+        public static let foldAbove = 50
+    }
+
+    /// Layers a user must look at: failing or warning, non-finite, or failing the gate.
+    public static func isProblem(_ layer: LayerResult) -> Bool {
+        layer.failsGate || layer.status == .fail || layer.status == .warn || layer.nonFiniteInTuned > 0 || layer.nonFiniteInBase > 0
+    }
+
+    /// Indices of the layers to list, in model order.
+    public static func selectedRows(_ report: DriftReport, _ selection: RowSelection) -> [Int] {
+        let layers = report.layers
+        func rank(_ index: Int) -> (Int, Double) {
+            let layer = layers[index]
+            let severity = layer.failsGate || layer.status == .fail ? 3 : layer.status == .warn ? 2 : isProblem(layer) ? 2 : 1
+            return (severity, layer.metrics?.relativeChange ?? (layer.sums != nil ? .infinity : -1))
+        }
+        switch selection {
+        case .all: return Array(layers.indices)
+        case .problems: return layers.indices.filter { isProblem(layers[$0]) }
+        case .top(let n): return layers.indices.sorted { rank($0) > rank($1) }.prefix(max(0, n)).sorted()
+        case .auto:
+            guard layers.count > RowSelection.foldAbove else { return Array(layers.indices) }
+            let problems = Set(layers.indices.filter { isProblem(layers[$0]) })
+            let others = layers.indices.filter { !problems.contains($0) }.sorted { rank($0) > rank($1) }.prefix(10)
+            return (problems.union(others)).sorted()
+        }
+    }
+
     /// A table in model order with a bar per layer; ANSI colours only when `color` is true
-    /// (stdout is a terminal).
-    public static func table(_ report: DriftReport, color: Bool) -> String {
+    /// (stdout is a terminal and NO_COLOR is not set). `width` (the terminal's) folds columns away,
+    /// least useful first, and shortens long layer names in the middle until each line fits.
+    public static func table(_ report: DriftReport, color: Bool, width: Int? = nil, rows selection: RowSelection = .auto) -> String {
         func paint(_ text: String, _ status: Status) -> String {
             guard color else { return text }
             let code = switch status {
@@ -25,43 +66,71 @@ public enum CompareText {
         if let setup = report.baseSetup { out += "       base training: \(setup.summary)\n" }
         if let setup = report.tunedSetup { out += "       tuned training: \(setup.summary)\n" }
         out += "\n"
-        var table = TextTable([("layer", .left), ("class", .left), ("match", .left), ("status", .left),
-                               ("rel.change", .right), ("cosine", .right), ("max|Δ|", .right),
-                               ("changed", .right), ("NaN/Inf", .right), ("drift", .left)])
+        var columns: [(String, TextTable.Alignment)] = [("layer", .left), ("class", .left), ("match", .left), ("status", .left),
+                                                        ("rel.change", .right), ("cosine", .right), ("max|Δ|", .right),
+                                                        ("changed", .right), ("NaN/Inf", .right), ("drift", .left)]
         let scale = report.policy.thresholds.fail.relativeChange * 2
+        let shown = selectedRows(report, selection)
+        var rows: [[String]] = []
         var statuses: [Status] = []
-        for layer in report.layers {
+        for index in shown {
+            let layer = report.layers[index]
             // Nothing finite to compare (all NaN): no figures rather than zeros.
-            let m = layer.sums?.finiteCount == 0 ? nil : layer.metrics
-            let relative = m.map { format($0.relativeChange) + ($0.relativeTo == .rms ? "*" : "") } ?? "—"
-            table.add([layer.name, layer.className ?? "?", layer.matchedBy?.rawValue ?? "—", layer.status.rawValue,
-                       relative, m?.cosine.map(cosineText) ?? "—", m.map { format($0.maxAbsChange) } ?? "—",
-                       m.map { percent($0.changedFraction) } ?? "—",
-                       layer.nonFiniteInTuned > 0 ? String(layer.nonFiniteInTuned) : "",
-                       m.map { bar($0.relativeChange, scale: scale) } ?? ""])
+            let m = layer.metrics
+            let none = layer.sums != nil ? "NaN" : "—"
+            let relative = m.map { format($0.relativeChange) + ($0.relativeTo == .rms ? "*" : "") } ?? none
+            rows.append([layer.name, layer.className ?? "?", layer.matchedBy?.rawValue ?? "—", layer.status.rawValue,
+                         relative, m?.cosine.map(cosineText) ?? none, m.map { format($0.maxAbsChange) } ?? none,
+                         layer.sums.map { percent($0.changedFraction) } ?? "—",
+                         layer.nonFiniteInTuned > 0 ? String(layer.nonFiniteInTuned) : "",
+                         m.map { bar($0.relativeChange, scale: scale) } ?? (layer.sums != nil ? "NaN" : "")])
             statuses.append(layer.status)
         }
+        if let width {
+            // Fold columns away, least useful first, then shorten names, until the table fits.
+            for drop in ["drift", "changed", "match", "max|Δ|", "class"] {
+                guard TextTable.width(columns, rows) > width, let at = columns.firstIndex(where: { $0.0 == drop }) else { break }
+                columns.remove(at: at)
+                rows = rows.map { var row = $0; row.remove(at: at); return row }
+            }
+            let excess = TextTable.width(columns, rows) - width
+            if excess > 0 {
+                let longest = rows.map { $0[0].count }.max() ?? 0
+                let keep = max(12, longest - excess)
+                rows = rows.map { var row = $0; row[0] = shortened(row[0], to: keep); return row }
+            }
+        }
+        var table = TextTable(columns)
+        for row in rows { table.add(row) }
         let lines = table.render().split(separator: "\n", omittingEmptySubsequences: false)
         out += lines[0] + "\n"
         for (index, line) in lines.dropFirst().enumerated() where index < statuses.count {
             out += paint(String(line), statuses[index]) + "\n"
         }
+        if shown.count < report.layers.count {
+            out += "… \(report.layers.count - shown.count) more layers within thresholds not listed (--all lists every layer, "
+                + "--only problems and --top N choose)\n"
+        }
         if report.layers.contains(where: { $0.metrics?.relativeTo == .rms }) {
             out += "* base ≈ 0: RMS of the change instead of the relative change\n"
         }
-        for note in report.notes { out += "note: \(note)\n" }
-        for warning in report.warnings { out += paint("warning: \(warning)", .warn) + "\n" }
-        if let diagnosis = report.diagnosis { out += paint(diagnosis, .fail) + "\n" }
+        for note in report.notes { out += "note: \(Sentences.note(note))\n" }
+        for warning in report.warnings { out += paint("warning: \(Sentences.warning(warning))", .warn) + "\n" }
+        for diagnosis in [report.baseDiagnosis, report.diagnosis].compactMap({ $0 }) {
+            out += paint(Sentences.diagnosis(diagnosis), .fail) + "\n"
+        }
+        out += "coverage: \(Sentences.coverage(report.summary.coverage))\n"
         out += paint(riskLine(report.forgetting), riskStatus(report.forgetting.risk)) + "\n"
         out += "\n" + paint(summaryLine(report), report.summary.passed ? .ok : .fail) + "\n"
-        for failure in report.summary.failures.prefix(20) { out += "  \(failure)\n" }
-        if report.summary.failures.count > 20 { out += "  … and \(report.summary.failures.count - 20) more\n" }
+        let failures = report.summary.failures
+        for failure in failures.prefix(20) { out += "  \(Sentences.gateReason(failure))\n" }
+        if failures.count > 20 { out += "  … and \(failures.count - 20) more\n" }
         return out
     }
 
     /// "forgetting risk: medium (0.055): backbone drift 0.055 over 5 layers; …"
     public static func riskLine(_ f: ForgettingAssessment) -> String {
-        "forgetting risk: \(f.risk.rawValue)\(f.score.map { " (\(format($0)))" } ?? ""): \(f.explanation)"
+        "forgetting risk: \(f.risk.rawValue)\(f.score.map { " (\(format($0)))" } ?? ""): \(Sentences.forgettingExplanation(f))"
     }
 
     static func riskStatus(_ risk: ForgettingAssessment.Risk) -> Status {
@@ -85,18 +154,38 @@ public enum CompareText {
         return "\(input.path) (\(parts.joined(separator: ", ")))"
     }
 
-    /// "FAIL: 2 fail, 1 warn, 5 ok · worst: dense (…)"
+    /// "FAIL: 2 fail, 1 warn, 5 ok · 98.0% of the base compared · worst: dense (…)"; a failure
+    /// that is not a layer's (coverage, risk) is named in the line.
     public static func summaryLine(_ report: DriftReport) -> String {
         let counts = Status.allCases.compactMap { status -> String? in
             guard let n = report.summary.counts[status], n > 0 else { return nil }
             return "\(n) \(status.rawValue)"
         }.joined(separator: ", ")
-        var line = "\(report.summary.passed ? "PASS" : "FAIL"): \(counts.isEmpty ? "no layers" : counts)"
+        var line = "\(Sentences.verdict(report)): \(counts.isEmpty ? "no layers" : counts)"
+        line += " · \(report.summary.coverage.fraction.map(percent) ?? "—") of the base compared"
+        for reason in report.summary.failures {
+            switch reason {
+            case .layer: continue
+            case .coverage(_, let minimum): line += " · coverage below \(percent(minimum))"
+            case .forgettingRisk(let risk, _): line += " · forgetting risk \(risk.rawValue)"
+            }
+        }
         if let worst = report.summary.worstLayer, let layer = report.layers.first(where: { $0.name == worst }) {
             line += " · worst: \(worst)"
-            if let m = layer.metrics { line += " (relative change \(format(m.relativeChange)))" }
+            if let m = layer.metrics {
+                line += " (relative change \(format(m.relativeChange)))"
+            } else if layer.sums != nil {
+                line += " (relative change NaN)"
+            }
         }
         return line
+    }
+
+    /// `encoder/layer_11/attention/…/kernel` → `encoder/la…/kernel`, keeping both ends.
+    static func shortened(_ text: String, to limit: Int) -> String {
+        guard text.count > limit, limit > 3 else { return text }
+        let head = (limit - 1) / 2, tail = limit - 1 - head
+        return String(text.prefix(head)) + "…" + String(text.suffix(tail))
     }
 
     static func cosineText(_ cosine: Double) -> String {
@@ -115,77 +204,143 @@ public enum CompareText {
 
     // MARK: Markdown
 
+    /// Markdown stays well under GitHub's 65,536-character limit for a comment or step summary.
+    public static let markdownBudget = 50_000
+
     public static func markdown(_ report: DriftReport) -> String {
         func cell(_ text: String) -> String {
             text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
         }
-        let icon = report.summary.passed ? "✅" : "❌"
-        var out = "## \(icon) WeightDrift: \(report.summary.passed ? "pass" : "fail")\n\n"
+        let passed = report.summary.passed
+        let icon = passed ? (report.forgetting.risk == .high ? "⚠️" : "✅") : "❌"
+        var out = "## \(icon) WeightDrift: \(Sentences.verdict(report).lowercased())\n\n"
         out += "\(cell(summaryLine(report)))\n\n"
+        if !passed {
+            out += "**Why the gate failed:**\n\n"
+            for reason in report.summary.failures { out += "- \(cell(Sentences.gateReason(reason)))\n" }
+            out += "\n"
+        }
         out += "| | path | format | Keras | optimizer step |\n|---|---|---|---|---|\n"
         for (label, input) in [("base", report.base), ("tuned", report.tuned)] {
-            out += "| \(label) | `\(cell(input.path))` | \(input.format.rawValue) | \(input.kerasVersion ?? "—") | "
+            out += "| \(label) | `\(cell(input.path))` | \(input.format.rawValue) | \(cell(input.kerasVersion ?? "—")) | "
                 + "\(input.optimizer?.iterations.map(String.init) ?? "—") |\n"
         }
         for (label, setup) in [("base", report.baseSetup), ("tuned", report.tunedSetup)] {
             if let setup { out += "\n- \(label) training: \(cell(setup.summary))" }
         }
-        for warning in report.warnings { out += "\n- ⚠️ \(cell(warning))" }
-        if let diagnosis = report.diagnosis { out += "\n- ❌ \(cell(diagnosis))" }
+        for warning in report.warnings { out += "\n- ⚠️ \(cell(Sentences.warning(warning)))" }
+        for diagnosis in [report.baseDiagnosis, report.diagnosis].compactMap({ $0 }) {
+            out += "\n- ❌ \(cell(Sentences.diagnosis(diagnosis)))"
+        }
+        out += "\n- coverage: \(cell(Sentences.coverage(report.summary.coverage)))"
         out += "\n- \(cell(riskLine(report.forgetting)))"
         out += "\n"
         let t = report.policy.thresholds
         out += "\nThresholds: warn when relative change > \(format(t.warn.relativeChange)) or cosine < \(format(t.warn.cosine)); "
-            + "fail when > \(format(t.fail.relativeChange)) or < \(format(t.fail.cosine)); NaN/Inf in the tuned file fails.\n\n"
-        out += "| layer | class | status | relative change | cosine | max abs change | changed | NaN/Inf | notes |\n"
-        out += "|---|---|---|---:|---:|---:|---:|---:|---|\n"
-        for layer in report.layers {
+            + "fail when > \(format(t.fail.relativeChange)) or < \(format(t.fail.cosine)); NaN/Inf in either file fails; "
+            + "at least \(percent(report.policy.minCoverage)) of the base must be compared.\n\n"
+        let header = "| layer | class | status | relative change | cosine | max abs change | changed | NaN/Inf | notes |\n"
+            + "|---|---|---|---:|---:|---:|---:|---:|---|\n"
+        func row(_ layer: LayerResult) -> String {
             let m = layer.metrics
+            let none = layer.sums != nil ? "NaN" : "—"
             let status = layer.status == .fail || layer.failsGate ? "**\(layer.status.rawValue)**" : layer.status.rawValue
-            out += "| \(cell(layer.name)) | \(cell(layer.className ?? "")) | \(status) | "
-                + "\(m.map { format($0.relativeChange) } ?? "—") | \(m?.cosine.map(cosineText) ?? "—") | "
-                + "\(m.map { format($0.maxAbsChange) } ?? "—") | \(m.map { percent($0.changedFraction) } ?? "—") | "
-                + "\(layer.nonFiniteInTuned) | \(cell(layer.reasons.joined(separator: "; "))) |\n"
+            return "| \(cell(layer.name)) | \(cell(layer.className ?? "")) | \(status) | "
+                + "\(m.map { format($0.relativeChange) } ?? none) | \(m?.cosine.map(cosineText) ?? none) | "
+                + "\(m.map { format($0.maxAbsChange) } ?? none) | \(layer.sums.map { percent($0.changedFraction) } ?? "—") | "
+                + "\(layer.nonFiniteInTuned + layer.nonFiniteInBase) | \(cell(Sentences.findings(layer.reasons))) |\n"
         }
-        for note in report.notes { out += "\n> \(cell(note))\n" }
+        for note in report.notes { out += "\n> \(cell(Sentences.note(note)))\n" }
+        // Problems in the open; every other layer folded into <details>, as many as fit a GitHub
+        // comment (65,536 characters) with room to spare.
+        let problems = report.layers.filter(isProblem)
+        let others = report.layers.filter { !isProblem($0) }
+        if problems.isEmpty {
+            out += "\nNo layer fails or warns.\n"
+        } else {
+            out += "\n" + header
+            for layer in problems.prefix(200) { out += row(layer) }
+            if problems.count > 200 { out += "\n… and \(problems.count - 200) more problem layers (see the JSON or HTML report)\n" }
+        }
+        if !others.isEmpty {
+            out += "\n<details><summary>\(others.count) layers within thresholds</summary>\n\n" + header
+            var listed = 0
+            for layer in others {
+                let line = row(layer)
+                guard out.utf8.count + line.utf8.count < markdownBudget else { break }
+                out += line
+                listed += 1
+            }
+            if listed < others.count { out += "\n… and \(others.count - listed) more (see the JSON or HTML report)\n" }
+            out += "\n</details>\n"
+        }
         return out
     }
 
     // MARK: JUnit XML
 
-    /// One testcase per layer; failing layers carry a `<failure>`, ignored ones `<skipped>`.
+    /// One testcase per layer, then one per gate rule that is not a layer's (coverage, forgetting
+    /// risk); a testcase fails exactly when the gate decision names it.
     public static func junit(_ report: DriftReport) -> String {
-        let failing = report.layers.filter { fails($0, report) }
-        let skipped = report.layers.filter { $0.status == .ignored }
+        struct Case {
+            let classname: String, name: String
+            var failure: (message: String, type: String)?
+            var skipped: String?
+            let detail: String
+            var seconds = 0.0
+        }
+        let reasons = report.summary.failures
+        var layerFailure: [String: String] = [:]
+        for reason in reasons { if case .layer(let name, _, _) = reason { layerFailure[name] = Sentences.gateReason(reason) } }
+        var cases: [Case] = report.layers.map { layer in
+            Case(classname: "weightdrift.drift", name: layer.name,
+                 failure: layerFailure[layer.name].map { _ in
+                     (layer.reasons.isEmpty ? layer.status.rawValue : Sentences.findings(layer.reasons), layer.status.rawValue)
+                 },
+                 skipped: layer.status == .ignored ? Sentences.findings(layer.reasons) : nil, detail: layerDetail(layer),
+                 seconds: layer.seconds)
+        }
+        let nonFinite = report.layers.filter { $0.nonFiniteInTuned + $0.nonFiniteInBase > 0 }
+        let nonFiniteText = [report.baseDiagnosis, report.diagnosis].compactMap { $0 }.map { Sentences.diagnosis($0) }
+        cases.append(Case(classname: "weightdrift.gate", name: "NaN/Inf",
+                          failure: nonFinite.isEmpty || !report.policy.failOnNonFinite ? nil
+                              : ("\(nonFinite.count) layer(s) hold NaN or Inf values", "nonFinite"),
+                          detail: nonFiniteText.isEmpty ? "every value is finite" : nonFiniteText.joined(separator: " ")))
+        let coverageFailure = reasons.first { if case .coverage = $0 { true } else { false } }
+        cases.append(Case(classname: "weightdrift.gate", name: "coverage",
+                          failure: coverageFailure.map { (Sentences.gateReason($0), "coverage") },
+                          detail: Sentences.coverage(report.summary.coverage)))
+        let riskFailure = reasons.first { if case .forgettingRisk = $0 { true } else { false } }
+        cases.append(Case(classname: "weightdrift.gate", name: "forgetting risk",
+                          failure: riskFailure.map { (Sentences.gateReason($0), "forgettingRisk") },
+                          detail: riskLine(report.forgetting)))
+        let failures = cases.filter { $0.failure != nil }.count
+        let skipped = cases.filter { $0.skipped != nil }.count
+        let time = String(format: "%.3f", report.seconds)
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<testsuites name=\"weightdrift\" tests=\"\(report.layers.count)\" failures=\"\(failing.count)\">\n"
-        out += "  <testsuite name=\"\(xml(report.tuned.path))\" tests=\"\(report.layers.count)\" failures=\"\(failing.count)\" "
-            + "errors=\"0\" skipped=\"\(skipped.count)\">\n"
+        out += "<testsuites name=\"weightdrift\" tests=\"\(cases.count)\" failures=\"\(failures)\" time=\"\(time)\">\n"
+        out += "  <testsuite name=\"\(xml(report.tuned.path))\" tests=\"\(cases.count)\" failures=\"\(failures)\" "
+            + "errors=\"0\" skipped=\"\(skipped)\" time=\"\(time)\">\n"
         out += "    <properties>\n"
         out += "      <property name=\"base\" value=\"\(xml(report.base.path))\"/>\n"
         out += "      <property name=\"tuned\" value=\"\(xml(report.tuned.path))\"/>\n"
         out += "      <property name=\"verdict\" value=\"\(report.summary.passed ? "pass" : "fail")\"/>\n"
+        out += "      <property name=\"coverage\" value=\"\(report.summary.coverage.fraction.map { String($0) } ?? "")\"/>\n"
         out += "      <property name=\"forgettingRisk\" value=\"\(report.forgetting.risk.rawValue)\"/>\n"
         out += "    </properties>\n"
-        for layer in report.layers {
-            out += "    <testcase classname=\"weightdrift.drift\" name=\"\(xml(layer.name))\">"
-            let detail = layerDetail(layer)
-            if fails(layer, report) {
-                let message = layer.reasons.isEmpty ? layer.status.rawValue : layer.reasons.joined(separator: "; ")
-                out += "\n      <failure message=\"\(xml(message))\" type=\"\(layer.status.rawValue)\">\(xml(detail))</failure>\n    "
-            } else if layer.status == .ignored {
-                out += "\n      <skipped message=\"\(xml(layer.reasons.joined(separator: "; ")))\"/>\n    "
+        for item in cases {
+            out += "    <testcase classname=\"\(item.classname)\" name=\"\(xml(item.name))\" time=\"\(String(format: "%.3f", item.seconds))\">"
+            if let failure = item.failure {
+                out += "\n      <failure message=\"\(xml(failure.message))\" type=\"\(failure.type)\">\(xml(item.detail))</failure>\n    "
+            } else if let skipped = item.skipped {
+                out += "\n      <skipped message=\"\(xml(skipped))\"/>\n    "
             } else {
-                out += "\n      <system-out>\(xml(detail))</system-out>\n    "
+                out += "\n      <system-out>\(xml(item.detail))</system-out>\n    "
             }
             out += "</testcase>\n"
         }
         out += "  </testsuite>\n</testsuites>\n"
         return out
-    }
-
-    static func fails(_ layer: LayerResult, _ report: DriftReport) -> Bool {
-        layer.failsGate || (report.policy.failOnWarn && layer.status == .warn)
     }
 
     static func layerDetail(_ layer: LayerResult) -> String {
@@ -194,6 +349,8 @@ public enum CompareText {
             parts.append("relative change \(format(m.relativeChange))")
             if let cosine = m.cosine { parts.append("cosine \(cosineText(cosine))") }
             parts.append("max abs change \(format(m.maxAbsChange))")
+        } else if layer.sums != nil {
+            parts.append("relative change NaN (no value finite in both files)")
         }
         if layer.nonFiniteInTuned > 0 { parts.append("\(layer.nanInTuned) NaN, \(layer.infInTuned) Inf") }
         return parts.joined(separator: ", ")
@@ -216,9 +373,44 @@ public enum CompareText {
         return out
     }
 
+    // MARK: GitLab Code Quality
+
+    /// GitLab's Code Quality report (a JSON array of issues, each with description, check_name,
+    /// fingerprint, severity and location): one issue per gate reason, located at the tuned
+    /// checkpoint. Fingerprints are stable across runs (SHA-256 of check, subject and file).
+    public static func gitlabCodeQuality(_ report: DriftReport) -> String {
+        func issue(_ check: String, _ subject: String, _ description: String, _ severity: String) -> JSONValue {
+            let digest = SHA256.hash(data: Data("\(check)\u{0}\(subject)\u{0}\(report.tuned.path)".utf8))
+            return .object([
+                "description": .string(description),
+                "check_name": .string(check),
+                "fingerprint": .string(digest.map { String(format: "%02x", $0) }.joined()),
+                "severity": .string(severity),
+                "location": .object(["path": .string(report.tuned.path), "lines": .object(["begin": .int(1)])]),
+            ])
+        }
+        var issues: [JSONValue] = []
+        for reason in report.summary.failures {
+            switch reason {
+            case .layer(let name, _, _): issues.append(issue("weightdrift.layer", name, Sentences.gateReason(reason), "major"))
+            case .coverage: issues.append(issue("weightdrift.coverage", "coverage", Sentences.gateReason(reason), "critical"))
+            case .forgettingRisk: issues.append(issue("weightdrift.forgetting-risk", "risk", Sentences.gateReason(reason), "critical"))
+            }
+        }
+        let failing = Set(report.summary.failures.compactMap { if case .layer(let name, _, _) = $0 { name } else { nil } })
+        for layer in report.layers where layer.status == .warn && !failing.contains(layer.name) {
+            issues.append(issue("weightdrift.layer-warning", layer.name, "\(layer.name) warn: \(Sentences.findings(layer.reasons))", "minor"))
+        }
+        if report.summary.passed, report.forgetting.risk == .high {
+            issues.append(issue("weightdrift.forgetting-risk", "risk", riskLine(report.forgetting), "major"))
+        }
+        return JSONWriter.write(.array(issues))
+    }
+
     // MARK: GitHub annotations
 
-    /// `::error` for the 10 worst failing layers, `::warning` for the 10 worst warnings, then the summary.
+    /// `::error` for every gate reason (the 10 worst failing layers, then coverage and risk),
+    /// `::warning` for the 10 worst warnings, then the summary.
     public static func github(_ report: DriftReport) -> String {
         func escape(_ text: String, property: Bool = false) -> String {
             var out = text.replacingOccurrences(of: "%", with: "%25")
@@ -226,27 +418,43 @@ public enum CompareText {
             if property { out = out.replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C") }
             return out
         }
-        func worstFirst(_ a: LayerResult, _ b: LayerResult) -> Bool {
-            (a.metrics?.relativeChange ?? .infinity) > (b.metrics?.relativeChange ?? .infinity)
+        func change(_ name: String) -> Double {
+            report.layers.first { $0.name == name }?.metrics?.relativeChange ?? .infinity
         }
         var out = ""
-        let errors = report.layers.filter { fails($0, report) }.sorted(by: worstFirst)
-        let warnings = report.layers.filter { $0.status == .warn && !fails($0, report) }.sorted(by: worstFirst)
-        for layer in errors.prefix(10) {
-            out += "::error title=\(escape("weightdrift: \(layer.name)", property: true))::"
-                + escape("\(layer.name) \(layer.status.rawValue): \(layer.reasons.joined(separator: "; "))") + "\n"
+        var layerReasons: [(String, GateReason)] = []
+        var otherReasons: [GateReason] = []
+        for reason in report.summary.failures {
+            if case .layer(let name, _, _) = reason { layerReasons.append((name, reason)) } else { otherReasons.append(reason) }
+        }
+        layerReasons.sort { change($0.0) > change($1.0) }
+        let failing = Set(layerReasons.map(\.0))
+        let warnings = report.layers.filter { $0.status == .warn && !failing.contains($0.name) }
+            .sorted { ($0.metrics?.relativeChange ?? .infinity) > ($1.metrics?.relativeChange ?? .infinity) }
+        // Every annotation names the tuned checkpoint (the file the change is in) and a title.
+        let file = escape(report.tuned.path, property: true)
+        func annotation(_ level: String, _ title: String, _ message: String) -> String {
+            "::\(level) file=\(file),title=\(escape(title, property: true))::\(escape(message))\n"
+        }
+        for reason in layerReasons.prefix(10).map(\.1) + otherReasons {
+            out += annotation("error", Sentences.gateReasonTitle(reason), Sentences.gateReason(reason))
         }
         for layer in warnings.prefix(10) {
-            out += "::warning title=\(escape("weightdrift: \(layer.name)", property: true))::"
-                + escape("\(layer.name) warn: \(layer.reasons.joined(separator: "; "))") + "\n"
+            out += annotation("warning", "weightdrift: \(layer.name)", "\(layer.name) warn: \(Sentences.findings(layer.reasons))")
         }
-        for warning in report.warnings { out += "::warning title=weightdrift training setup::\(escape(warning))\n" }
-        if let diagnosis = report.diagnosis { out += "::error title=weightdrift NaN/Inf::\(escape(diagnosis))\n" }
-        let risk = report.forgetting.risk
-        out += (risk == .high ? "::warning" : "::notice") + " title=weightdrift forgetting risk::\(escape(riskLine(report.forgetting)))\n"
-        if errors.count > 10 { out += "::error::\(errors.count - 10) more failing layers not shown\n" }
-        if warnings.count > 10 { out += "::warning::\(warnings.count - 10) more warnings not shown\n" }
-        out += (report.summary.passed ? "::notice::" : "::error::") + escape(summaryLine(report)) + "\n"
+        for warning in report.warnings { out += annotation("warning", "weightdrift training setup", Sentences.warning(warning)) }
+        for diagnosis in [report.baseDiagnosis, report.diagnosis].compactMap({ $0 }) {
+            out += annotation("error", "weightdrift NaN/Inf", Sentences.diagnosis(diagnosis))
+        }
+        let riskGates = otherReasons.contains { if case .forgettingRisk = $0 { true } else { false } }
+        if !riskGates {
+            let risk = report.forgetting.risk
+            out += annotation(risk == .high ? "warning" : "notice", "weightdrift forgetting risk", riskLine(report.forgetting))
+        }
+        for note in report.notes { out += annotation("notice", "weightdrift note", Sentences.note(note)) }
+        if layerReasons.count > 10 { out += annotation("error", "weightdrift", "\(layerReasons.count - 10) more failing layers not shown") }
+        if warnings.count > 10 { out += annotation("warning", "weightdrift", "\(warnings.count - 10) more warnings not shown") }
+        out += annotation(report.summary.passed ? "notice" : "error", "weightdrift verdict", summaryLine(report))
         return out
     }
 }

@@ -9,9 +9,15 @@ import Foundation
 public enum HTMLReport {
     public static func render(_ report: DriftReport) -> String {
         let passed = report.summary.passed
+        let banner = passed ? (report.forgetting.risk == .high ? "warn" : "pass") : "fail"
         var body = ""
-        body += "<header class=\"\(passed ? "pass" : "fail")\"><h1>WeightDrift: \(passed ? "pass" : "fail")</h1>"
-        body += "<p>\(escape(CompareText.summaryLine(report)))</p></header>\n"
+        body += "<header class=\"\(banner)\"><h1>WeightDrift: \(escape(Sentences.verdict(report).lowercased()))</h1>"
+        body += "<p>\(escape(CompareText.summaryLine(report)))</p>"
+        if !passed {
+            body += "<ul class=\"reasons\">" + report.summary.failures.map { "<li>\(escape(Sentences.gateReason($0)))</li>" }.joined()
+                + "</ul>"
+        }
+        body += "</header>\n"
 
         body += "<section><h2>Inputs</h2><table class=\"inputs\"><tr><th></th><th>path</th><th>format</th><th>Keras</th>"
             + "<th>layers</th><th>parameters</th><th>SHA-256</th><th>training</th></tr>\n"
@@ -25,11 +31,11 @@ public enum HTMLReport {
         let t = report.policy.thresholds
         body += "<p class=\"muted\">Thresholds: warn when relative change &gt; \(format(t.warn.relativeChange)) or cosine &lt; "
             + "\(format(t.warn.cosine)); fail when &gt; \(format(t.fail.relativeChange)) or &lt; \(format(t.fail.cosine)); "
-            + "NaN or Inf in the tuned file fails. Layers matched: \(report.matchMode.rawValue).</p>\n"
-        var findings: [(String, String)] = report.warnings.map { ("warn", $0) }
-        if let diagnosis = report.diagnosis { findings.append(("fail", diagnosis)) }
-        findings += report.summary.failures.map { ("fail", $0) }
-        findings += report.notes.map { ("note", $0) }
+            + "NaN or Inf in either file fails; at least \(percent(report.policy.minCoverage)) of the base must be compared. "
+            + "Layers matched: \(report.matchMode.rawValue). Coverage: \(escape(Sentences.coverage(report.summary.coverage))).</p>\n"
+        var findings: [(String, String)] = report.warnings.map { ("warn", Sentences.warning($0)) }
+        for diagnosis in [report.baseDiagnosis, report.diagnosis].compactMap({ $0 }) { findings.append(("fail", Sentences.diagnosis(diagnosis))) }
+        findings += report.notes.map { ("note", Sentences.note($0)) }
         if !findings.isEmpty {
             body += "<ul class=\"findings\">" + findings.map { "<li class=\"\($0.0)\">\(escape($0.1))</li>" }.joined() + "</ul>\n"
         }
@@ -37,8 +43,8 @@ public enum HTMLReport {
 
         let f = report.forgetting
         body += "<section><h2>Forgetting risk: <span class=\"risk \(f.risk.rawValue)\">\(f.risk.rawValue)</span>"
-            + "\(f.score.map { " (\(format($0)))" } ?? "")</h2><p>\(escape(f.explanation)).</p>"
-            + "<p class=\"muted\">\(escape(ForgettingAssessment.rule)).</p>\n"
+            + "\(f.score.map { " (\(format($0)))" } ?? "")</h2><p>\(escape(Sentences.forgettingExplanation(f))).</p>"
+            + "<p class=\"muted\">\(escape(Sentences.forgettingRule)).</p>\n"
         if !f.profile.isEmpty {
             body += chart(title: "Backbone relative change by depth (input → output)",
                           bars: f.profile.map { Bar(label: $0.name, value: $0.relativeChange, color: palette(.ok)) },
@@ -50,16 +56,16 @@ public enum HTMLReport {
         body += "</section>\n"
 
         body += "<section><h2>Drift per layer, in model order</h2>\n"
-        let compared = report.layers.filter { $0.metrics != nil && $0.sums?.finiteCount != 0 }
+        let compared = report.layers.filter { $0.metrics != nil }
         body += chart(title: "Relative change ‖W₁−W₀‖/‖W₀‖ (log scale)",
                       bars: report.layers.map { layer in
-                          Bar(label: layer.name, value: layer.sums?.finiteCount == 0 ? nil : layer.metrics?.relativeChange,
+                          Bar(label: layer.name, value: layer.metrics?.relativeChange,
                               color: palette(layer.status))
                       },
                       scale: .log, lines: [(t.warn.relativeChange, "warn"), (t.fail.relativeChange, "fail")])
         let lowest = min(t.fail.cosine, compared.compactMap { $0.metrics?.cosine }.min() ?? 1)
         body += chart(title: "Cosine similarity of W₀ and W₁",
-                      bars: report.layers.map { Bar(label: $0.name, value: $0.sums?.finiteCount == 0 ? nil : $0.metrics?.cosine,
+                      bars: report.layers.map { Bar(label: $0.name, value: $0.metrics?.cosine,
                                                     color: palette($0.status)) },
                       scale: .linear(min: max(-1, lowest - (1 - lowest) * 0.1), max: 1),
                       lines: [(t.warn.cosine, "warn"), (t.fail.cosine, "fail")])
@@ -74,15 +80,16 @@ public enum HTMLReport {
             + "<th>status</th><th>relative change</th><th>cosine</th><th>norm ratio</th><th>max |Δ|</th><th>changed</th>"
             + "<th>NaN/Inf</th><th>parameters</th><th>why</th></tr>\n"
         for (index, layer) in report.layers.enumerated() {
-            let m = layer.sums?.finiteCount == 0 ? nil : layer.metrics
+            let m = layer.metrics
+            let none = layer.sums != nil ? "NaN" : "—"
             body += "<tr class=\"\(layer.status.rawValue)\"><td>\(index + 1)</td><td>\(escape(layer.name))"
                 + (layer.baseName != nil && layer.baseName != layer.name ? "<br/><small>base: \(escape(layer.baseName!))</small>" : "")
                 + "</td><td>\(escape(layer.className ?? ""))</td><td>\(layer.matchedBy?.rawValue ?? "—")</td>"
                 + "<td><span class=\"badge \(layer.status.rawValue)\">\(layer.status.rawValue)</span></td>"
-                + "<td>\(m.map { format($0.relativeChange) } ?? "—")</td><td>\(m?.cosine.map(CompareText.cosineText) ?? "—")</td>"
-                + "<td>\(m?.normRatio.map(format) ?? "—")</td><td>\(m.map { format($0.maxAbsChange) } ?? "—")</td>"
-                + "<td>\(m.map { percent($0.changedFraction) } ?? "—")</td><td>\(layer.nonFiniteInTuned)</td>"
-                + "<td>\(grouped(layer.parameterCount))</td><td>\(escape(layer.reasons.joined(separator: "; ")))</td></tr>\n"
+                + "<td>\(m.map { format($0.relativeChange) } ?? none)</td><td>\(m?.cosine.map(CompareText.cosineText) ?? none)</td>"
+                + "<td>\(m?.normRatio.map(format) ?? none)</td><td>\(m.map { format($0.maxAbsChange) } ?? none)</td>"
+                + "<td>\(layer.sums.map { percent($0.changedFraction) } ?? "—")</td><td>\(layer.nonFiniteInTuned)</td>"
+                + "<td>\(grouped(layer.parameterCount))</td><td>\(escape(Sentences.findings(layer.reasons)))</td></tr>\n"
         }
         body += "</table></section>\n"
 
@@ -205,7 +212,7 @@ public enum HTMLReport {
     public static let style = """
     body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 16px 32px; color: #222; }
     header { padding: 12px 16px; border-radius: 6px; margin: 16px 0; color: #fff; }
-    header.pass { background: #2e8b57; } header.fail { background: #c0392b; }
+    header.pass { background: #2e8b57; } header.fail { background: #c0392b; } header.warn { background: #b9770e; }
     header h1 { margin: 0 0 4px; font-size: 22px; } header p { margin: 0; }
     h2 { font-size: 17px; margin: 24px 0 8px; }
     table { border-collapse: collapse; width: 100%; font-size: 13px; }

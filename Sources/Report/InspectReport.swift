@@ -8,6 +8,7 @@ public enum InspectReport {
     public static func json(_ checkpoint: Checkpoint) -> JSONValue {
         var fields: [String: JSONValue] = [
             "schemaVersion": .int(schemaVersion),
+            "tool": ToolInfo.json,
             "path": .string(checkpoint.path),
             "format": .string(checkpoint.format.rawValue),
             "kerasVersion": .optional(checkpoint.kerasVersion),
@@ -111,13 +112,13 @@ public enum HealthReport {
     }
 
     static func diagnosis(_ checkpoint: Checkpoint, _ health: [LayerHealth]) -> String? {
-        NaNDiagnosis.explain(health.map { ($0.layer.name, $0.stats.nanCount, $0.stats.infCount) },
-                             setup: TrainingSetup(checkpoint.optimizer))
+        NonFiniteDiagnosis.find(health.map { ($0.layer.name, $0.stats.nanCount, $0.stats.infCount) }, side: .tuned,
+                                setup: TrainingSetup(checkpoint.optimizer)).map { Sentences.diagnosis($0, standalone: true) }
     }
 
     static func stats(_ s: ValueStats) -> JSONValue {
         .object([
-            "norm": .number(s.norm), "min": .optional(s.min), "max": .optional(s.max), "mean": .optional(s.mean),
+            "norm": .optional(s.norm), "min": .optional(s.min), "max": .optional(s.max), "mean": .optional(s.mean),
             "rms": .optional(s.rms), "nanCount": .int(s.nanCount), "infCount": .int(s.infCount),
             "zeroFraction": .number(s.count > 0 ? Double(s.zeroCount) / Double(s.count) : 0),
         ])
@@ -130,7 +131,7 @@ public enum HealthReport {
         for layerHealth in health {
             for (index, (weight, s)) in zip(layerHealth.layer.weights, layerHealth.weights).enumerated() {
                 table.add([index == 0 ? layerHealth.layer.name : "", weight.name, shapeText(weight.shape), weight.dtype.rawValue,
-                           format(s.norm), s.min.map(format) ?? "—", s.max.map(format) ?? "—", s.mean.map(format) ?? "—",
+                           s.norm.map(format) ?? "—", s.min.map(format) ?? "—", s.max.map(format) ?? "—", s.mean.map(format) ?? "—",
                            String(s.nanCount), String(s.infCount)])
             }
         }

@@ -10,6 +10,15 @@ struct TextTable {
 
     mutating func add(_ row: [String]) { rows.append(row) }
 
+    /// The widest line these columns and rows render to.
+    static func width(_ columns: [(String, Alignment)], _ rows: [[String]]) -> Int {
+        var widths = columns.map { $0.0.count }
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        }
+        return widths.reduce(0, +) + 2 * max(0, widths.count - 1)
+    }
+
     func render() -> String {
         var widths = columns.map { $0.title.count }
         for row in rows {

@@ -26,7 +26,7 @@ public struct Trend: Sendable {
     public var firstBreach: Int? { reports.firstIndex { !$0.summary.passed } }
 
     func value(_ report: DriftReport, _ layer: String) -> Double? {
-        guard let row = report.layers.first(where: { ($0.baseName ?? $0.name) == layer }), row.sums?.finiteCount != 0 else { return nil }
+        guard let row = report.layers.first(where: { ($0.baseName ?? $0.name) == layer }) else { return nil }
         return row.metrics?.relativeChange
     }
 
@@ -36,7 +36,7 @@ public struct Trend: Sendable {
         }
         let report = reports[breach]
         var text = "first breach: checkpoint \(breach + 1) (\(report.tuned.path)): "
-            + (report.summary.failures.first ?? "gate failed")
+            + (report.summary.failures.first.map(Sentences.gateReason) ?? "gate failed")
         text += breach > 0 ? "; stop before it, at checkpoint \(breach) (\(reports[breach - 1].tuned.path))"
             : "; the first checkpoint already fails"
         return text
@@ -54,7 +54,7 @@ public struct Trend: Sendable {
                     "worstLayer": .optional(report.summary.worstLayer),
                     "forgettingRisk": .string(report.forgetting.risk.rawValue),
                     "forgettingScore": .optional(report.forgetting.score),
-                    "failures": .array(report.summary.failures.map { .string($0) }),
+                    "failures": .array(report.summary.failures.map { .string(Sentences.gateReason($0)) }),
                     "relativeChange": .object(Dictionary(layers.map { ($0, JSONValue.optional(value(report, $0))) },
                                                          uniquingKeysWith: { a, _ in a })),
                 ])
@@ -144,5 +144,61 @@ public struct Trend: Sendable {
         </html>
 
         """
+    }
+
+    // MARK: CI formats
+
+    /// Markdown: the conclusion, one row per checkpoint (verdict, risk, worst layer, first reason),
+    /// and the per-layer series folded into <details>.
+    public func markdown() -> String {
+        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        var out = "## \(firstBreach == nil ? "✅" : "❌") WeightDrift trend: \(firstBreach == nil ? "pass" : "fail")\n\n"
+        out += "\(cell(conclusion))\n\n| # | checkpoint | verdict | forgetting risk | worst layer | why |\n|---:|---|---|---|---|---|\n"
+        for (index, report) in reports.enumerated() {
+            out += "| \(index + 1) | `\(cell(report.tuned.path))` | \(report.summary.passed ? "pass" : "**fail**") | "
+                + "\(report.forgetting.risk.rawValue) | \(cell(report.summary.worstLayer ?? "—")) | "
+                + "\(cell(report.summary.failures.first.map(Sentences.gateReason) ?? "")) |\n"
+        }
+        out += "\n<details><summary>relative change per layer</summary>\n\n| layer | "
+            + reports.indices.map { "[\($0 + 1)]" }.joined(separator: " | ") + " |\n|---|" + String(repeating: "---:|", count: reports.count) + "\n"
+        for layer in layers {
+            let line = "| \(cell(layer)) | " + reports.map { value($0, layer).map(format) ?? "—" }.joined(separator: " | ") + " |\n"
+            guard out.utf8.count + line.utf8.count < CompareText.markdownBudget else {
+                out += "\n… more layers not listed (see the JSON or HTML report)\n"
+                break
+            }
+            out += line
+        }
+        return out + "\n</details>\n"
+    }
+
+    /// JUnit: one testsuite per checkpoint, as `compare --format junit` writes it.
+    public func junit() -> String {
+        var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        let total = reports.reduce(0.0) { $0 + $1.seconds }
+        let failures = reports.reduce(0) { $0 + $1.summary.failures.count }
+        out += "<testsuites name=\"weightdrift trend\" failures=\"\(failures)\" time=\"\(String(format: "%.3f", total))\">\n"
+        for report in reports {
+            let one = CompareText.junit(report)
+            // The compare report's <testsuite> element, re-used as is.
+            if let start = one.range(of: "  <testsuite "), let end = one.range(of: "</testsuite>\n") {
+                out += String(one[start.lowerBound..<end.upperBound])
+            }
+        }
+        return out + "</testsuites>\n"
+    }
+
+    /// GitHub annotations: the first breach's reasons as errors, the conclusion last.
+    public func github() -> String {
+        guard let breach = firstBreach else { return "::notice title=weightdrift trend::\(conclusion)\n" }
+        let annotations = CompareText.github(reports[breach]).split(separator: "\n").filter { $0.hasPrefix("::error") }
+        return annotations.map { $0 + "\n" }.joined()
+            + "::error file=\(reports[breach].tuned.path),title=weightdrift trend::\(conclusion.replacingOccurrences(of: "%", with: "%25"))\n"
+    }
+
+    /// GitLab Code Quality issues of the first breaching checkpoint (none when the series passes).
+    public func gitlabCodeQuality() -> String {
+        guard let breach = firstBreach else { return "[]\n" }
+        return CompareText.gitlabCodeQuality(reports[breach])
     }
 }

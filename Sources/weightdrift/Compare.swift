@@ -5,8 +5,8 @@ import Drift
 import Foundation
 import Report
 
-enum CompareFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json, markdown, junit, github, html
+enum CompareFormat: String, CaseIterable {
+    case table, json, markdown, junit, github, gitlab, html
 }
 
 enum RiskOption: String, ExpressibleByArgument, CaseIterable {
@@ -35,21 +35,18 @@ struct Compare: ParsableCommand {
     @Argument(help: "The fine-tuned checkpoint. May be in another layout than the base.")
     var tuned: String
 
-    @Option(name: .long, help: "Output format: table, json, markdown, junit, github or html.")
-    var format: CompareFormat = .table
-
-    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
-    var output: String?
+    @OptionGroup var out: OutputOptions
 
     @OptionGroup var gate: GateOptions
 
     @Flag(name: .long, help: "Do not hash the inputs (the report's sha256 fields are then null). Hashing reads every byte of both files again, on its own threads; skip it when time matters more than identifying the files.")
     var noHash = false
 
-    @Flag(name: .long, help: "Colour the table even when standard output is not a terminal.")
-    var color = false
 
     func run() throws {
+        let artefacts = try out.artefacts(known: CompareFormat.allCases.map(\.rawValue))
+        for artefact in artefacts { try Console.checkOutput(artefact.path, inputs: [base, tuned]) }
+        if let summary = out.stepSummary { try Console.checkOutput(summary, inputs: [base, tuned]) }
         let policy = try gate.makePolicy()
         let baseCheckpoint = try Checkpoint.open(base)
         let tunedCheckpoint = try Checkpoint.open(tuned)
@@ -67,16 +64,37 @@ struct Compare: ParsableCommand {
         }
         let digests = hashes.wait()
         let report = noHash ? unhashed : unhashed.withHashes(base: digests[0], tuned: digests[1])
-        let text = switch format {
-        case .table: CompareText.table(report, color: color || (output == nil && isatty(1) == 1))
-        case .json: CompareJSON.render(report)
-        case .markdown: CompareText.markdown(report)
-        case .junit: CompareText.junit(report)
-        case .github: CompareText.github(report)
-        case .html: HTMLReport.render(report)
+        let rows: CompareText.RowSelection = out.all ? .all : out.only == .problems ? .problems : out.top.map { .top($0) } ?? .auto
+        // Every artefact is rendered from the same report; the exit code is decided once, below.
+        func render(_ format: CompareFormat, toStdout: Bool) -> String {
+            switch format {
+            case .table: CompareText.table(report, color: out.useColor(toStdout: toStdout), width: out.width(toStdout: toStdout), rows: rows)
+            case .json: CompareJSON.render(report)
+            case .markdown: CompareText.markdown(report)
+            case .junit: CompareText.junit(report)
+            case .github: CompareText.github(report)
+            case .gitlab: CompareText.gitlabCodeQuality(report)
+            case .html: HTMLReport.render(report)
+            }
         }
-        try Console.write(text, to: output)
-        if output != nil || format != .table {
+        var stdoutFormat: CompareFormat?
+        for (name, path) in artefacts {
+            let format = CompareFormat(rawValue: name)!
+            if path == nil { stdoutFormat = format }
+            try Console.write(render(format, toStdout: path == nil), to: path)
+        }
+        if out.gitHubActions, !artefacts.contains(where: { $0.format == "github" && $0.path == nil }) {
+            // Annotations where the runner reads them: after a human report on stdout, or on stderr
+            // when stdout carries a machine-readable one.
+            let annotations = CompareText.github(report)
+            if stdoutFormat == nil || stdoutFormat == .table || stdoutFormat == .markdown {
+                FileHandle.standardOutput.write(Data(annotations.utf8))
+            } else {
+                FileHandle.standardError.write(Data(annotations.utf8))
+            }
+        }
+        if let summary = out.stepSummary { try Console.append(CompareText.markdown(report) + "\n", to: summary) }
+        if stdoutFormat != .table {
             FileHandle.standardError.write(Data((CompareText.summaryLine(report) + "\n").utf8))
         }
         if !report.summary.passed { throw ExitCode(1) }

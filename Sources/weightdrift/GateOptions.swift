@@ -38,11 +38,17 @@ struct GateOptions: ParsableArguments {
     @Option(name: .long, help: "Fail the gate when the forgetting risk reaches this level: medium or high.")
     var failOnRisk: RiskOption?
 
+    @Option(name: .long, help: "Fail the gate when less than this share of the base's parameters was compared (default 0.5).")
+    var minCoverage: Double?
+
     func validate() throws {
         for (name, value) in [("--warn-relative-change", warnRelativeChange), ("--fail-relative-change", failRelativeChange)] {
             if let value, !(value.isFinite && value >= 0) {
                 throw ValidationError("\(name) must be a finite number ≥ 0")
             }
+        }
+        if let minCoverage, !(minCoverage.isFinite && minCoverage >= 0 && minCoverage <= 1) {
+            throw ValidationError("--min-coverage must be a share between 0 and 1")
         }
         for (name, value) in [("--warn-cosine", warnCosine), ("--fail-cosine", failCosine)] {
             if let value, !(value.isFinite && value >= -1 && value <= 1) {
@@ -67,6 +73,11 @@ struct GateOptions: ParsableArguments {
         if let value = failRelativeChange { result.thresholds.fail.relativeChange = value }
         if let value = warnCosine { result.thresholds.warn.cosine = value }
         if let value = failCosine { result.thresholds.fail.cosine = value }
+        var warnGiven: Set<String> = []
+        if warnRelativeChange != nil { warnGiven.insert("warn.relativeChange") }
+        if warnCosine != nil { warnGiven.insert("warn.cosine") }
+        if failRelativeChange != nil || failCosine != nil { result.thresholds = result.thresholds.followingFail(warnGiven: warnGiven) }
+        if let minCoverage { result.minCoverage = minCoverage }
         if failOnWarn { result.failOnWarn = true }
         if disallowNew { result.allowNew = false }
         if disallowRemoved { result.allowRemoved = false }

@@ -23,8 +23,13 @@ struct Schedule: ParsableCommand {
     @Option(name: .long, help: "Comma-separated steps, e.g. 0,1000,2000.")
     var steps: String?
 
-    @Option(name: .long, help: "Output format: table or json.")
-    var format: OutputFormat = .table
+    @Option(name: .customLong("format"), help: "Output format: table or json (default: json for an --output ending in .json, else table).")
+    var formatOption: OutputFormat?
+
+    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
+    var output: String?
+
+    var format: OutputFormat { formatOption ?? (Console.formatName(forOutput: output) == "json" ? .json : .table) }
 
     func validate() throws {
         if (path == nil) == (config == nil) { throw ValidationError("give a checkpoint path or --config, not both") }
@@ -40,6 +45,7 @@ struct Schedule: ParsableCommand {
     }
 
     func run() throws {
+        try Console.checkOutput(output, inputs: [path, config].compactMap { $0 })
         let rate: LearningRate
         let source: String
         var savedStep: Int64?
@@ -68,7 +74,7 @@ struct Schedule: ParsableCommand {
         case .table: TrainingReport.scheduleTable(rate, steps: chosen, source: source, savedStep: savedStep, chart: steps == nil)
         case .json: JSONWriter.write(TrainingReport.scheduleJSON(rate, steps: chosen, source: source, savedStep: savedStep))
         }
-        try Console.write(text, to: nil)
+        try Console.write(text, to: output)
     }
 }
 
@@ -88,8 +94,13 @@ struct History: ParsableCommand {
     @Option(name: .long, help: "Exit 1 when these are found: overfitting, nan (comma-separated).")
     var failOn: String?
 
-    @Option(name: .long, help: "Output format: table or json.")
-    var format: OutputFormat = .table
+    @Option(name: .customLong("format"), help: "Output format: table or json (default: json for an --output ending in .json, else table).")
+    var formatOption: OutputFormat?
+
+    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
+    var output: String?
+
+    var format: OutputFormat { formatOption ?? (Console.formatName(forOutput: output) == "json" ? .json : .table) }
 
     func validate() throws {
         for item in failOn?.split(separator: ",") ?? [] where Finding(rawValue: item.trimmingCharacters(in: .whitespaces)) == nil {
@@ -98,6 +109,7 @@ struct History: ParsableCommand {
     }
 
     func run() throws {
+        try Console.checkOutput(output, inputs: [path])
         guard FileManager.default.fileExists(atPath: path) else { throw CLIError(message: "\(path): no such file") }
         guard let data = FileManager.default.contents(atPath: path) else { throw CLIError(message: "\(path): cannot read") }
         let history: TrainingHistory
@@ -111,7 +123,7 @@ struct History: ParsableCommand {
         case .table: TrainingReport.historyTable(history, analysis)
         case .json: JSONWriter.write(TrainingReport.historyJSON(history, analysis))
         }
-        try Console.write(text, to: nil)
+        try Console.write(text, to: output)
         let asked = Set((failOn ?? "").split(separator: ",").compactMap { Finding(rawValue: $0.trimmingCharacters(in: .whitespaces)) })
         if (asked.contains(.overfitting) && analysis.overfittingFrom != nil) || (asked.contains(.nan) && !analysis.nonFiniteEpochs.isEmpty) {
             throw ExitCode(1)

@@ -11,7 +11,7 @@ struct TrendCommand: ParsableCommand {
         discussion: "Exit 1 when any checkpoint of the series fails the gate (the first breach is where to stop training)."
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, html }
+    enum Format: String, CaseIterable { case table, json, markdown, junit, github, gitlab, html }
 
     @Argument(help: "The pretrained (base) checkpoint.")
     var base: String
@@ -19,11 +19,7 @@ struct TrendCommand: ParsableCommand {
     @Argument(help: "The checkpoints of the series, in training order (for example one per epoch).")
     var checkpoints: [String]
 
-    @Option(name: .long, help: "Output format: table, json or html.")
-    var format: Format = .table
-
-    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
-    var output: String?
+    @OptionGroup var out: OutputOptions
 
     @OptionGroup var gate: GateOptions
 
@@ -32,6 +28,9 @@ struct TrendCommand: ParsableCommand {
     }
 
     func run() throws {
+        let artefacts = try out.artefacts(known: Format.allCases.map(\.rawValue))
+        for artefact in artefacts { try Console.checkOutput(artefact.path, inputs: [base] + checkpoints) }
+        if let summary = out.stepSummary { try Console.checkOutput(summary, inputs: [base] + checkpoints) }
         let policy = try gate.makePolicy()
         let baseCheckpoint = try Checkpoint.open(base)
         var reports: [DriftReport] = []
@@ -48,13 +47,31 @@ struct TrendCommand: ParsableCommand {
         }
         progress.finish()
         let trend = Trend(base: base, reports: reports)
-        let text = switch format {
-        case .table: trend.table()
-        case .json: JSONWriter.write(trend.json())
-        case .html: trend.html()
+        func render(_ format: Format) -> String {
+            switch format {
+            case .table: trend.table()
+            case .json: JSONWriter.write(trend.json())
+            case .markdown: trend.markdown()
+            case .junit: trend.junit()
+            case .github: trend.github()
+            case .gitlab: trend.gitlabCodeQuality()
+            case .html: trend.html()
+            }
         }
-        try Console.write(text, to: output)
-        if output != nil || format != .table { FileHandle.standardError.write(Data((trend.conclusion + "\n").utf8)) }
+        var stdoutFormat: Format?
+        for (name, path) in artefacts {
+            let format = Format(rawValue: name)!
+            if path == nil { stdoutFormat = format }
+            try Console.write(render(format), to: path)
+        }
+        if out.gitHubActions, !artefacts.contains(where: { $0.format == "github" && $0.path == nil }) {
+            let annotations = trend.github()
+            let handle = stdoutFormat == nil || stdoutFormat == .table || stdoutFormat == .markdown
+                ? FileHandle.standardOutput : FileHandle.standardError
+            handle.write(Data(annotations.utf8))
+        }
+        if let summary = out.stepSummary { try Console.append(trend.markdown() + "\n", to: summary) }
+        if stdoutFormat != .table { FileHandle.standardError.write(Data((trend.conclusion + "\n").utf8)) }
         if trend.firstBreach != nil { throw ExitCode(1) }
     }
 }

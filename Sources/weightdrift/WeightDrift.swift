@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Report
 
 struct WeightDrift: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,7 +9,7 @@ struct WeightDrift: ParsableCommand {
         discussion: """
         Exit codes: 0 pass, 1 the drift gate failed, 2 bad input or usage.
         """,
-        version: "0.1.0",
+        version: ToolInfo.version,
         subcommands: [Compare.self, Inspect.self, TrendCommand.self, Schedule.self, History.self]
     )
 
@@ -50,6 +51,50 @@ enum Console {
 
     static func warning(_ line: String) {
         FileHandle.standardError.write(Data("weightdrift: warning: \(oneLine(line))\n".utf8))
+    }
+
+    /// Refuses an output path that would overwrite an input, or whose folder does not exist,
+    /// before any work is done.
+    static func checkOutput(_ path: String?, inputs: [String]) throws {
+        guard let path else { return }
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw CLIError(message: "\(path): --output names a folder; give a file path")
+        }
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw CLIError(message: "\(path): --output folder \(folder) does not exist")
+        }
+        var target = stat()
+        guard stat(path, &target) == 0 else { return }  // does not exist yet: cannot be an input
+        for input in inputs {
+            var other = stat()
+            if stat(input, &other) == 0, other.st_dev == target.st_dev, other.st_ino == target.st_ino {
+                throw CLIError(message: "\(path): --output is the input \(input); refusing to overwrite a checkpoint")
+            }
+        }
+        // Inside an input folder (an unzipped .keras or a shard set's folder): refused too.
+        let resolved = url.resolvingSymlinksInPath().path
+        for input in inputs {
+            var inputIsFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: input, isDirectory: &inputIsFolder), inputIsFolder.boolValue,
+               resolved.hasPrefix(URL(fileURLWithPath: input).resolvingSymlinksInPath().path + "/") {
+                throw CLIError(message: "\(path): --output is inside the input folder \(input); refusing to write into a checkpoint")
+            }
+        }
+    }
+
+    /// The report format an output file's extension implies, when `--format` is not given.
+    static func formatName(forOutput path: String?) -> String? {
+        guard let path else { return nil }
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "json": return "json"
+        case "html", "htm": return "html"
+        case "md", "markdown": return "markdown"
+        case "xml": return "junit"
+        default: return nil
+        }
     }
 
     static func write(_ text: String, to path: String?) throws {

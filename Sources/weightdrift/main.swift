@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import Drift
 import Foundation
 
 // Exit codes, as diff and h5diff use them: 0 pass, 1 the drift gate failed, 2 bad input or usage.
@@ -19,6 +20,9 @@ do {
     try command.run()
     finish(0)
 } catch let error as CheckpointError {
+    Console.error(error.description)
+    finish(2)
+} catch let error as DriftError {
     Console.error(error.description)
     finish(2)
 } catch let error as CLIError {

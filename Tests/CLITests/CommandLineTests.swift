@@ -89,8 +89,14 @@ import Testing
         let folder = try Samples.temporaryDirectory()
         let policy = folder.appendingPathComponent("policy.yaml")
         try Data("rules:\n  - match: \"*\"\n    ignore: true\n".utf8).write(to: policy)
+        // Everything ignored leaves nothing gated: the coverage rule fails the gate …
         let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras", "--policy", policy.path])
-        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.contains("coverage: only 0.0% of the base's parameters compared"))
+        // … unless the user accepts that explicitly.
+        let accepted = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras", "--policy", policy.path,
+                                    "--min-coverage", "0"])
+        #expect(accepted.status == 0, "\(accepted.stderr)")
         try Data("rules:\n  - match: \"*\"\n    ignored: true\n".utf8).write(to: policy)
         let bad = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras", "--policy", policy.path])
         #expect(bad.status == 2)

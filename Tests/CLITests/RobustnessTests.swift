@@ -53,19 +53,33 @@ import Testing
         #expect((object["layers"] as? [[String: Any]])?.map { $0["name"] as? String } == ["dense"])
     }
 
-    @Test func nanInTheBaseIsReportedNotGated() throws {
+    /// NaN in the base is a finding too: the pretrained file is damaged, so no drift from it can
+    /// be trusted, and the gate fails naming the base.
+    @Test func nanInTheBaseFailsTheGate() throws {
         let result = try CLI.run(["compare", "samples/k3/ft_nan.keras", "samples/k3/pretrained.keras", "--format", "json"])
+        #expect(result.status == 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let layers = try #require(object["layers"] as? [[String: Any]])
-        #expect(layers.contains { ($0["baseNanCount"] as? Int ?? 0) > 0 })
+        #expect(layers.allSatisfy { ($0["baseNanCount"] as? Int ?? 0) > 0 })
         #expect(layers.allSatisfy { $0["nanCount"] as? Int == 0 })
+        // Where nothing is finite in both files every figure is null, never 0.
+        let undefined = layers.filter { $0["finiteCount"] as? Int == 0 }
+        #expect(undefined.count >= 3)
+        #expect(undefined.allSatisfy { $0["relativeChange"] is NSNull && $0["baseNorm"] is NSNull && $0["maxAbsChange"] is NSNull })
+        let reasons = try #require((object["summary"] as? [String: Any])?["failures"] as? [String])
+        #expect(reasons.count == layers.count && reasons.allSatisfy { $0.contains("NaN and 0 Inf values in the base checkpoint") })
+        #expect(object["baseDiagnosis"] is String)
     }
 
-    @Test func unrelatedModelsGiveAClearReport() throws {
-        let result = try CLI.run(["compare", "samples/edge/nested_k3.keras", "samples/k3/pretrained.keras", "--disallow-new"])
-        #expect(result.status == 1)
-        #expect(result.stdout.contains("new") && result.stdout.contains("removed"))
-        #expect(result.stdout.contains("forgetting risk: unknown"))
+    /// Two models that share no layer are not a pass with everything new and removed: exit 2.
+    @Test func unrelatedModelsAreBadInput() throws {
+        let result = try CLI.run(["compare", "samples/edge/nested_k3.keras", "samples/k3/pretrained.keras"])
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("weightdrift: error: samples/edge/nested_k3.keras (3 layers, 83 parameters) and "
+                                        + "samples/k3/pretrained.keras (5 layers, 2930 parameters)"))
+        #expect(result.stderr.contains("look like different models"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
     }
 
     @Test func sameFileTwiceIsAllFrozen() throws {

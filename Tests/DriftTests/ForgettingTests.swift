@@ -43,7 +43,7 @@ import Testing
                                              tuned: Checkpoint.open(Samples.path("k3/ft_lowlr.keras")), policy: policy)
         #expect(report.forgetting.risk >= .medium)
         #expect(!report.summary.passed)
-        #expect(report.summary.failures.contains { $0.hasPrefix("forgetting risk") })
+        #expect(report.summary.failures.contains(.forgettingRisk(report.forgetting.risk, failsFrom: .medium)))
     }
 
     /// The rule's thresholds against measured forgetting: recomputes each run's score from the

@@ -20,7 +20,7 @@ import Testing
             fail: {relativeChange: 0.8}
           - match: "head/*"
             allowNew: true
-            warn: {cosine: 0.5}
+            warn: {cosine: 0.95}
         """
         let policy = try Policy.load(yaml: yaml, source: "policy.yaml")
         var expected = Policy()
@@ -34,7 +34,7 @@ import Testing
             PolicyRule(pattern: "batch_normalization*", action: .thresholds(Thresholds(
                 warn: Limits(relativeChange: 0.4, cosine: 0.999), fail: Limits(relativeChange: 0.8, cosine: 0.9)))),
             PolicyRule(pattern: "head/*", action: .thresholds(Thresholds(
-                warn: Limits(relativeChange: 0.1, cosine: 0.5), fail: Limits(relativeChange: 0.5, cosine: 0.9))),
+                warn: Limits(relativeChange: 0.1, cosine: 0.95), fail: Limits(relativeChange: 0.5, cosine: 0.9))),
                        allowNew: true),
         ]
         #expect(policy == expected)

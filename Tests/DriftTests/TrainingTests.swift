@@ -66,8 +66,8 @@ import Testing
         let base = try setup("k3/pretrained.keras")
         #expect(TrainingSetup.warnings(base: base, tuned: try setup("k3/ft_lowlr.keras")).isEmpty)
         let high = TrainingSetup.warnings(base: base, tuned: try setup("k3/ft_highlr.keras"))
-        #expect(high.contains { $0.contains("not below the base run's") })
-        #expect(high.contains { $0.contains("≥ 1e-2") })
+        #expect(high.contains { if case .rateNotBelowBase = $0 { true } else { false } })
+        #expect(high.contains { if case .fromScratchRate = $0 { true } else { false } })
     }
 
     @Test func overfittingLogIsFound() throws {

@@ -66,8 +66,10 @@ import Testing
         let collector = XMLCollector()
         parser.delegate = collector
         #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
-        #expect(collector.testcases == report.layers.count)
-        #expect(collector.failures == report.layers.filter(\.failsGate).count)
+        // One per layer, then one per gate rule that is not a layer's (coverage, forgetting risk, NaN/Inf).
+        #expect(collector.testcases == report.layers.count + 3)
+        let nonFinite = report.layers.contains { $0.nonFiniteInTuned + $0.nonFiniteInBase > 0 } ? 1 : 0
+        #expect(collector.failures == report.summary.failures.count + nonFinite)
         #expect((collector.failures == 0) == report.summary.passed)
     }
 
@@ -75,7 +77,8 @@ import Testing
     func markdownHasARowPerLayer(_ tuned: String) throws {
         let report = try report(tuned)
         let text = CompareText.markdown(report)
-        #expect(text.hasPrefix("## \(report.summary.passed ? "✅" : "❌") WeightDrift: \(report.summary.passed ? "pass" : "fail")"))
+        let icon = report.summary.passed ? (report.forgetting.risk == .high ? "⚠️" : "✅") : "❌"
+        #expect(text.hasPrefix("## \(icon) WeightDrift: \(Sentences.verdict(report).lowercased())"))
         for layer in report.layers {
             #expect(text.contains("| \(layer.name) | \(layer.className ?? "") | "), "\(layer.name)")
         }
@@ -86,9 +89,12 @@ import Testing
         let report = try report(tuned)
         let lines = CompareText.github(report).split(separator: "\n")
         #expect(lines.allSatisfy { $0.hasPrefix("::error") || $0.hasPrefix("::warning") || $0.hasPrefix("::notice") })
-        let errors = lines.filter { $0.hasPrefix("::error title=weightdrift%3A ") }
+        // Every annotation names the tuned checkpoint and has a title.
+        let file = "file=\(report.tuned.path.replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C")),title="
+        #expect(lines.allSatisfy { $0.contains(file) })
+        let errors = lines.filter { $0.contains(",title=weightdrift%3A ") && $0.hasPrefix("::error ") }
         #expect(errors.count == min(10, report.layers.filter(\.failsGate).count))
-        #expect(lines.last!.hasPrefix(report.summary.passed ? "::notice::PASS" : "::error::FAIL"))
+        #expect(lines.last!.hasPrefix(report.summary.passed ? "::notice \(file)weightdrift verdict::PASS" : "::error \(file)weightdrift verdict::FAIL"))
     }
 
     final class HTMLCollector: NSObject, XMLParserDelegate {

@@ -93,11 +93,25 @@ public enum CLI {
         return Samples.root.appendingPathComponent(".build/debug/weightdrift").path
     }()
 
-    public static func run(_ arguments: [String]) throws -> Result {
+    /// Variables that change what the binary writes; a test sets them explicitly or not at all.
+    static let scrubbed = ["GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITLAB_CI", "NO_COLOR", "COLUMNS"]
+
+    /// Runs the binary from the repository root (or `directory`), with `environment` added to a
+    /// copy of this process's environment less the CI and terminal variables above.
+    public static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> Result {
+        try run(executable: binary, arguments, environment: environment, directory: directory)
+    }
+
+    public static func run(executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           directory: URL? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.currentDirectoryURL = Samples.root
+        process.currentDirectoryURL = directory ?? Samples.root
+        var env = ProcessInfo.processInfo.environment
+        for key in scrubbed { env.removeValue(forKey: key) }
+        env.merge(environment) { _, new in new }
+        process.environment = env
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
