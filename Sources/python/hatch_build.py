@@ -3,10 +3,10 @@
 tools/build-dist writes DIST (default ../../.build-dist/weightdrift, or $WEIGHTDRIFT_DIST):
   bin/weightdrift       the executable (Swift runtime static, rpath $ORIGIN/../lib/weightdrift)
   lib/weightdrift/*.so* libhdf5 and every library it needs but glibc
-  glibc-floor           e.g. "2.34", the highest GLIBC_x.y symbol version any of them needs
-The binary goes to the wheel's scripts (pip puts it on PATH, as ruff and uv do) and the
-libraries to its data folder, which pip installs under the same prefix: <prefix>/bin and
-<prefix>/lib/weightdrift, so the relative rpath holds for venvs, --user and --prefix installs.
+  glibc-floor           e.g. "2.36", the highest GLIBC_x.y symbol version any of them needs
+Both go inside the package as weightdrift/_dist/bin and weightdrift/_dist/lib/weightdrift, the
+same relative layout, so the rpath holds wherever pip puts the package (venv, --user, --prefix,
+--target). `weightdrift` on PATH is a console script that execs the binary.
 """
 
 import os
@@ -28,6 +28,6 @@ class DistHook(BuildHookInterface):
         major, minor = floor_file.read_text().strip().split(".")
         build_data["pure_python"] = False
         build_data["tag"] = f"py3-none-manylinux_{int(major)}_{int(minor)}_x86_64"
-        build_data["shared_scripts"][str(binary)] = "weightdrift"
+        build_data["force_include"][str(binary)] = "weightdrift/_dist/bin/weightdrift"
         for lib in sorted((dist / "lib" / "weightdrift").iterdir()):
-            build_data["shared_data"][str(lib)] = f"lib/weightdrift/{lib.name}"
+            build_data["force_include"][str(lib)] = f"weightdrift/_dist/lib/weightdrift/{lib.name}"

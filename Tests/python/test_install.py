@@ -25,6 +25,12 @@ def fresh_venv(tmp_path_factory, wheel):
     return venv
 
 
+def installed_binary(venv, *env):
+    proc = run(venv / "bin" / "python", "-c", "import weightdrift; print(weightdrift.find_binary())", cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    return Path(proc.stdout.strip())
+
+
 def user_env(venv):
     return {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
 
@@ -47,13 +53,14 @@ def test_pip_puts_weightdrift_on_path_and_it_gates(fresh_venv):
 
 
 def test_installed_binary_is_the_built_one_and_needs_only_glibc(fresh_venv):
-    installed = fresh_venv / "bin" / "weightdrift"
+    installed = installed_binary(fresh_venv)
+    assert installed.is_relative_to((fresh_venv / "lib").resolve()), installed  # inside site-packages
     built = DIST / "bin" / "weightdrift"
     assert hashlib.sha256(installed.read_bytes()).digest() == hashlib.sha256(built.read_bytes()).digest()
     assert os.access(installed, os.X_OK)
     ldd = run("ldd", installed)
     assert ldd.returncode == 0 and "not found" not in ldd.stdout, ldd.stdout
-    bundled = (fresh_venv / "lib" / "weightdrift").resolve()
+    bundled = installed.parent.parent / "lib" / "weightdrift"
     resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", ldd.stdout, re.M))
     assert "libhdf5_serial.so.103" in resolved
     for soname, path in resolved.items():
@@ -67,7 +74,8 @@ def test_wheel_tag_states_the_glibc_floor(wheel, fresh_venv):
     major, minor = floor.split(".")
     assert wheel.name.endswith(f"-py3-none-manylinux_{major}_{minor}_x86_64.whl"), wheel.name
     # The floor is the highest GLIBC_ version any shipped ELF file needs, measured again here.
-    files = [fresh_venv / "bin" / "weightdrift", *sorted((fresh_venv / "lib" / "weightdrift").iterdir())]
+    binary = installed_binary(fresh_venv)
+    files = [binary, *sorted((binary.parent.parent / "lib" / "weightdrift").iterdir())]
     versions = set()
     for f in files:
         out = run("readelf", "-V", "--wide", f).stdout
@@ -89,12 +97,24 @@ def test_python_api_in_the_fresh_venv(fresh_venv, manifest):
     assert module.returncode == 0 and "dense_1" in module.stdout, module.stderr
 
 
-def test_uninstall_removes_binary_and_libraries(tmp_path, wheel):
+def test_target_install_and_uninstall(tmp_path, fresh_venv, wheel):
+    # pip install --target: the package alone on PYTHONPATH, the libraries still beside the binary.
+    target = tmp_path / "target"
+    pip = [fresh_venv / "bin" / "python", "-m", "pip", "--disable-pip-version-check"]
+    assert run(*pip, "install", "--no-index", "--target", target, wheel).returncode == 0
+    code = ("import sys; sys.path.insert(0, sys.argv[2]); import weightdrift; "
+            "print(weightdrift.find_binary()); print(weightdrift.inspect(sys.argv[1]).format)")
+    proc = run(sys.executable, "-c", code, SAMPLES / "k3" / "pretrained.h5", target, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    binary, fmt = proc.stdout.split()
+    assert Path(binary).is_relative_to(target) and fmt == "legacy-h5"
+    # uninstall removes the binary and every bundled library
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [venv / "bin" / "python", "-m", "pip", "--disable-pip-version-check"]
     assert run(*pip, "install", "--no-index", wheel).returncode == 0
-    assert (venv / "lib" / "weightdrift" / "libhdf5_serial.so.103").is_file()
+    shipped = installed_binary(venv).parent.parent  # weightdrift/_dist
+    assert (shipped / "lib" / "weightdrift" / "libhdf5_serial.so.103").is_file()
     assert run(*pip, "uninstall", "-y", "weightdrift").returncode == 0
     assert not (venv / "bin" / "weightdrift").exists()
-    assert not any((venv / "lib" / "weightdrift").glob("*.so*"))
+    assert not shipped.exists()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 EXE = "weightdrift"
@@ -31,23 +30,13 @@ class SchemaError(WeightDriftError):
 
 
 def find_binary() -> Path:
-    """The executable this wheel installed: <scheme>/bin/weightdrift, as ruff's find_ruff_bin.
-
-    Looks in the running interpreter's scripts folder, then the user scheme's, then beside the
-    package for `pip install --target`. Never falls back to whatever else is on PATH: the API
-    must run the binary it was installed with.
-    """
-    candidates = [Path(sysconfig.get_path("scripts")) / EXE]
-    user_scheme = {"posix": "posix_user", "nt": "nt_user"}.get(os.name)
-    if user_scheme and user_scheme in sysconfig.get_scheme_names():
-        candidates.append(Path(sysconfig.get_path("scripts", scheme=user_scheme)) / EXE)
-    candidates.append(Path(__file__).resolve().parent.parent / "bin" / EXE)
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    raise FileNotFoundError(
-        f"the weightdrift executable is not installed (looked in {', '.join(str(c.parent) for c in candidates)})"
-    )
+    """The executable shipped inside this package (weightdrift/_dist/bin/weightdrift), with its
+    libraries beside it in _dist/lib/weightdrift. Never whatever else is on PATH: the API runs
+    the binary it was installed with."""
+    binary = Path(__file__).resolve().parent / "_dist" / "bin" / EXE
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        raise FileNotFoundError(f"{binary}: the weightdrift executable is missing from the installed package")
+    return binary
 
 
 def run(args: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
@@ -74,6 +63,7 @@ def run(args: list[str], timeout: float | None = None) -> subprocess.CompletedPr
 
 
 def main() -> None:
-    """`python -m weightdrift ARGS`: execs the bundled binary."""
+    """`weightdrift ARGS` (the console script pip puts on PATH) and `python -m weightdrift
+    ARGS`: execs the bundled binary, so its exit code and output are the caller's."""
     binary = str(find_binary())
     os.execv(binary, [binary, *sys.argv[1:]])
