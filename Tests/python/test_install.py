@@ -25,7 +25,7 @@ def fresh_venv(tmp_path_factory, wheel):
     return venv
 
 
-def installed_binary(venv, *env):
+def installed_binary(venv):
     proc = run(venv / "bin" / "python", "-c", "import weightdrift; print(weightdrift.find_binary())", cwd="/")
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip())
