@@ -9,7 +9,8 @@ struct ReportSpec: ExpressibleByArgument {
     init?(argument: String) {
         let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let name = parts.first, !name.isEmpty else { return nil }
-        format = name
+        // GitLab calls its format Code Quality.
+        format = ["codequality", "code-quality"].contains(name.lowercased()) ? "gitlab" : name.lowercased()
         path = parts.count > 1 && parts[1] != "-" && !parts[1].isEmpty ? parts[1] : nil
     }
 }
