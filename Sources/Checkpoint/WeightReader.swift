@@ -51,6 +51,10 @@ public struct WeightReader {
         }
     }
 
+    /// Every float16 bit pattern widened to float32 (256 KiB, built once): a table lookup per
+    /// element instead of a software conversion call where the CPU baseline has no F16C.
+    static let halfToFloat: [Float] = (0..<65536).map { Float(Float16(bitPattern: UInt16($0))) }
+
     /// Whether `next(into: [Float])` reads this weight: float32 as stored, float16 and bfloat16
     /// widened (exactly) to float32.
     public var readsAsFloat: Bool { [.float32, .float16, .bfloat16].contains(weight.dtype) }
@@ -66,7 +70,8 @@ public struct WeightReader {
             case .float16:
                 try dataset.readRaw16(selection, into: &halves)
                 values.removeAll(keepingCapacity: true)
-                values.append(contentsOf: halves.lazy.map { Float(Float16(bitPattern: $0)) })
+                let table = Self.halfToFloat
+                values.append(contentsOf: halves.lazy.map { table[Int($0)] })
             default:  // bfloat16: the high half of a float32
                 try dataset.readRaw16(selection, into: &halves)
                 values.removeAll(keepingCapacity: true)
