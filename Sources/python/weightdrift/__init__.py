@@ -54,16 +54,16 @@ def _parse(proc, what: str):
         raise SchemaError(f"{what}: the output is not JSON ({error})", proc.returncode) from error
 
 
-def compare(base: PathLike, tuned: PathLike, *, hash: bool = True, timeout: Optional[float] = None,
+def compare(base: PathLike, tuned: PathLike, *, hash: bool = False, timeout: Optional[float] = None,
             **gate_options) -> CompareReport:
     """`weightdrift compare BASE TUNED --format json` with the gate options of
     `gate_arguments` (policy=, fail_relative_change=, fail_on_risk=, head=, …).
 
     Returns the report whatever the verdict; raises WeightDriftError on bad input or usage.
-    `hash=False` skips the inputs' SHA-256 (`--no-hash`)."""
+    `hash=True` adds the inputs' SHA-256 (`--hash`; it reads both files a second time)."""
     args = ["compare", "--format", "json", *gate_arguments(**gate_options)]
-    if not hash:
-        args.append("--no-hash")
+    if hash:
+        args.append("--hash")
     proc = _run([*args, "--", os.fspath(base), os.fspath(tuned)], timeout=timeout)
     return CompareReport.from_json(_parse(proc, "compare"), proc.returncode)
 
