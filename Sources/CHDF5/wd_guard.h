@@ -66,9 +66,18 @@ static inline void wd_die(const char *why) {
     _exit(2);
 }
 
+// Blames libhdf5 only when a libhdf5 call is running (the clock is started around every locked
+// section); a crash elsewhere is weightdrift's own and says so, without naming a file.
 static inline void wd_fatal_signal(int sig) {
-    (void)sig;
-    wd_die("libhdf5 crashed reading this (the file is damaged or not what it claims to be)");
+    if (atomic_load(wd_call_started()) != 0) {
+        wd_die("libhdf5 crashed reading this (the file is damaged or not what it claims to be)");
+    }
+    static const char internal[] = "weightdrift: error: internal error: weightdrift itself crashed (signal ";
+    ssize_t ignored = write(2, internal, sizeof internal - 1);
+    char digits[4] = {(char)('0' + (sig / 10) % 10), (char)('0' + sig % 10), ')', '\n'};
+    ignored = write(2, digits[0] == '0' ? digits + 1 : digits, digits[0] == '0' ? 3 : 4);
+    (void)ignored;
+    _exit(2);
 }
 
 // Installs the handlers on an alternate stack (a stack overflow must be caught too).

@@ -51,7 +51,7 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
         var text = file
         if let object { text += ": \(object)" }
         text += ": \(message)"
-        if let reason = hdf5?.stack.last { text += " (libhdf5: \(reason))" }
+        if let reason = hdf5?.reason { text += " (\(reason))" }
         return text
     }
 }

@@ -36,7 +36,7 @@ enum Library {
         }
     }
 
-    /// libhdf5's current error stack as lines, outermost first; clears it.
+    /// libhdf5's current error stack as lines, innermost (most specific) first; clears it.
     static func takeErrorStack() -> [String] {
         final class Lines { var items: [String] = [] }
         let lines = Lines()

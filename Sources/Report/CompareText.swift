@@ -21,9 +21,10 @@ public enum CompareText {
             }
             return "\u{1B}[\(code)m\(text)\u{1B}[0m"
         }
-        var out = "base:  \(inputLine(report.base))\ntuned: \(inputLine(report.tuned))\n"
-        if let setup = report.baseSetup { out += "       base training: \(setup.summary)\n" }
-        if let setup = report.tunedSetup { out += "       tuned training: \(setup.summary)\n" }
+        let safe = Sanitize.terminal
+        var out = "base:  \(safe(inputLine(report.base)))\ntuned: \(safe(inputLine(report.tuned)))\n"
+        if let setup = report.baseSetup { out += "       base training: \(safe(setup.summary))\n" }
+        if let setup = report.tunedSetup { out += "       tuned training: \(safe(setup.summary))\n" }
         out += "\n"
         var table = TextTable([("layer", .left), ("class", .left), ("match", .left), ("status", .left),
                                ("rel.change", .right), ("cosine", .right), ("max|Δ|", .right),
@@ -49,12 +50,12 @@ public enum CompareText {
         if report.layers.contains(where: { $0.metrics?.relativeTo == .rms }) {
             out += "* base ≈ 0: RMS of the change instead of the relative change\n"
         }
-        for note in report.notes { out += "note: \(note)\n" }
-        for warning in report.warnings { out += paint("warning: \(warning)", .warn) + "\n" }
-        if let diagnosis = report.diagnosis { out += paint(diagnosis, .fail) + "\n" }
-        out += paint(riskLine(report.forgetting), riskStatus(report.forgetting.risk)) + "\n"
-        out += "\n" + paint(summaryLine(report), report.summary.passed ? .ok : .fail) + "\n"
-        for failure in report.summary.failures.prefix(20) { out += "  \(failure)\n" }
+        for note in report.notes { out += "note: \(safe(note))\n" }
+        for warning in report.warnings { out += paint("warning: \(safe(warning))", .warn) + "\n" }
+        if let diagnosis = report.diagnosis { out += paint(safe(diagnosis), .fail) + "\n" }
+        out += paint(safe(riskLine(report.forgetting)), riskStatus(report.forgetting.risk)) + "\n"
+        out += "\n" + paint(safe(summaryLine(report)), report.summary.passed ? .ok : .fail) + "\n"
+        for failure in report.summary.failures.prefix(20) { out += "  \(safe(failure))\n" }
         if report.summary.failures.count > 20 { out += "  … and \(report.summary.failures.count - 20) more\n" }
         return out
     }
@@ -116,15 +117,13 @@ public enum CompareText {
     // MARK: Markdown
 
     public static func markdown(_ report: DriftReport) -> String {
-        func cell(_ text: String) -> String {
-            text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
-        }
+        func cell(_ text: String) -> String { Sanitize.markdown(text) }
         let icon = report.summary.passed ? "✅" : "❌"
         var out = "## \(icon) WeightDrift: \(report.summary.passed ? "pass" : "fail")\n\n"
         out += "\(cell(summaryLine(report)))\n\n"
         out += "| | path | format | Keras | optimizer step |\n|---|---|---|---|---|\n"
         for (label, input) in [("base", report.base), ("tuned", report.tuned)] {
-            out += "| \(label) | `\(cell(input.path))` | \(input.format.rawValue) | \(input.kerasVersion ?? "—") | "
+            out += "| \(label) | \(cell(input.path)) | \(input.format.rawValue) | \(cell(input.kerasVersion ?? "—")) | "
                 + "\(input.optimizer?.iterations.map(String.init) ?? "—") |\n"
         }
         for (label, setup) in [("base", report.baseSetup), ("tuned", report.tunedSetup)] {
@@ -220,12 +219,7 @@ public enum CompareText {
 
     /// `::error` for the 10 worst failing layers, `::warning` for the 10 worst warnings, then the summary.
     public static func github(_ report: DriftReport) -> String {
-        func escape(_ text: String, property: Bool = false) -> String {
-            var out = text.replacingOccurrences(of: "%", with: "%25")
-                .replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
-            if property { out = out.replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C") }
-            return out
-        }
+        func escape(_ text: String, property: Bool = false) -> String { Sanitize.github(text, property: property) }
         func worstFirst(_ a: LayerResult, _ b: LayerResult) -> Bool {
             (a.metrics?.relativeChange ?? .infinity) > (b.metrics?.relativeChange ?? .infinity)
         }
