@@ -32,10 +32,10 @@ def kernel(*shape):
     return RNG.standard_normal(shape).astype("float32")
 
 
-def legacy(path, layers, keras_version="2.15.0", layer_names=None, hook=None):
+def legacy(path, layers, keras_version="2.15.0", layer_names=None, hook=None, libver=None):
     """tf.keras save_weights("w.h5") layout: layer_names at the root, one group per layer with
     weight_names, each weight a dataset `<layer>/<weight>`."""
-    with h5py.File(path, "w") as f:
+    with h5py.File(path, "w", libver=libver) as f:
         f.attrs["backend"] = "tensorflow"
         f.attrs["keras_version"] = keras_version
         names = [name for name, _ in layers] if layer_names is None else layer_names
@@ -54,9 +54,9 @@ def dense(name, inputs=4, units=3):
     return (name, [(f"{name}/kernel:0", kernel(inputs, units)), (f"{name}/bias:0", kernel(units))])
 
 
-def weights_h5(path, layers, iterations=None, hook=None):
+def weights_h5(path, layers, iterations=None, hook=None, libver=None):
     """Keras 3 save_weights("x.weights.h5") layout: /layers/<name>/vars/<i>."""
-    with h5py.File(path, "w") as f:
+    with h5py.File(path, "w", libver=libver) as f:
         for name, values in layers:
             group = f.create_group(f"layers/{name}/vars")
             for index, value in enumerate(values):
@@ -266,17 +266,17 @@ def giant(out):
     p = lambda name: os.path.join(out, name)
     same = [kernel(4, 3), kernel(3)]
 
-    # 10^6 links in one group (soft links to one dataset: small on disk).
+    # 10^6 links in one group (soft links to one dataset).
     def links(f):
         f.create_dataset("payload", data=np.zeros(1, "float32"))
         group = f.create_group("layers/many")
         for i in range(1_000_000):
             group[f"l{i}"] = h5py.SoftLink("/payload")
-    weights_h5(p("million_links.weights.h5"), [("dense", same)], hook=links)
+    weights_h5(p("million_links.weights.h5"), [("dense", same)], hook=links, libver="latest")  # dense link storage: fast to write
 
     # 10^6 duplicate layer names.
     legacy(p("million_duplicate_layer_names.h5"), [dense("dense")], layer_names=["dense"] * 1_000_000,
-           hook=lambda f: None)
+           libver="latest")  # an attribute over 64 KiB needs dense attribute storage
 
     # A 200 MB variable-length config attribute.
     def config(f):

@@ -37,8 +37,15 @@ static inline long long wd_now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+// Whether any crumb was recorded (no file was read before a crash otherwise).
+static inline int *wd_crumb_set(void) {
+    static int set = 0;
+    return &set;
+}
+
 // Records what is about to be read: "FILE: OBJECT".
 static inline void wd_set_crumb(const char *file, const char *object) {
+    *wd_crumb_set() = 1;
     char *crumb = wd_crumb();
     size_t n = 0;
     for (const char *p = file; p && *p && n < WD_CRUMB_SIZE - 1; p++) crumb[n++] = (*p == '\n') ? ' ' : *p;
@@ -66,16 +73,26 @@ static inline void wd_die(const char *why) {
     _exit(2);
 }
 
-// Blames libhdf5 only when a libhdf5 call is running (the clock is started around every locked
-// section); a crash elsewhere is weightdrift's own and says so, without naming a file.
+// Blames libhdf5 only when a libhdf5 call is running (the clock runs around every locked
+// section). A crash elsewhere is not libhdf5's: it says so, naming the last file and object read
+// when there was one (memory damaged by libhdf5 earlier cannot be ruled out), or none at all.
 static inline void wd_fatal_signal(int sig) {
     if (atomic_load(wd_call_started()) != 0) {
         wd_die("libhdf5 crashed reading this (the file is damaged or not what it claims to be)");
     }
-    static const char internal[] = "weightdrift: error: internal error: weightdrift itself crashed (signal ";
-    ssize_t ignored = write(2, internal, sizeof internal - 1);
-    char digits[4] = {(char)('0' + (sig / 10) % 10), (char)('0' + sig % 10), ')', '\n'};
-    ignored = write(2, digits[0] == '0' ? digits + 1 : digits, digits[0] == '0' ? 3 : 4);
+    char why[160] = "weightdrift crashed outside libhdf5 (signal ";
+    size_t n = strlen(why);
+    if (sig >= 10) why[n++] = (char)('0' + (sig / 10) % 10);
+    why[n++] = (char)('0' + sig % 10);
+    why[n] = 0;
+    if (*wd_crumb_set()) {
+        strcat(why, ") after reading this: an internal error, or memory libhdf5 damaged earlier");
+        wd_die(why);
+    }
+    static const char prefix[] = "weightdrift: error: internal error: ";
+    ssize_t ignored = write(2, prefix, sizeof prefix - 1);
+    ignored = write(2, why, strlen(why));
+    ignored = write(2, ")\n", 2);
     (void)ignored;
     _exit(2);
 }

@@ -32,6 +32,9 @@ public struct TrainingHistory: Sendable {
             throw HistoryError(path: path, line: 1, message: "cannot open for reading")
         }
         defer { try? handle.close() }
+        func tooLong(_ line: Int) -> HistoryError {
+            HistoryError(path: path, line: line, message: "line is longer than \(Self.lineByteLimit >> 10) KiB: not a CSVLogger log")
+        }
         var parser = Parser(path: path)
         var pending: [UInt8] = []
         var number = 0
@@ -44,21 +47,25 @@ public struct TrainingHistory: Sendable {
                 throw HistoryError(path: path, line: number + 1, message: "cannot read: \(error.localizedDescription)")
             }
             if chunk.isEmpty { break }
-            for byte in chunk {
-                if byte == 0x0A || byte == 0x0D {
-                    if byte == 0x0A && previousCR { previousCR = false; continue }  // \r\n is one line end
+            try chunk.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+                var start = 0
+                for index in 0..<bytes.count {
+                    let byte = bytes[index]
+                    guard byte == 0x0A || byte == 0x0D else { continue }
+                    pending.append(contentsOf: bytes[start..<index])
+                    start = index + 1
+                    if byte == 0x0A && previousCR && pending.isEmpty { previousCR = false; continue }  // \r\n is one line end
                     previousCR = byte == 0x0D
+                    guard pending.count <= Self.lineByteLimit else { throw tooLong(number + 1) }
                     number += 1
                     try parser.add(String(decoding: pending, as: UTF8.self), number: number)
                     pending.removeAll(keepingCapacity: true)
-                } else {
-                    previousCR = false
-                    pending.append(byte)
-                    if pending.count > Self.lineByteLimit {
-                        throw HistoryError(path: path, line: number + 1,
-                                           message: "line is longer than \(Self.lineByteLimit >> 10) KiB: not a CSVLogger log")
-                    }
                 }
+                if start < bytes.count {
+                    previousCR = false
+                    pending.append(contentsOf: bytes[start...])
+                }
+                guard pending.count <= Self.lineByteLimit else { throw tooLong(number + 1) }
             }
         }
         number += 1
@@ -67,7 +74,8 @@ public struct TrainingHistory: Sendable {
     }
 
     public static let lineByteLimit = 1 << 20
-    public static let epochLimit = 1_000_000
+    /// CSVLogger writes a line per epoch: no training runs this many.
+    public static let epochLimit = 100_000
     public static let columnLimit = 1_000
     /// Values kept in memory at most (epochs × columns): 80 MB of Doubles.
     public static let cellLimit = 10_000_000

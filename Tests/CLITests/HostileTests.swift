@@ -281,6 +281,38 @@ import Testing
         Self.expectBounded(many)
     }
 
+    /// A fatal signal while no libhdf5 call runs (here: sent while a CSV log is parsed) is not
+    /// blamed on libhdf5 or on a file: one line, exit 2.
+    @Test func crashGuardBlamesLibhdf5OnlyForItsOwnCrashes() throws {
+        let path = try Samples.temporaryDirectory().appendingPathComponent("long.csv").path
+        var text = "epoch,loss,val_loss\n"
+        text.reserveCapacity(24 << 20)
+        for epoch in 0..<99_000 { text += "\(epoch),0.5,0.6\n" }
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["history", path]
+        let err = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        try process.run()
+        // Signal as soon as the guard's handler is installed (SigCgt has SIGSEGV), long before the
+        // log is parsed.
+        let status = "/proc/\(process.processIdentifier)/status"
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            let caught = (try? String(contentsOfFile: status, encoding: .utf8))?
+                .split(separator: "\n").first { $0.hasPrefix("SigCgt:") }
+                .flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
+            if caught & (1 << (SIGSEGV - 1)) != 0 { break }
+        }
+        kill(process.processIdentifier, SIGSEGV)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 2, "\(stderr)")
+        #expect(stderr == "weightdrift: error: internal error: weightdrift crashed outside libhdf5 (signal 11)\n", "\(stderr)")
+    }
+
     @Test func schedulesWithHugeStepsDoNotTrap() throws {
         for config in [
             #"{"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1, "decay_steps": 1e19, "decay_rate": 0.5}}"#,
