@@ -292,19 +292,23 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["history", path]
+        // The Swift runtime's own crash handler (installed before main) would take the signal first.
+        process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
         let err = Pipe()
         process.standardOutput = FileHandle.nullDevice
         process.standardError = err
         try process.run()
-        // Signal as soon as the guard's handler is installed (SigCgt has SIGSEGV), long before the
-        // log is parsed.
+        // Signal as soon as the guard is installed (SigCgt has SIGSEGV and its watchdog thread
+        // runs), long before the log is parsed.
         let status = "/proc/\(process.processIdentifier)/status"
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
-            let caught = (try? String(contentsOfFile: status, encoding: .utf8))?
-                .split(separator: "\n").first { $0.hasPrefix("SigCgt:") }
-                .flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
-            if caught & (1 << (SIGSEGV - 1)) != 0 { break }
+            let lines = ((try? String(contentsOfFile: status, encoding: .utf8)) ?? "").split(separator: "\n")
+            func field(_ name: String, radix: Int) -> UInt64 {
+                lines.first { $0.hasPrefix(name) }
+                    .flatMap { UInt64($0.dropFirst(name.count).trimmingCharacters(in: .whitespaces), radix: radix) } ?? 0
+            }
+            if field("SigCgt:", radix: 16) & (1 << (SIGSEGV - 1)) != 0 && field("Threads:", radix: 10) >= 2 { break }
         }
         kill(process.processIdentifier, SIGSEGV)
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
