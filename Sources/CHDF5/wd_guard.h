@@ -60,15 +60,24 @@ static inline void wd_set_crumb(const char *file, const char *object) {
 static inline void wd_call_begin(void) { atomic_store(wd_call_started(), wd_now_ms()); }
 static inline void wd_call_end(void) { atomic_store(wd_call_started(), 0); }
 
+// Where the tool's own stderr lines go (the command-line tool points fd 2 at /dev/null and keeps
+// a duplicate, so glibc's heap-corruption message cannot add a line before ours).
+static inline int *wd_report_fd(void) {
+    static int fd = 2;
+    return &fd;
+}
+static inline void wd_set_report_fd(int fd) { *wd_report_fd() = fd; }
+
 // Writes "weightdrift: error: <crumb>: <why>\n" with write(2) only, then _exit(2).
 static inline void wd_die(const char *why) {
     static const char prefix[] = "weightdrift: error: ";
-    ssize_t ignored = write(2, prefix, sizeof prefix - 1);
+    int fd = *wd_report_fd();
+    ssize_t ignored = write(fd, prefix, sizeof prefix - 1);
     const char *crumb = wd_crumb();
-    ignored = write(2, crumb, strnlen(crumb, WD_CRUMB_SIZE));
-    ignored = write(2, ": ", 2);
-    ignored = write(2, why, strlen(why));
-    ignored = write(2, "\n", 1);
+    ignored = write(fd, crumb, strnlen(crumb, WD_CRUMB_SIZE));
+    ignored = write(fd, ": ", 2);
+    ignored = write(fd, why, strlen(why));
+    ignored = write(fd, "\n", 1);
     (void)ignored;
     _exit(2);
 }
@@ -90,9 +99,10 @@ static inline void wd_fatal_signal(int sig) {
         wd_die(why);
     }
     static const char prefix[] = "weightdrift: error: internal error: ";
-    ssize_t ignored = write(2, prefix, sizeof prefix - 1);
-    ignored = write(2, why, strlen(why));
-    ignored = write(2, ")\n", 2);
+    int fd = *wd_report_fd();
+    ssize_t ignored = write(fd, prefix, sizeof prefix - 1);
+    ignored = write(fd, why, strlen(why));
+    ignored = write(fd, ")\n", 2);
     (void)ignored;
     _exit(2);
 }

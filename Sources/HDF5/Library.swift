@@ -86,7 +86,9 @@ public enum CrashGuard {
     /// libhdf5 call runs longer than `callLimit` seconds.
     /// (Never inlined, like `Library.enter`: the handlers and the watchdog must use the guard
     /// state of the object file that `Library.locked` writes.)
-    @inline(never) public static func install(callLimit: Double) {
+    /// `reportFD` is where its one line goes (the tool's own stderr).
+    @inline(never) public static func install(callLimit: Double, reportFD: Int32 = 2) {
+        wd_set_report_fd(reportFD)
         _ = wd_install_crash_guard()
         let limit = Int64(callLimit * 1000)
         let watchdog = Thread {

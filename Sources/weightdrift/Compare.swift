@@ -77,7 +77,7 @@ struct Compare: ParsableCommand {
         }
         try Console.write(text, to: output)
         if output != nil || format != .table {
-            FileHandle.standardError.write(Data((Sanitize.terminal(CompareText.summaryLine(report)) + "\n").utf8))
+            Console.stream.write(Data((Sanitize.terminal(CompareText.summaryLine(report)) + "\n").utf8))
         }
         if !report.summary.passed { throw ExitCode(1) }
     }

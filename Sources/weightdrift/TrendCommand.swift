@@ -54,7 +54,7 @@ struct TrendCommand: ParsableCommand {
         case .html: trend.html()
         }
         try Console.write(text, to: output)
-        if output != nil || format != .table { FileHandle.standardError.write(Data((Sanitize.terminal(trend.conclusion) + "\n").utf8)) }
+        if output != nil || format != .table { Console.stream.write(Data((Sanitize.terminal(trend.conclusion) + "\n").utf8)) }
         if trend.firstBreach != nil { throw ExitCode(1) }
     }
 }
