@@ -20,6 +20,8 @@ static inline hid_t wd_H5S_ALL(void) { return H5S_ALL; }
 static inline hid_t wd_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 // H5F_ACC_RDONLY expands to H5CHECK/H5OPEN calls, which Swift cannot import.
 static inline unsigned wd_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
+// For the tests that write hostile files with the library itself.
+static inline unsigned wd_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
 // H5P_FILE_ACCESS reads the global H5P_CLS_FILE_ACCESS_ID_g after H5open().
 static inline hid_t wd_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 // The access-list classes read `_g` globals after H5open().

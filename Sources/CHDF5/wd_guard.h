@@ -37,8 +37,15 @@ static inline long long wd_now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+// Whether any crumb was recorded (no file was read before a crash otherwise).
+static inline int *wd_crumb_set(void) {
+    static int set = 0;
+    return &set;
+}
+
 // Records what is about to be read: "FILE: OBJECT".
 static inline void wd_set_crumb(const char *file, const char *object) {
+    *wd_crumb_set() = 1;
     char *crumb = wd_crumb();
     size_t n = 0;
     for (const char *p = file; p && *p && n < WD_CRUMB_SIZE - 1; p++) crumb[n++] = (*p == '\n') ? ' ' : *p;
@@ -53,22 +60,51 @@ static inline void wd_set_crumb(const char *file, const char *object) {
 static inline void wd_call_begin(void) { atomic_store(wd_call_started(), wd_now_ms()); }
 static inline void wd_call_end(void) { atomic_store(wd_call_started(), 0); }
 
+// Where the tool's own stderr lines go (the command-line tool points fd 2 at /dev/null and keeps
+// a duplicate, so glibc's heap-corruption message cannot add a line before ours).
+static inline int *wd_report_fd(void) {
+    static int fd = 2;
+    return &fd;
+}
+static inline void wd_set_report_fd(int fd) { *wd_report_fd() = fd; }
+
 // Writes "weightdrift: error: <crumb>: <why>\n" with write(2) only, then _exit(2).
 static inline void wd_die(const char *why) {
     static const char prefix[] = "weightdrift: error: ";
-    ssize_t ignored = write(2, prefix, sizeof prefix - 1);
+    int fd = *wd_report_fd();
+    ssize_t ignored = write(fd, prefix, sizeof prefix - 1);
     const char *crumb = wd_crumb();
-    ignored = write(2, crumb, strnlen(crumb, WD_CRUMB_SIZE));
-    ignored = write(2, ": ", 2);
-    ignored = write(2, why, strlen(why));
-    ignored = write(2, "\n", 1);
+    ignored = write(fd, crumb, strnlen(crumb, WD_CRUMB_SIZE));
+    ignored = write(fd, ": ", 2);
+    ignored = write(fd, why, strlen(why));
+    ignored = write(fd, "\n", 1);
     (void)ignored;
     _exit(2);
 }
 
+// Blames libhdf5 only when a libhdf5 call is running (the clock runs around every locked
+// section). A crash elsewhere is not libhdf5's: it says so, naming the last file and object read
+// when there was one (memory damaged by libhdf5 earlier cannot be ruled out), or none at all.
 static inline void wd_fatal_signal(int sig) {
-    (void)sig;
-    wd_die("libhdf5 crashed reading this (the file is damaged or not what it claims to be)");
+    if (atomic_load(wd_call_started()) != 0) {
+        wd_die("libhdf5 crashed reading this (the file is damaged or not what it claims to be)");
+    }
+    char why[160] = "weightdrift crashed outside libhdf5 (signal ";
+    size_t n = strlen(why);
+    if (sig >= 10) why[n++] = (char)('0' + (sig / 10) % 10);
+    why[n++] = (char)('0' + sig % 10);
+    why[n] = 0;
+    if (*wd_crumb_set()) {
+        strcat(why, ") after reading this: an internal error, or memory libhdf5 damaged earlier");
+        wd_die(why);
+    }
+    static const char prefix[] = "weightdrift: error: internal error: ";
+    int fd = *wd_report_fd();
+    ssize_t ignored = write(fd, prefix, sizeof prefix - 1);
+    ignored = write(fd, why, strlen(why));
+    ignored = write(fd, ")\n", 2);
+    (void)ignored;
+    _exit(2);
 }
 
 // Installs the handlers on an alternate stack (a stack overflow must be caught too).

@@ -134,6 +134,8 @@ static inline herr_t wd_range_get_handle(H5FD_t *file, hid_t fapl, void **handle
     return 0;
 }
 
+enum { WD_SINGLE_READ_LIMIT = 48 << 20 };
+
 static inline herr_t wd_range_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buffer) {
     (void)type;
     (void)dxpl;
@@ -144,6 +146,16 @@ static inline herr_t wd_range_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, ha
     // read a little ahead); a large read past the end is an error, so a damaged size field cannot
     // make libhdf5 fill gigabytes of memory with zeros.
     if (addr > f->length || size - (size_t)(f->length - addr < size ? f->length - addr : size) > (size_t)65536) return -1;
+    // One read larger than this is refused before anything is read into memory. libhdf5 reads a
+    // global heap collection (which holds a whole variable-length string) and a compressed chunk
+    // in one piece, and passes the heap here as raw data: a 200 MB config string took it 1 GiB
+    // to read. Weights are read in bounded slices, a chunk is at most 256 MiB decompressed.
+    if (size > WD_SINGLE_READ_LIMIT) {
+        H5Epush2(H5E_DEFAULT, __FILE__, __func__, __LINE__, H5E_ERR_CLS_g, H5E_VFL_g, H5E_READERROR_g,
+                 "one read of %zu bytes (a heap of strings, a compressed chunk or an object header) is more than "
+                 "the %d MiB read at once", size, WD_SINGLE_READ_LIMIT >> 20);
+        return -1;
+    }
     while (size > 0 && addr < f->length) {
         size_t n = size;
         if ((haddr_t)n > f->length - addr) n = (size_t)(f->length - addr);

@@ -77,10 +77,12 @@ public final class Checkpoint: @unchecked Sendable {
             throw CheckpointError(.cannotOpen, file: path, message: "cannot read: \(error.localizedDescription)")
         }
         if head.isEmpty { throw CheckpointError(.notACheckpoint, file: path, message: "empty file") }
+        func refuseIfBoth(_ other: Bool) throws { if other { throw ambiguousPolyglot(path) } }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
             return try openKerasZip(path)
         }
         if head.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            try refuseIfBoth(ZipArchive.hasArchiveTail(path: path))
             return try openHDF5(path)
         }
         if let what = OtherFormats.identify(head: head, path: path) {
@@ -91,6 +93,7 @@ public final class Checkpoint: @unchecked Sendable {
         }
         // HDF5 allows a user block before the superblock (at 512, 1024, … bytes): let libhdf5 look.
         if let file = try? HDF5.File.open(path) {
+            try refuseIfBoth(ZipArchive.hasArchiveTail(path: path))
             return try openHDF5(path, file: file)
         }
         throw CheckpointError(.notACheckpoint, file: path,
@@ -124,12 +127,15 @@ public final class Checkpoint: @unchecked Sendable {
             guard weightsMember.compressedSize == weightsMember.uncompressedSize else {
                 throw CheckpointError(.corrupt, file: path, object: "model.weights.h5", message: "stored member's sizes disagree")
             }
+            // libhdf5 would find the member's own superblock in place; any other is a second HDF5 file.
+            if ZipArchive.hdf5SignatureOffsets(path: path).contains(where: { $0 != range.offset }) { throw ambiguousPolyglot(path) }
             file = try openMember { try HDF5.File.open(path, byteRange: range) }
         } else {
             // Re-zipped with compression: inflate to a private temporary file, open it, and unlink it
             // at once (the open descriptors keep it readable; nothing is left behind).
             let temporary = FileManager.default.temporaryDirectory
                 .appendingPathComponent("weightdrift-\(UUID().uuidString).h5").path
+            if !ZipArchive.hdf5SignatureOffsets(path: path).isEmpty { throw ambiguousPolyglot(path) }
             guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
                   let output = FileHandle(forWritingAtPath: temporary) else {
                 throw CheckpointError(.cannotOpen, file: path, object: "model.weights.h5", message: "cannot create a temporary file to inflate into")
@@ -144,6 +150,14 @@ public final class Checkpoint: @unchecked Sendable {
         var (_, contents) = try readHDF5Layout(file, config: config, kerasVersion: metadata?["keras_version"]?.string)
         contents.kerasVersion = metadata?["keras_version"]?.string
         return Checkpoint(path: path, format: .kerasZip, contents: contents, files: [file])
+    }
+
+    /// A file that is both a zip and HDF5 is refused: Keras's load_model reads a `.keras` as a zip
+    /// whenever `zipfile.is_zipfile` says so (keras/src/saving/saving_api.py), h5py and Keras's
+    /// `.h5` loader read the HDF5 — which weights are "the checkpoint" depends on the file name.
+    static func ambiguousPolyglot(_ path: String) -> CheckpointError {
+        CheckpointError(.notACheckpoint, file: path,
+                        message: "is both an HDF5 file and a zip archive (Keras reads one or the other by the file name); refusing an ambiguous file")
     }
 
     /// Opens the archive's `model.weights.h5`, naming it in errors.
@@ -164,10 +178,19 @@ public final class Checkpoint: @unchecked Sendable {
             if let what = OtherFormats.identifyDirectory(path) { throw CheckpointError(.notACheckpoint, file: path, message: what) }
             throw CheckpointError(.notACheckpoint, file: path, message: "is a directory (and not an unzipped .keras model with model.weights.h5)")
         }
-        try requireRegularFile(weightsPath, object: "model.weights.h5", reportedAs: path)
+        try requireMember(weightsPath, inFolder: path, object: "model.weights.h5", reportedAs: path)
         func json(_ name: String) throws -> JSONValue? {
             let file = (path as NSString).appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: file) else { return nil }
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) || isSymbolicLink(file) else { return nil }
+            try requireMember(file, inFolder: path, object: name, reportedAs: path)
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? UInt64) ?? 0
+            guard size <= 64 << 20 else {
+                throw CheckpointError(.unsupported, file: path, object: name, message: "larger than 64 MiB: not a Keras config")
+            }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw CheckpointError(.cannotOpen, file: path, object: name, message: "cannot read")
+            }
             return try parseJSON(data, file: path, object: name)
         }
         let config = try json("config.json")
@@ -186,6 +209,26 @@ public final class Checkpoint: @unchecked Sendable {
         let dataset = try hdf5 { try files[weight.source].dataset(weight.datasetPath) }
         return try WeightReader(weight: weight, dataset: dataset, sliceElements: sliceElements, checkpointPath: path)
     }
+}
+
+/// A file inside a checkpoint folder (an unzipped `.keras`, a shard set) must be a regular file
+/// inside that folder: a member that is a symbolic link leading out of it (to a system file,
+/// another model) is refused, as are FIFOs and devices. The folder itself may be reached through
+/// a symbolic link: the user named it.
+func requireMember(_ path: String, inFolder folder: String, object: String, reportedAs file: String) throws {
+    if isSymbolicLink(path) {
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let inside = URL(fileURLWithPath: folder.isEmpty ? "." : folder).resolvingSymlinksInPath().path
+        guard target.hasPrefix(inside.hasSuffix("/") ? inside : inside + "/") else {
+            throw CheckpointError(.unsupported, file: file, object: object,
+                                  message: "is a symbolic link leading out of the folder (to \(target)); refusing to read outside the named files")
+        }
+    }
+    try requireRegularFile(path, object: object, reportedAs: file)
+}
+
+func isSymbolicLink(_ path: String) -> Bool {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
 }
 
 /// Refuses FIFOs, devices and sockets before anything opens them: opening a FIFO waits for a

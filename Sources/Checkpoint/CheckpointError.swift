@@ -51,7 +51,7 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
         var text = file
         if let object { text += ": \(object)" }
         text += ": \(message)"
-        if let reason = hdf5?.stack.last { text += " (libhdf5: \(reason))" }
+        if let reason = hdf5?.reason { text += " (\(reason))" }
         return text
     }
 }
@@ -68,6 +68,6 @@ func hdf5<T>(_ body: () throws -> T) throws -> T {
 /// For a command-line tool: turns a crash or hang inside libhdf5 on a damaged file into one line
 /// on stderr naming the file and object, and exit code 2. Ends the process; a library embedding
 /// WeightDrift should not call it.
-public func installReaderCrashGuard(callLimitSeconds: Double) {
-    CrashGuard.install(callLimit: callLimitSeconds)
+public func installReaderCrashGuard(callLimitSeconds: Double, reportFD: Int32 = 2) {
+    CrashGuard.install(callLimit: callLimitSeconds, reportFD: reportFD)
 }

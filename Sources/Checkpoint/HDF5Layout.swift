@@ -19,6 +19,9 @@ func readHDF5Layout(_ file: HDF5.File, config: JSONValue?, kerasVersion: String?
                           message: "HDF5 file is not a Keras checkpoint (no model_weights group, layer_names attribute or layers group)")
 }
 
+/// The longest name list read (`layer_names`, `weight_names`): far more layers than any model has.
+let nameListLimit = 100_000
+
 /// Reads a string attribute that Keras may have split into `<name>0`, `<name>1`, … chunks.
 func readNameList(_ group: Group, _ name: String) throws -> [String]? {
     func strings(_ attribute: String) throws -> [String]? {
@@ -29,11 +32,18 @@ func readNameList(_ group: Group, _ name: String) throws -> [String]? {
         }
         return list
     }
-    if let whole = try strings(name) { return whole }
+    func limited(_ list: [String]) throws -> [String] {
+        guard list.count <= nameListLimit else {
+            throw CheckpointError(.unsupported, file: group.file.path, object: "\(group.path)@\(name)",
+                                  message: "lists \(list.count) names, more than the \(nameListLimit) read")
+        }
+        return list
+    }
+    if let whole = try strings(name) { return try limited(whole) }
     var chunks: [String] = []
     var index = 0
     while let chunk = try strings("\(name)\(index)") {
-        chunks += chunk
+        chunks = try limited(chunks + chunk)
         index += 1
     }
     return index == 0 ? nil : chunks

@@ -18,6 +18,14 @@ func readLegacy(file: HDF5.File, root: Group, weightsGroupPath: String) throws -
                               message: "no layer_names attribute")
     }
     func childPath(_ name: String) -> String { weightsGroupPath == "/" ? "/" + name : weightsGroupPath + "/" + name }
+    // Keras's loader cannot load a file naming a layer twice: a model's layer names are unique
+    // (keras/src/ops/function.py: "All operation names should be unique"), so the count check in
+    // legacy_h5_format.load_weights_from_hdf5_group ("Layer count mismatch") refuses it.
+    var seenNames = Set<String>()
+    for name in layerNames where !seenNames.insert(name).inserted {
+        throw CheckpointError(.corrupt, file: file.path, object: "\(weightsGroup.path == "/" ? "" : weightsGroup.path)/@layer_names",
+                              message: "names layer '\(name)' twice (Keras refuses to load such a file)")
+    }
 
     var names = layerNames
     // Weights owned by the model itself (tf.keras 2.x); normally empty.

@@ -44,10 +44,10 @@ extension Checkpoint {
         var files: [HDF5.File] = []
         for shard in shardNames {
             let shardPath = folder.isEmpty ? shard : (folder as NSString).appendingPathComponent(shard)
-            guard FileManager.default.fileExists(atPath: shardPath) else {
+            guard FileManager.default.fileExists(atPath: shardPath) || isSymbolicLink(shardPath) else {
                 throw CheckpointError(.notFound, file: path, object: shard, message: "shard listed in the index is missing")
             }
-            try requireRegularFile(shardPath, object: shard, reportedAs: path)
+            try requireMember(shardPath, inFolder: folder, object: shard, reportedAs: path)
             files.append(try hdf5 { try HDF5.File.open(shardPath) })
         }
         var contents = try readWeightsH5(files: files, config: nil, pathPrefixes: shardNames)

@@ -25,6 +25,11 @@ public struct WeightReader {
             throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
                                   message: "no values are stored for its declared shape \(dataset.shape)")
         }
+        let unstored = try hdf5 { try dataset.unstoredBytes }
+        if unstored > 16 << 20 {
+            throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
+                                  message: "declares shape \(dataset.shape) (\(dataset.logicalBytes) bytes) but \(unstored) bytes of it are not stored (fill value only); Keras writes every value")
+        }
         if dataset.logicalBytes > 1 << 30 && dataset.logicalBytes / 1024 > stored {
             throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
                                   message: "declares shape \(dataset.shape) (\(dataset.logicalBytes) bytes) but stores only \(stored) bytes")

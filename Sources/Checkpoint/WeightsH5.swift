@@ -10,7 +10,8 @@ func readWeightsH5(files: [HDF5.File], config: JSONValue?, kerasVersion: String?
     var contents = Checkpoint.Contents()
     var groups: [String: VarsGroup] = [:]
     for (index, file) in files.enumerated() {
-        try collectVarsGroups(file: file, source: index, path: "/", depth: 0, into: &groups)
+        var visited: [UInt64: String] = [:]
+        try collectVarsGroups(file: file, source: index, path: "/", depth: 0, into: &groups, visited: &visited)
     }
     let display = files.first?.path ?? ""
     for group in groups.values {
@@ -195,18 +196,41 @@ private func isOptimizerOrMetric(_ path: String) -> Bool {
     path == "/optimizer" || path.hasPrefix("/optimizer/") || path == "/metrics" || path.hasPrefix("/metrics/")
 }
 
+/// Groups and variables the walk visits in one file at most (each once: see `visited`).
+let objectLimit = 1_000_000
+
+/// Walks the groups, each once: `visited` maps a group's or variable's address to the first path
+/// it was reached by, so one linked twice (hard or soft links: a cycle, a DAG with 2^40 paths,
+/// two variables sharing a dataset) is refused at its second path instead of walked again. Soft
+/// links are followed (inside the file); Keras never writes links.
 private func collectVarsGroups(file: HDF5.File, source: Int, path: String, depth: Int,
-                               into groups: inout [String: VarsGroup]) throws {
+                               into groups: inout [String: VarsGroup], visited: inout [UInt64: String]) throws {
     guard depth < 64 else {
         throw CheckpointError(.corrupt, file: file.path, object: path, message: "groups nested too deeply")
     }
     let group = try hdf5 { try file.group(path) }
-    for member in try hdf5({ try group.members() }) where member.kind == .group {
+    if depth == 0 { visited[try hdf5 { try group.address }] = path }
+    func visit(_ member: Group.Member) throws {
+        if let first = visited[member.address] {
+            throw CheckpointError(.corrupt, file: file.path, object: member.path,
+                                  message: "links to \(first) again (an object reached by two paths); refusing an aliased file")
+        }
+        visited[member.address] = member.path
+        guard visited.count <= objectLimit else {
+            throw CheckpointError(.unsupported, file: file.path, object: member.path,
+                                  message: "more than \(objectLimit) groups and datasets: not read")
+        }
+    }
+    let members = try hdf5 { try group.members() }
+    for member in members where member.kind == .group { try visit(member) }
+    for member in members where member.kind == .group {
         if member.name == "vars" {
             let vars = try hdf5 { try file.group(member.path) }
             var entry = groups[path] ?? VarsGroup(path: path, label: label(for: path))
             if entry.nameAttribute == nil, let name = stringAttribute(vars, "name") { entry.nameAttribute = name }
-            for variable in try hdf5({ try vars.members() }) where variable.kind == .dataset {
+            let variables = try hdf5 { try vars.members() }
+            for variable in variables where variable.kind == .dataset { try visit(variable) }
+            for variable in variables where variable.kind == .dataset {
                 guard let index = Int(variable.name), index >= 0, index < 1 << 30 else {
                     throw CheckpointError(.notKeras, file: file.path, object: variable.path,
                                           message: "variable dataset name is not an index")
@@ -219,7 +243,8 @@ private func collectVarsGroups(file: HDF5.File, source: Int, path: String, depth
             }
             groups[path] = entry
         } else {
-            try collectVarsGroups(file: file, source: source, path: member.path, depth: depth + 1, into: &groups)
+            try collectVarsGroups(file: file, source: source, path: member.path, depth: depth + 1, into: &groups,
+                                  visited: &visited)
         }
     }
 }

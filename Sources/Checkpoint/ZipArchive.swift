@@ -60,6 +60,7 @@ struct ZipArchive {
         let directory = try handle.read(upToCount: Int(directorySize)) ?? Data()
         guard directory.count == Int(directorySize) else { throw corrupt("truncated central directory") }
 
+        guard entries <= 10_000 else { throw corrupt("\(entries) members: more than the 10,000 read") }
         var members: [Member] = []
         var position = 0
         for _ in 0..<entries {
@@ -105,6 +106,103 @@ struct ZipArchive {
             position = extraEnd + commentLength
         }
         self.members = members
+        try checkUnambiguous(handle: handle, directoryOffset: directoryOffset)
+    }
+
+    /// Refuses an archive that Python's zipfile (so Keras) would read differently from us, or
+    /// refuse: a name given to two members (zipfile reads the last), a local header whose name,
+    /// method or sizes disagree with the central directory, members whose bytes overlap each
+    /// other or the central directory.
+    private func checkUnambiguous(handle: FileHandle, directoryOffset: UInt64) throws {
+        var seen = Set<String>()
+        for member in members where !seen.insert(member.name).inserted {
+            throw CheckpointError(.corrupt, file: path, object: member.name,
+                                  message: "two members have this name (Python's zipfile, so Keras, reads the last one); refusing an ambiguous archive")
+        }
+        var spans: [(start: UInt64, end: UInt64, name: String)] = []
+        for member in members {
+            func refuse(_ why: String) -> CheckpointError {
+                CheckpointError(.corrupt, file: path, object: member.name, message: "broken zip archive: \(why)")
+            }
+            guard member.localHeaderOffset <= fileSize, fileSize - member.localHeaderOffset >= 30 else {
+                throw refuse("local header outside the file")
+            }
+            try handle.seek(toOffset: member.localHeaderOffset)
+            let header = try handle.read(upToCount: 30) ?? Data()
+            guard header.count == 30, header.le32(0) == 0x0403_4b50 else { throw refuse("no local header where the central directory points") }
+            let nameLength = Int(header.le16(26))
+            let localName = try handle.read(upToCount: nameLength) ?? Data()
+            guard localName.count == nameLength else { throw refuse("local header is truncated") }
+            let decoded = String(decoding: localName, as: UTF8.self)
+            guard decoded == member.name else {
+                throw refuse("the local header names it '\(decoded)', the central directory '\(member.name)' (Python's zipfile refuses this)")
+            }
+            guard header.le16(8) == member.method else {
+                throw refuse("the local header and the central directory disagree on the compression method")
+            }
+            // Without a data descriptor (flag bit 3) the local sizes are the real ones; 0xFFFFFFFF defers to ZIP64.
+            let flags = header.le16(6)
+            let localCompressed = UInt64(header.le32(18)), localUncompressed = UInt64(header.le32(22))
+            if flags & 0x0008 == 0, localCompressed != 0xFFFF_FFFF, localUncompressed != 0xFFFF_FFFF,
+               localCompressed != member.compressedSize || localUncompressed != member.uncompressedSize {
+                throw refuse("the local header declares \(localCompressed) bytes, the central directory \(member.compressedSize)")
+            }
+            let start = member.localHeaderOffset
+            let dataStart = start + 30 + UInt64(nameLength) + UInt64(header.le16(28))
+            guard dataStart <= fileSize, member.compressedSize <= fileSize - dataStart else {
+                throw refuse("member is larger than the archive (\(member.compressedSize) bytes declared)")
+            }
+            spans.append((start, dataStart + member.compressedSize, member.name))
+        }
+        spans.sort { $0.start < $1.start }
+        for (index, span) in spans.enumerated() {
+            let next = index + 1 < spans.count ? spans[index + 1].start : directoryOffset
+            if span.end > next {
+                throw CheckpointError(.corrupt, file: path, object: span.name,
+                                      message: "broken zip archive: the member's bytes overlap \(index + 1 < spans.count ? "member \(spans[index + 1].name)" : "the central directory")")
+            }
+        }
+    }
+
+    /// Whether the file ends with a zip end-of-central-directory record whose central directory
+    /// is where it says (what Python's `zipfile.is_zipfile` and so Keras's `load_model` accept,
+    /// prepended data allowed). An HDF5 file that passes is also a zip.
+    static func hasArchiveTail(path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd(), size >= 22 else { return false }
+        let tailLength = min(size, 22 + 65_535)
+        guard (try? handle.seek(toOffset: size - tailLength)) != nil, let tail = try? handle.read(upToCount: Int(tailLength)) else {
+            return false
+        }
+        var index = tail.count - 22
+        while index >= 0 {
+            if tail.le32(index) == 0x0605_4b50, index + 22 + Int(tail.le16(index + 20)) == tail.count {
+                let directorySize = UInt64(tail.le32(index + 12))
+                let recordOffset = size - tailLength + UInt64(index)
+                guard directorySize <= recordOffset else { return false }
+                if directorySize == 0 { return true }
+                guard (try? handle.seek(toOffset: recordOffset - directorySize)) != nil,
+                      let head = try? handle.read(upToCount: 4), head.count == 4 else { return false }
+                return head.le32(0) == 0x0201_4b50
+            }
+            index -= 1
+        }
+        return false
+    }
+
+    /// The offsets where libhdf5 would find an HDF5 superblock signature (0, 512, 1024, 2048, …).
+    static func hdf5SignatureOffsets(path: String) -> [UInt64] {
+        guard let handle = FileHandle(forReadingAtPath: path), let size = try? handle.seekToEnd() else { return [] }
+        defer { try? handle.close() }
+        var found: [UInt64] = []
+        var offset: UInt64 = 0
+        while offset + 8 <= size {
+            guard (try? handle.seek(toOffset: offset)) != nil, let bytes = try? handle.read(upToCount: 8) else { break }
+            if bytes.elementsEqual([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { found.append(offset) }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return found
     }
 
     func member(named name: String) -> Member? {

@@ -9,45 +9,157 @@ public struct TrainingHistory: Sendable {
     public let values: [String: [Double]]
     public let epochs: [Int]
 
-    /// Parses a CSVLogger file. A malformed line is an error naming the file and the line.
+    /// Parses a CSVLogger log held in memory (tests). A malformed line is an error naming the file and the line.
     public init(path: String, text: String) throws {
+        var parser = Parser(path: path)
+        var number = 0
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            number += 1
+            try parser.add(String(line), number: number)
+        }
+        self = try parser.finish()
+    }
+
+    /// Reads a CSVLogger file as a stream, line by line, with every size bounded: a line longer
+    /// than `lineByteLimit`, more than `epochLimit` epochs or `columnLimit` columns are refused
+    /// (naming the line) before memory grows with them.
+    public init(path: String) throws {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType == .typeRegular else {
+            throw HistoryError(path: path, line: 1, message: "not a regular file")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw HistoryError(path: path, line: 1, message: "cannot open for reading")
+        }
+        defer { try? handle.close() }
+        func tooLong(_ line: Int) -> HistoryError {
+            HistoryError(path: path, line: line, message: "line is longer than \(Self.lineByteLimit >> 10) KiB: not a CSVLogger log")
+        }
+        var parser = Parser(path: path)
+        var pending: [UInt8] = []
+        var number = 0
+        var previousCR = false
+        while true {
+            let chunk: Data
+            do {
+                chunk = try handle.read(upToCount: 1 << 16) ?? Data()
+            } catch {
+                throw HistoryError(path: path, line: number + 1, message: "cannot read: \(error.localizedDescription)")
+            }
+            if chunk.isEmpty { break }
+            try chunk.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+                var start = 0
+                for index in 0..<bytes.count {
+                    let byte = bytes[index]
+                    guard byte == 0x0A || byte == 0x0D else { continue }
+                    pending.append(contentsOf: bytes[start..<index])
+                    start = index + 1
+                    if byte == 0x0A && previousCR && pending.isEmpty { previousCR = false; continue }  // \r\n is one line end
+                    previousCR = byte == 0x0D
+                    guard pending.count <= Self.lineByteLimit else { throw tooLong(number + 1) }
+                    number += 1
+                    try parser.add(String(decoding: pending, as: UTF8.self), number: number)
+                    pending.removeAll(keepingCapacity: true)
+                }
+                if start < bytes.count {
+                    previousCR = false
+                    pending.append(contentsOf: bytes[start...])
+                }
+                guard pending.count <= Self.lineByteLimit else { throw tooLong(number + 1) }
+            }
+        }
+        number += 1
+        try parser.add(String(decoding: pending, as: UTF8.self), number: number)
+        self = try parser.finish()
+    }
+
+    public static let lineByteLimit = 1 << 20
+    /// CSVLogger writes a line per epoch: no training runs this many.
+    public static let epochLimit = 100_000
+    public static let columnLimit = 1_000
+    /// Values kept in memory at most (epochs × columns): 80 MB of Doubles.
+    public static let cellLimit = 10_000_000
+
+    private init(path: String, columns: [String], values: [String: [Double]], epochs: [Int]) {
         self.path = path
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
-        while lines.last?.trimmingCharacters(in: .whitespaces).isEmpty == true { lines.removeLast() }
-        guard let header = lines.first, !header.isEmpty else {
-            throw HistoryError(path: path, line: 1, message: "empty file; expected a CSVLogger header (epoch,loss,…)")
-        }
-        let separator: Character = header.contains(",") ? "," : (header.contains("\t") ? "\t" : ",")
-        columns = header.split(separator: separator, omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }
-        guard columns.contains("epoch"), columns.contains("loss") else {
-            throw HistoryError(path: path, line: 1, message: "header has no epoch and loss columns: not a Keras CSVLogger log")
-        }
-        var values = Dictionary(uniqueKeysWithValues: columns.map { ($0, [Double]()) })
+        self.columns = columns
+        self.values = values
+        self.epochs = epochs
+    }
+
+    /// Line-by-line parsing; blank lines are kept until a non-blank one shows they are not trailing.
+    struct Parser {
+        let path: String
+        var columns: [String] = []
+        var separator: Character = ","
+        var values: [[Double]] = []
         var epochs: [Int] = []
-        for (index, line) in lines.enumerated().dropFirst() {
+        var blankLines: [Int] = []
+
+        init(path: String) { self.path = path }
+
+        mutating func add(_ line: String, number: Int) throws {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty, number > 1 {
+                blankLines.append(number)
+                return
+            }
+            if let blank = blankLines.first {
+                throw HistoryError(path: path, line: blank, message: "has 1 fields, the header \(columns.count)")
+            }
+            if number == 1 {
+                guard !line.isEmpty else {
+                    throw HistoryError(path: path, line: 1, message: "empty file; expected a CSVLogger header (epoch,loss,…)")
+                }
+                separator = line.contains(",") ? "," : (line.contains("\t") ? "\t" : ",")
+                columns = line.split(separator: separator, omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                guard columns.count <= TrainingHistory.columnLimit else {
+                    throw HistoryError(path: path, line: 1, message: "header has \(columns.count) columns, more than the \(TrainingHistory.columnLimit) read")
+                }
+                var seen = Set<String>()
+                for column in columns where !seen.insert(column).inserted {
+                    throw HistoryError(path: path, line: 1, message: "column '\(column)' appears twice in the header")
+                }
+                guard seen.contains("epoch"), seen.contains("loss") else {
+                    throw HistoryError(path: path, line: 1, message: "header has no epoch and loss columns: not a Keras CSVLogger log")
+                }
+                values = columns.map { _ in [] }
+                return
+            }
             let cells = line.split(separator: separator, omittingEmptySubsequences: false).map {
                 $0.trimmingCharacters(in: .whitespaces)
             }
             guard cells.count == columns.count else {
-                throw HistoryError(path: path, line: index + 1, message: "has \(cells.count) fields, the header \(columns.count)")
+                throw HistoryError(path: path, line: number, message: "has \(cells.count) fields, the header \(columns.count)")
             }
-            for (column, cell) in zip(columns, cells) {
-                guard let value = Self.number(cell) else {
-                    throw HistoryError(path: path, line: index + 1, message: "\(column) is '\(cell)', not a number")
+            guard epochs.count < TrainingHistory.epochLimit, (epochs.count + 1) * columns.count <= TrainingHistory.cellLimit else {
+                throw HistoryError(path: path, line: number,
+                                   message: "more than \(min(TrainingHistory.epochLimit, TrainingHistory.cellLimit / columns.count)) epochs: not read")
+            }
+            var epoch = Double.nan
+            for (index, cell) in cells.enumerated() {
+                guard let value = TrainingHistory.number(cell) else {
+                    throw HistoryError(path: path, line: number, message: "\(columns[index]) is '\(cell)', not a number")
                 }
-                values[column]!.append(value)
+                values[index].append(value)
+                if columns[index] == "epoch" { epoch = value }
             }
-            let epoch = values["epoch"]!.last!
-            guard epoch.isFinite, epoch == epoch.rounded(), epoch >= 0 else {
-                throw HistoryError(path: path, line: index + 1, message: "epoch is not a whole number")
+            // An epoch is a whole number an Int holds (1e19 is not: converting it would trap).
+            guard epoch.isFinite, epoch == epoch.rounded(), epoch >= 0, epoch < 1e15 else {
+                throw HistoryError(path: path, line: number, message: "epoch is not a whole number below 10^15")
             }
             epochs.append(Int(epoch))
         }
-        guard !epochs.isEmpty else { throw HistoryError(path: path, line: 2, message: "no epochs logged") }
-        self.values = values
-        self.epochs = epochs
+
+        func finish() throws -> TrainingHistory {
+            guard !columns.isEmpty else {
+                throw HistoryError(path: path, line: 1, message: "empty file; expected a CSVLogger header (epoch,loss,…)")
+            }
+            guard !epochs.isEmpty else { throw HistoryError(path: path, line: 2, message: "no epochs logged") }
+            return TrainingHistory(path: path, columns: columns,
+                                   values: Dictionary(uniqueKeysWithValues: zip(columns, values)), epochs: epochs)
+        }
     }
 
     /// Python writes `nan`, `inf`, `-inf`.

@@ -4,10 +4,37 @@ import Yams
 extension Policy {
     /// Reads a YAML policy file (see the README's "Policy file"). Unknown keys are errors, so a
     /// typo cannot silently loosen the gate.
+    /// Values a policy may expand to, aliases counted each time they are used.
+    static let yamlNodeLimit = 100_000
+
+    /// Counts the values of `node`, aliases expanded, stopping as soon as `budget` runs out.
+    private static func fits(_ node: Node, budget: inout Int) -> Bool {
+        budget -= 1
+        guard budget >= 0 else { return false }
+        switch node {
+        case .scalar: return true
+        case .sequence(let items): return items.allSatisfy { fits($0, budget: &budget) }
+        case .mapping(let pairs): return pairs.allSatisfy { fits($0.key, budget: &budget) && fits($0.value, budget: &budget) }
+        default: return true
+        }
+    }
+
     public static func load(yaml text: String, source: String) throws -> Policy {
+        guard text.utf8.count <= 1 << 20 else { throw PolicyError("\(source): larger than 1 MiB: not a policy file") }
         let document: Any?
         do {
-            document = try Yams.load(yaml: text)
+            // Composed first (aliases stay shared), then counted with a budget, then converted:
+            // nested aliases ("billion laughs") would otherwise expand to 10^9 values.
+            let node = try Yams.compose(yaml: text)
+            if let node {
+                var budget = Self.yamlNodeLimit
+                guard Self.fits(node, budget: &budget) else {
+                    throw PolicyError("\(source): expands to more than \(Self.yamlNodeLimit) YAML values (nested aliases?): not read")
+                }
+            }
+            document = node?.any
+        } catch let error as PolicyError {
+            throw error
         } catch {
             throw PolicyError("\(source): not valid YAML: \(error)")
         }

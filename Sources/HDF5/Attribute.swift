@@ -31,6 +31,9 @@ public enum AttributeValue: Sendable, Equatable {
 /// Attribute data larger than this is refused, before anything is allocated: Keras splits name
 /// lists at 64 KiB, and its largest attribute, the model config, is one variable-length string.
 let attributeByteLimit = 64 << 20
+/// Variable-length strings together larger than this are refused (checked after libhdf5 reads
+/// them, before they are copied): the largest Keras model configs are a few MiB.
+let stringByteLimit = 32 << 20
 
 func attributeExists(objectID: hid_t, name: String) -> Bool {
     let exists = H5Aexists(objectID, name)
@@ -88,14 +91,24 @@ private func readStrings(attribute: Handle, space: Handle, fileType: Handle, cou
     if variable > 0 {
         var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
         guard H5Aread(attribute.id, memType.id, &pointers) >= 0 else { throw failure("cannot read attribute", .cannotRead) }
-        let strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
-        _ = H5Dvlen_reclaim(memType.id, space.id, wd_H5P_DEFAULT(), &pointers)
-        return strings
+        defer { _ = H5Dvlen_reclaim(memType.id, space.id, wd_H5P_DEFAULT(), &pointers) }
+        // libhdf5 has allocated the strings; refuse before copying (and parsing) more than the bound.
+        var total = 0
+        for pointer in pointers {
+            total += pointer.map { strnlen($0, stringByteLimit + 1) } ?? 0
+            guard total <= stringByteLimit else {
+                throw failure("string attribute is larger than \(stringByteLimit >> 20) MiB (a Keras config is a few MiB)",
+                              .unsupported)
+            }
+        }
+        return pointers.map { $0.map { String(cString: $0) } ?? "" }
     }
     let size = H5Tget_size(fileType.id)
     guard size > 0 else { throw failure("string type has no size", .unsupported) }
     let (total, overflow) = size.multipliedReportingOverflow(by: count)
-    guard !overflow, total <= attributeByteLimit else { throw failure("attribute too large", .unsupported) }
+    guard !overflow, total <= stringByteLimit else {
+        throw failure("string attribute is larger than \(stringByteLimit >> 20) MiB (a Keras config is a few MiB)", .unsupported)
+    }
     var bytes = [UInt8](repeating: 0, count: total)
     guard H5Aread(attribute.id, memType.id, &bytes) >= 0 else { throw failure("cannot read attribute", .cannotRead) }
     let spacePadded = H5Tget_strpad(fileType.id) == H5T_STR_SPACEPAD

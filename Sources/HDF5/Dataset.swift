@@ -58,6 +58,9 @@ public final class Dataset: @unchecked Sendable {
         var layout: StorageLayout
         var unavailableFilters: [Int]
         var storedBytes: UInt64
+        /// Bytes of the declared shape that no stored chunk (or no allocated contiguous block)
+        /// holds: libhdf5 makes them up from the fill value.
+        var unstoredBytes: UInt64
         /// For contiguous, allocated storage inside the image: the absolute offset of the data in
         /// the OS file, and the memory layouts the stored bytes already have (a copy is a read).
         var directOffset: UInt64?
@@ -99,7 +102,48 @@ public final class Dataset: @unchecked Sendable {
         guard tid >= 0 else { throw failure("cannot read datatype") }
         fileType = Handle(tid, .datatype)
         elementType = describe(type: fileType.id)
+
+        // Before anything is read: storage in another file is never followed (libhdf5 would read
+        // any file an EXTERNAL list or a virtual dataset names), and a chunk that could not be
+        // decompressed within the memory bound is refused with its size.
+        let plistID = H5Dget_create_plist(handle.id)
+        guard plistID >= 0 else { throw failure("cannot read creation properties") }
+        let plist = Handle(plistID, .propertyList)
+        let layout = H5Pget_layout(plist.id)
+        if layout == H5D_VIRTUAL {
+            throw failure("virtual dataset (VDS) whose values come from other files; refusing to read outside the named file",
+                          .unsupported)
+        }
+        let externals = H5Pget_external_count(plist.id)
+        guard externals >= 0 else { throw failure("cannot read creation properties") }
+        if externals > 0 {
+            var name = [CChar](repeating: 0, count: 256)
+            var offset: off_t = 0
+            var size: hsize_t = 0
+            _ = H5Pget_external(plist.id, 0, name.count, &name, &offset, &size)
+            _ = Library.takeErrorStack()
+            throw failure("values stored in an external file ('\(decodeCString(name))', HDF5 EXTERNAL storage); "
+                          + "refusing to read outside the named file", .unsupported)
+        }
+        if layout == H5D_CHUNKED {
+            var chunk = [hsize_t](repeating: 0, count: 32)
+            let chunkRank = H5Pget_chunk(plist.id, 32, &chunk)
+            guard chunkRank >= 0 else { throw failure("cannot read the chunk shape") }
+            var bytes = UInt64(max(1, H5Tget_size(fileType.id)))
+            for dim in chunk.prefix(Int(chunkRank)) {
+                let (product, overflow) = bytes.multipliedReportingOverflow(by: UInt64(dim))
+                bytes = overflow ? .max : product
+            }
+            if bytes > Dataset.chunkByteLimit {
+                throw failure("one chunk holds \(bytes) bytes (chunk shape \(chunk.prefix(Int(chunkRank)).map(Int.init))), "
+                              + "more than the \(Dataset.chunkByteLimit >> 20) MiB a chunk may take to decompress", .unsupported)
+            }
+        }
+        _ = Library.takeErrorStack()
     }
+
+    /// The largest chunk read: libhdf5 decompresses a whole chunk into memory (and caches it).
+    public static let chunkByteLimit: UInt64 = 256 << 20
 
     /// How the data is stored (contiguous, chunked with filters, compact).
     public var storage: StorageLayout { get throws { try storageInfo().layout } }
@@ -107,11 +151,14 @@ public final class Dataset: @unchecked Sendable {
     public var unavailableFilters: [Int] { get throws { try storageInfo().unavailableFilters } }
     /// Bytes actually stored in the file for the data (after compression; 0 when never written).
     public var storedBytes: UInt64 { get throws { try storageInfo().storedBytes } }
+    /// Bytes of the declared shape not backed by stored data (unwritten chunks: fill values).
+    public var unstoredBytes: UInt64 { get throws { try storageInfo().unstoredBytes } }
 
     /// Bytes the declared shape and type take in memory.
-    public var logicalBytes: UInt64 {
-        let size = Library.locked { UInt64(H5Tget_size(fileType.id)) }
-        let (product, overflow) = size.multipliedReportingOverflow(by: UInt64(count))
+    public var logicalBytes: UInt64 { Library.locked { logicalBytesLocked } }
+
+    private var logicalBytesLocked: UInt64 {
+        let (product, overflow) = UInt64(H5Tget_size(fileType.id)).multipliedReportingOverflow(by: UInt64(count))
         return overflow ? .max : product
     }
 
@@ -181,8 +228,31 @@ public final class Dataset: @unchecked Sendable {
         }
         let stored = UInt64(H5Dget_storage_size(handle.id))
         _ = Library.takeErrorStack()
-        return Storage(layout: layout, unavailableFilters: unavailable, storedBytes: stored, directOffset: offset,
-                       directLayouts: layouts)
+        var unstored: UInt64 = 0
+        switch layout {
+        case .contiguous(nil): unstored = count == 0 ? 0 : logicalBytesLocked
+        case .chunked:
+            var chunk = [hsize_t](repeating: 0, count: 32)
+            let rank = Int(H5Pget_chunk(plist.id, 32, &chunk))
+            var written: hsize_t = 0
+            let space = H5Dget_space(handle.id)
+            defer { if space >= 0 { _ = H5Sclose(space) } }
+            if rank == shape.count, count > 0, space >= 0, H5Dget_num_chunks(handle.id, space, &written) >= 0 {
+                var chunks: UInt64 = 1
+                for (dim, size) in zip(shape, chunk.prefix(rank)) where size > 0 {
+                    let (product, overflow) = chunks.multipliedReportingOverflow(by: (UInt64(dim) + size - 1) / size)
+                    chunks = overflow ? .max : product
+                }
+                let chunkBytes = logicalBytesLocked / max(1, UInt64(count)) * chunk.prefix(rank).reduce(1) { $0 &* $1 }
+                let missing = chunks > UInt64(written) ? chunks - UInt64(written) : 0
+                let (bytes, overflow) = missing.multipliedReportingOverflow(by: chunkBytes)
+                unstored = min(overflow ? .max : bytes, logicalBytesLocked)
+            }
+            _ = Library.takeErrorStack()
+        default: break
+        }
+        return Storage(layout: layout, unavailableFilters: unavailable, storedBytes: stored, unstoredBytes: unstored,
+                       directOffset: offset, directLayouts: layouts)
     }
 
     /// The attribute's value, or nil when there is none of that name.

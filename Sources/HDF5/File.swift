@@ -46,7 +46,9 @@ public final class File: @unchecked Sendable {
             defer { _ = H5Pclose(fapl) }
             // Every file goes through the byte-range driver (the whole file when no range is
             // given): it bounds what a damaged size field can make libhdf5 read (see wd_range_vfd.h).
-            let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? nil
+            // (The size of the file, not of a symbolic link naming it.)
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            let fileSize = (try? FileManager.default.attributesOfItem(atPath: resolved)[.size] as? UInt64) ?? nil
             if let range = byteRange ?? fileSize.map({ (offset: UInt64(0), length: $0) }) {
                 guard wd_range_set_fapl(fapl, haddr_t(range.offset), haddr_t(range.length)) >= 0 else {
                     throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "cannot set up the byte-range driver",

@@ -14,20 +14,32 @@ public struct Group: @unchecked Sendable {
         public let kind: ObjectKind
         /// Absolute path of the member.
         public let path: String
+        /// Where the object's header is in the file: the same object reached by two links (a hard
+        /// link, a soft link) has the same address. 0 for `.other`.
+        public let address: UInt64
     }
 
-    /// The members, in libhdf5's name order.
+    /// More links than this in one group are refused before they are listed: Keras writes one per
+    /// layer or variable, and listing a million takes minutes.
+    public static let memberLimit = 100_000
+
+    /// The members, in libhdf5's name order. Soft links are followed (to an object in this file);
+    /// an external link, a dangling soft link or a user-defined link is refused, never dropped.
     public func members() throws -> [Member] {
         try Library.locked(file.path, path) {
             var info = H5G_info_t()
             guard H5Gget_info(handle.id, &info) >= 0 else {
                 throw error("cannot list group members")
             }
+            guard info.nlinks <= UInt64(Group.memberLimit) else {
+                throw HDF5Error(.unsupported, file: file.path, object: path,
+                                message: "group has \(info.nlinks) links, more than the \(Group.memberLimit) read")
+            }
             var result: [Member] = []
             result.reserveCapacity(Int(info.nlinks))
             for index in 0..<info.nlinks {
                 let size = H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, wd_H5P_DEFAULT())
-                guard size >= 0 else { throw error("cannot read a member name") }
+                guard size >= 0, size < 1 << 16 else { throw error("cannot read a member name") }
                 var buffer = [CChar](repeating: 0, count: Int(size) + 1)
                 guard H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
                                          wd_H5P_DEFAULT()) >= 0 else {
@@ -35,28 +47,53 @@ public struct Group: @unchecked Sendable {
                 }
                 let name = decodeCString(buffer)
                 let childPath = path == "/" ? "/" + name : path + "/" + name
-                result.append(Member(name: name, kind: kindOfMember(name), path: childPath))
+                let (kind, address) = try kindOfMember(name, path: childPath)
+                result.append(Member(name: name, kind: kind, path: childPath, address: address))
             }
             return result
         }
     }
 
-    private func kindOfMember(_ name: String) -> ObjectKind {
+    private func kindOfMember(_ name: String, path childPath: String) throws -> (ObjectKind, UInt64) {
         var linkInfo = H5L_info_t()
-        guard H5Lget_info(handle.id, name, &linkInfo, wd_H5P_DEFAULT()) >= 0, linkInfo.type == H5L_TYPE_HARD else {
-            _ = Library.takeErrorStack()
-            return .other
+        guard H5Lget_info(handle.id, name, &linkInfo, wd_H5P_DEFAULT()) >= 0 else {
+            throw error("cannot read the link of member \(name)")
         }
-        // The object's type from its header, without opening it.
+        switch linkInfo.type {
+        case H5L_TYPE_HARD, H5L_TYPE_SOFT: break
+        case H5L_TYPE_EXTERNAL:
+            _ = Library.takeErrorStack()
+            throw HDF5Error(.unsupported, file: file.path, object: childPath,
+                            message: "external link to another file; refusing to read outside the named file")
+        default:
+            _ = Library.takeErrorStack()
+            throw HDF5Error(.unsupported, file: file.path, object: childPath, message: "user-defined link type; not read")
+        }
+        // The object's type from its header, without opening it (a soft link is followed, inside this file).
         var info = H5O_info_t()
         guard H5Oget_info_by_name2(handle.id, name, &info, UInt32(H5O_INFO_BASIC), file.linkAccess.id) >= 0 else {
-            _ = Library.takeErrorStack()
-            return .other
+            let stack = Library.takeErrorStack()
+            if linkInfo.type == H5L_TYPE_SOFT {
+                throw HDF5Error(.cannotRead, file: file.path, object: childPath,
+                                message: "soft link to an object that is not in the file (or a soft-link loop)", stack: stack)
+            }
+            throw HDF5Error(.cannotRead, file: file.path, object: childPath, message: "cannot read the object header", stack: stack)
         }
         switch info.type {
-        case H5O_TYPE_GROUP: return .group
-        case H5O_TYPE_DATASET: return .dataset
-        default: return .other
+        case H5O_TYPE_GROUP: return (.group, UInt64(info.addr))
+        case H5O_TYPE_DATASET: return (.dataset, UInt64(info.addr))
+        default: return (.other, UInt64(info.addr))
+        }
+    }
+
+    /// Where the group's own header is in the file (see `Member.address`).
+    public var address: UInt64 {
+        get throws {
+            try Library.locked(file.path, path) {
+                var info = H5O_info_t()
+                guard H5Oget_info2(handle.id, &info, UInt32(H5O_INFO_BASIC)) >= 0 else { throw error("cannot read the object header") }
+                return UInt64(info.addr)
+            }
         }
     }
 

@@ -30,12 +30,27 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
         self.stack = stack
     }
 
-    /// One line: file, object, what failed and libhdf5's innermost reason.
+    /// One line: file, object, what failed and the real cause.
     public var description: String {
         var text = file
         if let object { text += ": \(object)" }
         text += ": \(message)"
-        if let reason = stack.last { text += " (libhdf5: \(reason))" }
+        if let reason { text += " (\(reason))" }
         return text
+    }
+
+    /// The cause, from libhdf5's error stack: a damaged checksum or compressed stream named as
+    /// such, else libhdf5's innermost (most specific) entry. The outermost entry ("H5Dread():
+    /// can't read data (Dataset / Read failed)") says only which call failed.
+    public var reason: String? {
+        let known: [(String, String)] = [
+            ("fletcher32", "fletcher32 checksum mismatch: the stored data is corrupt"),
+            ("inflate()", "corrupt deflate data: the compressed chunk does not decompress"),
+            ("checksum", "metadata checksum mismatch: the file is damaged"),
+        ]
+        for (needle, cause) in known where stack.contains(where: { $0.lowercased().contains(needle) }) {
+            return cause
+        }
+        return stack.first.map { "libhdf5: \($0)" }
     }
 }

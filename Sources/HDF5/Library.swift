@@ -16,27 +16,42 @@ enum Library {
     nonisolated(unsafe) private static var depth = 0
 
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        depth += 1
-        if depth == 1 { wd_call_begin() }
-        defer {
-            depth -= 1
-            if depth == 0 { wd_call_end() }
-            lock.unlock()
-        }
-        wd_silence_this_thread()
+        enter()
+        defer { leave() }
         return try body()
     }
 
     /// The same, first recording which file and object the call reads, for the crash guard.
     static func locked<T>(_ file: String, _ object: String?, _ body: () throws -> T) rethrows -> T {
         try locked {
-            wd_set_crumb(file, object ?? "")
+            setCrumb(file, object ?? "")
             return try body()
         }
     }
 
-    /// libhdf5's current error stack as lines, outermost first; clears it.
+    // The crash guard's state (the clock, the breadcrumb) is static storage in wd_guard.h, one copy
+    // per object file that calls it. A release build compiles each source file to its own object
+    // and inlines `locked` into its callers, so every call into that state goes through these
+    // non-inlinable functions: one object file, one copy, the one the watchdog and the signal
+    // handler read. (Inlined, the watchdog never saw a call running and the crumb stayed empty.)
+    @inline(never) private static func enter() {
+        lock.lock()
+        depth += 1
+        if depth == 1 { wd_call_begin() }
+        wd_silence_this_thread()
+    }
+
+    @inline(never) private static func leave() {
+        depth -= 1
+        if depth == 0 { wd_call_end() }
+        lock.unlock()
+    }
+
+    @inline(never) private static func setCrumb(_ file: String, _ object: String) {
+        wd_set_crumb(file, object)
+    }
+
+    /// libhdf5's current error stack as lines, innermost (most specific) first; clears it.
     static func takeErrorStack() -> [String] {
         final class Lines { var items: [String] = [] }
         let lines = Lines()
@@ -69,19 +84,29 @@ enum Library {
 public enum CrashGuard {
     /// Installs the fatal-signal handlers and starts a watchdog that ends the process when one
     /// libhdf5 call runs longer than `callLimit` seconds.
-    public static func install(callLimit: Double) {
+    /// (Never inlined, like `Library.enter`: the handlers and the watchdog must use the guard
+    /// state of the object file that `Library.locked` writes.)
+    /// `reportFD` is where its one line goes (the tool's own stderr).
+    @inline(never) public static func install(callLimit: Double, reportFD: Int32 = 2) {
+        wd_set_report_fd(reportFD)
         _ = wd_install_crash_guard()
         let limit = Int64(callLimit * 1000)
         let watchdog = Thread {
             while true {
                 Thread.sleep(forTimeInterval: 0.2)
-                if wd_call_stalled(limit) != 0 {
-                    wd_die("libhdf5 did not finish reading this in \(Int(callLimit)) s (the file is damaged)")
-                }
+                check(limit: limit, seconds: Int(callLimit))
             }
         }
         watchdog.stackSize = 1 << 18
         watchdog.start()
+    }
+}
+
+extension CrashGuard {
+    @inline(never) static func check(limit: Int64, seconds: Int) {
+        if wd_call_stalled(limit) != 0 {
+            wd_die("libhdf5 did not finish reading this in \(seconds) s (the file is damaged)")
+        }
     }
 }
 

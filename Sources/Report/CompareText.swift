@@ -63,9 +63,10 @@ public enum CompareText {
             }
             return "\u{1B}[\(code)m\(text)\u{1B}[0m"
         }
-        var out = "base:  \(inputLine(report.base))\ntuned: \(inputLine(report.tuned))\n"
-        if let setup = report.baseSetup { out += "       base training: \(setup.summary)\n" }
-        if let setup = report.tunedSetup { out += "       tuned training: \(setup.summary)\n" }
+        let safe = Sanitize.terminal
+        var out = "base:  \(safe(inputLine(report.base)))\ntuned: \(safe(inputLine(report.tuned)))\n"
+        if let setup = report.baseSetup { out += "       base training: \(safe(setup.summary))\n" }
+        if let setup = report.tunedSetup { out += "       tuned training: \(safe(setup.summary))\n" }
         out += "\n"
         var columns: [(String, TextTable.Alignment)] = [("layer", .left), ("class", .left), ("match", .left), ("status", .left),
                                                         ("rel.change", .right), ("cosine", .right), ("max|Δ|", .right),
@@ -115,17 +116,17 @@ public enum CompareText {
         if report.layers.contains(where: { $0.metrics?.relativeTo == .rms }) {
             out += "* base ≈ 0: RMS of the change instead of the relative change\n"
         }
-        for note in report.notes { out += "note: \(Sentences.note(note))\n" }
-        for warning in report.warnings { out += paint("warning: \(Sentences.warning(warning))", .warn) + "\n" }
+        for note in report.notes { out += "note: \(safe(Sentences.note(note)))\n" }
+        for warning in report.warnings { out += paint("warning: \(safe(Sentences.warning(warning)))", .warn) + "\n" }
         for diagnosis in [report.baseDiagnosis, report.diagnosis].compactMap({ $0 }) {
-            out += paint(Sentences.diagnosis(diagnosis), .fail) + "\n"
+            out += paint(safe(Sentences.diagnosis(diagnosis)), .fail) + "\n"
         }
         out += "coverage: \(Sentences.coverage(report.summary.coverage))\n"
-        out += paint(riskLine(report.forgetting), riskStatus(report.forgetting.risk)) + "\n"
-        if let reference = report.reference { out += Sentences.reference(reference) + "\n" }
-        out += "\n" + paint(summaryLine(report), report.summary.passed ? .ok : .fail) + "\n"
+        out += paint(safe(riskLine(report.forgetting)), riskStatus(report.forgetting.risk)) + "\n"
+        if let reference = report.reference { out += safe(Sentences.reference(reference)) + "\n" }
+        out += "\n" + paint(safe(summaryLine(report)), report.summary.passed ? .ok : .fail) + "\n"
         let failures = report.summary.failures
-        for failure in failures.prefix(20) { out += "  \(Sentences.gateReason(failure))\n" }
+        for failure in failures.prefix(20) { out += "  \(safe(Sentences.gateReason(failure)))\n" }
         if failures.count > 20 { out += "  … and \(failures.count - 20) more\n" }
         return out
     }
@@ -212,9 +213,7 @@ public enum CompareText {
     public static let markdownBudget = 50_000
 
     public static func markdown(_ report: DriftReport) -> String {
-        func cell(_ text: String) -> String {
-            text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
-        }
+        func cell(_ text: String) -> String { Sanitize.markdown(text) }
         let passed = report.summary.passed
         let icon = passed ? (report.forgetting.risk == .high ? "⚠️" : "✅") : "❌"
         var out = "## \(icon) WeightDrift: \(Sentences.verdict(report).lowercased())\n\n"
@@ -226,7 +225,7 @@ public enum CompareText {
         }
         out += "| | path | format | Keras | optimizer step |\n|---|---|---|---|---|\n"
         for (label, input) in [("base", report.base), ("tuned", report.tuned)] {
-            out += "| \(label) | `\(cell(input.path))` | \(input.format.rawValue) | \(cell(input.kerasVersion ?? "—")) | "
+            out += "| \(label) | \(cell(input.path)) | \(input.format.rawValue) | \(cell(input.kerasVersion ?? "—")) | "
                 + "\(input.optimizer?.iterations.map(String.init) ?? "—") |\n"
         }
         for (label, setup) in [("base", report.baseSetup), ("tuned", report.tunedSetup)] {
@@ -426,12 +425,7 @@ public enum CompareText {
     /// `::error` for every gate reason (the 10 worst failing layers, then coverage and risk),
     /// `::warning` for the 10 worst warnings, then the summary.
     public static func github(_ report: DriftReport) -> String {
-        func escape(_ text: String, property: Bool = false) -> String {
-            var out = text.replacingOccurrences(of: "%", with: "%25")
-                .replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
-            if property { out = out.replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C") }
-            return out
-        }
+        func escape(_ text: String, property: Bool = false) -> String { Sanitize.github(text, property: property) }
         func change(_ name: String) -> Double {
             report.layers.first { $0.name == name }?.metrics?.relativeChange ?? .infinity
         }

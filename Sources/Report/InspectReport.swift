@@ -54,10 +54,11 @@ public enum InspectReport {
     }
 
     public static func table(_ checkpoint: Checkpoint) -> String {
-        var out = "\(checkpoint.path)\n"
+        let safe = Sanitize.terminal
+        var out = "\(safe(checkpoint.path))\n"
         out += "format: \(checkpoint.format.rawValue)"
-        out += "   keras: \(checkpoint.kerasVersion ?? "not stored")"
-        if let backend = checkpoint.backend { out += "   backend: \(backend)" }
+        out += "   keras: \(safe(checkpoint.kerasVersion ?? "not stored"))"
+        if let backend = checkpoint.backend { out += "   backend: \(safe(backend))" }
         out += "   layer order: \(checkpoint.layerOrder == "model" ? "model" : "by path (not stored in this format)")\n\n"
         var table = TextTable([("layer", .left), ("class", .left), ("weight", .left), ("shape", .left),
                                ("dtype", .left), ("params", .right)])
@@ -90,7 +91,7 @@ public enum InspectReport {
             + (withoutWeights > 0 ? " (and \(withoutWeights) without)" : "")
             + ", \(weightCount) weights, \(grouped(checkpoint.totalParameters)) parameters\n"
         if let optimizer = checkpoint.optimizer {
-            var line = "optimizer: \(optimizer.className ?? optimizer.name ?? "unknown")"
+            var line = "optimizer: \(safe(optimizer.className ?? optimizer.name ?? "unknown"))"
             if let iterations = optimizer.iterations { line += ", \(grouped(Int(iterations))) iterations" }
             if optimizer.variableCount == 0 {
                 line += " (config only: no optimizer state stored)"
@@ -102,11 +103,11 @@ public enum InspectReport {
                 line += ")"
             }
             out += line + "\n"
-            if let setup = TrainingSetup(optimizer) { out += "training: \(setup.summary)\n" }
+            if let setup = TrainingSetup(optimizer) { out += "training: \(safe(setup.summary))\n" }
         } else {
             out += "optimizer: none stored\n"
         }
-        for note in checkpoint.notes { out += "note: \(note)\n" }
+        for note in checkpoint.notes { out += "note: \(safe(note))\n" }
         return out
     }
 }
@@ -155,7 +156,8 @@ public enum HealthReport {
     }
 
     public static func table(_ checkpoint: Checkpoint, _ health: [LayerHealth]) -> String {
-        var out = "\(checkpoint.path)\nformat: \(checkpoint.format.rawValue)   keras: \(checkpoint.kerasVersion ?? "not stored")\n\n"
+        var out = "\(Sanitize.terminal(checkpoint.path))\nformat: \(checkpoint.format.rawValue)   "
+            + "keras: \(Sanitize.terminal(checkpoint.kerasVersion ?? "not stored"))\n\n"
         var table = TextTable([("layer", .left), ("weight", .left), ("shape", .left), ("dtype", .left), ("norm", .right),
                                ("min", .right), ("max", .right), ("mean", .right), ("NaN", .right), ("Inf", .right)])
         for layerHealth in health {
@@ -167,7 +169,7 @@ public enum HealthReport {
         }
         out += table.render()
         if let diagnosis = diagnosis(checkpoint, health) {
-            out += "\nFAIL: \(diagnosis)\n"
+            out += "\nFAIL: \(Sanitize.terminal(diagnosis))\n"
         } else {
             out += "\nPASS: all \(grouped(checkpoint.totalParameters)) values finite\n"
         }

@@ -5,10 +5,11 @@ struct TextTable {
     var rows: [[String]] = []
 
     init(_ columns: [(String, Alignment)]) {
-        self.columns = columns.map { (title: $0.0, alignment: $0.1) }
+        self.columns = columns.map { (title: Sanitize.terminal($0.0), alignment: $0.1) }
     }
 
-    mutating func add(_ row: [String]) { rows.append(row) }
+    /// Cells come from the files (names): escaped here for the terminal, once for every table.
+    mutating func add(_ row: [String]) { rows.append(row.map(Sanitize.terminal)) }
 
     /// The widest line these columns and rows render to.
     static func width(_ columns: [(String, Alignment)], _ rows: [[String]]) -> Int {

@@ -32,9 +32,10 @@ public enum TrainingReport {
     public static func defaultSteps(_ rate: LearningRate, savedStep: Int64?) -> [Int] {
         var horizon = Double(savedStep ?? 0)
         for (key, value) in rate.parameters where key.hasSuffix("Steps") || key.hasPrefix("boundary") {
-            horizon = max(horizon, value * 2)
+            if value.isFinite { horizon = max(horizon, value * 2) }
         }
         if horizon <= 0 { horizon = 1000 }
+        horizon = min(horizon, 4e18)  // steps are Ints: a stored 1e19 or Int64.max must not trap
         var steps = Set((0...8).map { Int((horizon * Double($0) / 8).rounded()) })
         if let savedStep { steps.insert(Int(savedStep)) }
         return steps.sorted()
@@ -54,7 +55,7 @@ public enum TrainingReport {
 
     public static func scheduleTable(_ rate: LearningRate, steps: [Int], source: String, savedStep: Int64?,
                                      chart: Bool) -> String {
-        let out = "\(source)\n\(rate.kind)(\(rate.parameterText))\n\n"
+        let out = "\(Sanitize.terminal(source))\n\(Sanitize.terminal(rate.kind))(\(rate.parameterText))\n\n"
         var table = TextTable([("step", .right), ("learning rate", .right), ("", .left)])
         let values = steps.map { rate.value(at: Double($0)) }
         let top = values.filter(\.isFinite).max() ?? 0
@@ -110,7 +111,7 @@ public enum TrainingReport {
         if analysis.findings.isEmpty {
             out += "no overfitting or divergence found\n"
         } else {
-            for finding in analysis.findings { out += "- \(finding)\n" }
+            for finding in analysis.findings { out += "- \(Sanitize.terminal(finding))\n" }
         }
         return out
     }

@@ -66,8 +66,8 @@ public struct Trend: Sendable {
     }
 
     public func table() -> String {
-        var out = "base: \(base)\n"
-        for (index, report) in reports.enumerated() { out += "  [\(index + 1)] \(report.tuned.path)\n" }
+        var out = "base: \(Sanitize.terminal(base))\n"
+        for (index, report) in reports.enumerated() { out += "  [\(index + 1)] \(Sanitize.terminal(report.tuned.path))\n" }
         out += "\nrelative change per layer:\n"
         var columns: [(String, TextTable.Alignment)] = [("layer", .left)]
         columns += reports.indices.map { ("[\($0 + 1)]", .right) }
@@ -78,7 +78,7 @@ public struct Trend: Sendable {
         table.add(["verdict"] + reports.map { $0.summary.passed ? "pass" : "FAIL" })
         table.add(["risk"] + reports.map { $0.forgetting.risk.rawValue })
         out += table.render()
-        return out + "\n" + conclusion + "\n"
+        return out + "\n" + Sanitize.terminal(conclusion) + "\n"
     }
 
     /// A self-contained page with a line chart per layer across the series (log scale).

@@ -112,12 +112,12 @@ struct Compare: ParsableCommand {
             if stdoutFormat == nil || stdoutFormat == .table || stdoutFormat == .markdown {
                 FileHandle.standardOutput.write(Data(annotations.utf8))
             } else {
-                FileHandle.standardError.write(Data(annotations.utf8))
+                Console.stream.write(Data(annotations.utf8))
             }
         }
         if let summary = out.stepSummary { try Console.append(CompareText.markdown(report) + "\n", to: summary) }
         if stdoutFormat != .table {
-            FileHandle.standardError.write(Data((CompareText.summaryLine(report) + "\n").utf8))
+            Console.stream.write(Data((Sanitize.terminal(CompareText.summaryLine(report)) + "\n").utf8))
         }
         if !report.summary.passed { throw ExitCode(1) }
     }

@@ -4,7 +4,7 @@ import Foundation
 /// CI log or a pipe gets nothing.
 final class Progress: @unchecked Sendable {
     private let what: String
-    private let enabled = isatty(2) == 1
+    private let enabled = isatty(Console.fd) == 1
     private let start = Date()
     private let lock = NSLock()
     private var lastShown = Date.distantPast
@@ -21,14 +21,14 @@ final class Progress: @unchecked Sendable {
         lastShown = now
         shown = true
         let percent = Int(Double(done) / Double(total) * 100)
-        FileHandle.standardError.write(Data("\rweightdrift: \(what) … \(percent)% of \(total) values".utf8))
+        Console.stream.write(Data("\rweightdrift: \(what) … \(percent)% of \(total) values".utf8))
     }
 
     /// Clears the progress line, if one was shown.
     func finish() {
         lock.lock()
         defer { lock.unlock() }
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if shown { Console.stream.write(Data("\r\u{1B}[K".utf8)) }
         shown = false
     }
 }

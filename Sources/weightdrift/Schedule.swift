@@ -111,10 +111,9 @@ struct History: ParsableCommand {
     func run() throws {
         try Console.checkOutput(output, inputs: [path])
         guard FileManager.default.fileExists(atPath: path) else { throw CLIError(message: "\(path): no such file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError(message: "\(path): cannot read") }
         let history: TrainingHistory
         do {
-            history = try TrainingHistory(path: path, text: String(decoding: data, as: UTF8.self))
+            history = try TrainingHistory(path: path)
         } catch let error as HistoryError {
             throw CLIError(message: error.description)
         }

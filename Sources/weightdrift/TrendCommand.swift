@@ -67,11 +67,11 @@ struct TrendCommand: ParsableCommand {
         if out.gitHubActions, !artefacts.contains(where: { $0.format == "github" && $0.path == nil }) {
             let annotations = trend.github()
             let handle = stdoutFormat == nil || stdoutFormat == .table || stdoutFormat == .markdown
-                ? FileHandle.standardOutput : FileHandle.standardError
+                ? FileHandle.standardOutput : Console.stream
             handle.write(Data(annotations.utf8))
         }
         if let summary = out.stepSummary { try Console.append(trend.markdown() + "\n", to: summary) }
-        if stdoutFormat != .table { FileHandle.standardError.write(Data((trend.conclusion + "\n").utf8)) }
+        if stdoutFormat != .table { Console.stream.write(Data((Sanitize.terminal(trend.conclusion) + "\n").utf8)) }
         if trend.firstBreach != nil { throw ExitCode(1) }
     }
 }

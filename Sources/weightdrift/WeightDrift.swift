@@ -32,7 +32,22 @@ enum Console {
     /// One line, whatever the message holds: a name inside a damaged file may contain newlines
     /// or control characters, which are shown escaped.
     static func error(_ line: String) {
-        FileHandle.standardError.write(Data("weightdrift: error: \(oneLine(line))\n".utf8))
+        stream.write(Data("weightdrift: error: \(oneLine(line))\n".utf8))
+    }
+
+    /// The tool's stderr (see `takeStderr`).
+    nonisolated(unsafe) static var fd: Int32 = 2
+    static var stream: FileHandle { FileHandle(fileDescriptor: fd, closeOnDealloc: false) }
+
+    /// Keeps a duplicate of fd 2 for the tool's own lines and points fd 2 at /dev/null.
+    static func takeStderr() {
+        let copy = dup(2)
+        let null = open("/dev/null", O_WRONLY)
+        guard copy >= 0, null >= 0 else { return }
+        _ = fcntl(copy, F_SETFD, FD_CLOEXEC)
+        _ = dup2(null, 2)
+        _ = close(null)
+        fd = copy
     }
 
     static func oneLine(_ text: String) -> String {
@@ -50,7 +65,7 @@ enum Console {
     }
 
     static func warning(_ line: String) {
-        FileHandle.standardError.write(Data("weightdrift: warning: \(oneLine(line))\n".utf8))
+        stream.write(Data("weightdrift: warning: \(oneLine(line))\n".utf8))
     }
 
     /// Refuses an output path that would overwrite an input, or whose folder does not exist,

@@ -11,9 +11,15 @@ import Foundation
 // file is reported as bad input instead of exhausting the machine's memory.
 limitAddressSpace()
 
+// Only the tool's own lines reach stderr: it writes to a duplicate of fd 2 and points fd 2 at
+// /dev/null, so glibc's message when libhdf5 has corrupted the heap ("free(): invalid size"),
+// or anything libhdf5 would print, cannot add a second line before the guard's one.
+Console.takeStderr()
+
 // libhdf5 1.10 can crash or loop on a damaged file (tools/fuzz found such inputs): report the file
 // and object being read, exit 2, instead of dying by a signal or hanging.
-installReaderCrashGuard(callLimitSeconds: ProcessInfo.processInfo.environment["WEIGHTDRIFT_HDF5_CALL_LIMIT_S"].flatMap { Double($0) } ?? 3)
+installReaderCrashGuard(callLimitSeconds: ProcessInfo.processInfo.environment["WEIGHTDRIFT_HDF5_CALL_LIMIT_S"].flatMap { Double($0) } ?? 3,
+                        reportFD: Console.fd)
 
 do {
     var command = try WeightDrift.parseAsRoot()
@@ -36,7 +42,7 @@ do {
         WeightDrift.exit(withError: error)  // --help, --version
     }
     Console.error(WeightDrift.message(for: error))
-    FileHandle.standardError.write(Data("Usage: \(WeightDrift.usageString(for: error))\n".utf8))
+    Console.stream.write(Data("Usage: \(WeightDrift.usageString(for: error))\n".utf8))
     finish(2)
 }
 
