@@ -154,11 +154,11 @@ public struct Trend: Sendable {
     /// Markdown: the conclusion, one row per checkpoint (verdict, risk, worst layer, first reason),
     /// and the per-layer series folded into <details>.
     public func markdown() -> String {
-        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        func cell(_ text: String) -> String { Sanitize.markdown(text) }
         var out = "## \(firstBreach == nil ? "✅" : "❌") WeightDrift trend: \(firstBreach == nil ? "pass" : "fail")\n\n"
         out += "\(cell(conclusion))\n\n| # | checkpoint | verdict | forgetting risk | worst layer | why |\n|---:|---|---|---|---|---|\n"
         for (index, report) in reports.enumerated() {
-            out += "| \(index + 1) | `\(cell(report.tuned.path))` | \(report.summary.passed ? "pass" : "**fail**") | "
+            out += "| \(index + 1) | \(cell(report.tuned.path)) | \(report.summary.passed ? "pass" : "**fail**") | "
                 + "\(report.forgetting.risk.rawValue) | \(cell(report.summary.worstLayer ?? "—")) | "
                 + "\(cell(report.summary.failures.first.map(Sentences.gateReason) ?? "")) |\n"
         }
@@ -193,10 +193,10 @@ public struct Trend: Sendable {
 
     /// GitHub annotations: the first breach's reasons as errors, the conclusion last.
     public func github() -> String {
-        guard let breach = firstBreach else { return "::notice title=weightdrift trend::\(conclusion)\n" }
+        guard let breach = firstBreach else { return "::notice title=weightdrift trend::\(Sanitize.github(conclusion))\n" }
         let annotations = CompareText.github(reports[breach]).split(separator: "\n").filter { $0.hasPrefix("::error") }
         return annotations.map { $0 + "\n" }.joined()
-            + "::error file=\(reports[breach].tuned.path),title=weightdrift trend::\(conclusion.replacingOccurrences(of: "%", with: "%25"))\n"
+            + "::error file=\(Sanitize.github(reports[breach].tuned.path, property: true)),title=weightdrift trend::\(Sanitize.github(conclusion))\n"
     }
 
     /// GitLab Code Quality issues of the first breaching checkpoint (none when the series passes).
