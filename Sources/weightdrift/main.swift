@@ -55,15 +55,23 @@ func finish(_ code: Int32) -> Never {
 }
 
 func limitAddressSpace() {
-    let megabytes = ProcessInfo.processInfo.environment["WEIGHTDRIFT_MAX_ADDRESS_SPACE_MB"].flatMap { UInt64($0) } ?? 2048
-    guard megabytes > 0 else { return }
-    // (A local, not a global: globals in main.swift are set only when the top-level code reaches them.)
-    let resource = __rlimit_resource_t(RLIMIT_AS.rawValue)
-    var limit = rlimit()
-    guard getrlimit(resource, &limit) == 0 else { return }
-    let wanted = rlim_t(megabytes) << 20
-    if limit.rlim_cur > wanted {  // RLIM_INFINITY is the largest value
-        limit.rlim_cur = min(wanted, limit.rlim_max)
-        _ = setrlimit(resource, &limit)
+    let environment = ProcessInfo.processInfo.environment
+    // (Locals, not globals: globals in main.swift are set only when the top-level code reaches them.)
+    func cap(_ resource: __rlimit_resource_t, megabytes: UInt64) {
+        guard megabytes > 0 else { return }
+        var limit = rlimit()
+        guard getrlimit(resource, &limit) == 0 else { return }
+        let wanted = rlim_t(megabytes) << 20
+        if limit.rlim_cur > wanted {  // RLIM_INFINITY is the largest value
+            limit.rlim_cur = min(wanted, limit.rlim_max)
+            _ = setrlimit(resource, &limit)
+        }
     }
+    cap(__rlimit_resource_t(RLIMIT_AS.rawValue),
+        megabytes: environment["WEIGHTDRIFT_MAX_ADDRESS_SPACE_MB"].flatMap { UInt64($0) } ?? 2048)
+    // Memory actually written to (heap, anonymous mappings; not reserved address space, code or
+    // the page cache): 448 MiB keeps the whole process under 512 MiB even when a damaged length
+    // makes libhdf5 allocate and fill a buffer, while a streamed compare needs some 40 MiB.
+    cap(__rlimit_resource_t(RLIMIT_DATA.rawValue),
+        megabytes: environment["WEIGHTDRIFT_MAX_DATA_MB"].flatMap { UInt64($0) } ?? 448)
 }
