@@ -61,7 +61,7 @@ public final class File: @unchecked Sendable {
                                 stack: Library.takeErrorStack())
             }
             let length = byteRange?.length ?? fileSize ?? 0
-            return File(path: shownPath, openedPath: path, handle: Handle(id, .file), image: (byteRange?.offset ?? 0, length ?? 0))
+            return File(path: shownPath, openedPath: path, handle: Handle(id, .file), image: (byteRange?.offset ?? 0, length))
         }
     }
 
