@@ -182,7 +182,7 @@ def main():
               f"load average at report time {os.getloadavg()[0]:.2f}, CPU pressure (PSI some, 5 min) {pressure}: "
               "other work on the machine makes every wall time slower",
               f"- hyperfine `--warmup 1 --runs {args.runs}`, page cache warm; medians. GB/s = bytes of both files / time. "
-              "CPU s = user + system (mean; weightdrift uses every core and hashes both inputs on two more threads). "
+              "CPU s = user + system (mean; weightdrift uses every core; it hashes the inputs on two more threads only with --hash). "
               "× probe = time / the probe's time on the same files; ÷ weightdrift = time / weightdrift's time on the same files "
               "(for the peer: how many times faster weightdrift is). The probe's peak RSS counts the mapped page cache.",
               ""]
