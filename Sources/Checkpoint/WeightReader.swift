@@ -9,7 +9,6 @@ public struct WeightReader {
     private var plan: Dataset.Slices
     private var floats: [Float] = []
     private var halves: [UInt16] = []
-    private var lastSelection: Dataset.Selection?
 
     init(weight: Weight, dataset: Dataset, sliceElements: Int, checkpointPath: String) throws {
         self.weight = weight
@@ -41,19 +40,26 @@ public struct WeightReader {
     public mutating func next(into values: inout [Double]) throws -> Bool {
         guard let selection = plan.next() else { return false }
         try read(selection, into: &values)
-        lastSelection = selection
         return true
     }
 
-    /// The stored bits of the slice the last `next(into: [Double])` read, for 8-byte types (64-bit
-    /// integers, whose values above 2^53 are not exact as Double).
-    public mutating func lastSliceBits(into bits: inout [UInt64]) throws {
-        guard let lastSelection else { bits.removeAll(); return }
+    /// For 64-bit integer weights (values above 2^53 are not exact as Double): reads the next
+    /// slice once, as stored bits, and widens them to `values`; false when done.
+    public mutating func next(into values: inout [Double], bits: inout [UInt64]) throws -> Bool {
+        precondition(weight.dtype.isWideInteger, "next(into:bits:) is for int64 and uint64 weights")
+        guard let selection = plan.next() else { return false }
         do {
-            try dataset.readRaw64(lastSelection, into: &bits)
+            try dataset.readRaw64(selection, into: &bits)
         } catch let error as HDF5Error {
             throw CheckpointError(error)
         }
+        values.removeAll(keepingCapacity: true)
+        if weight.dtype == .int64 {
+            values.append(contentsOf: bits.lazy.map { Double(Int64(bitPattern: $0)) })
+        } else {
+            values.append(contentsOf: bits.lazy.map { Double($0) })
+        }
+        return true
     }
 
     /// Every float16 bit pattern widened to float32 (256 KiB, built once): a table lookup per

@@ -212,15 +212,19 @@ public enum DriftEngine {
         }
         // 64-bit integers above 2^53 do not survive the trip to Double: their changes are counted
         // from the stored bits.
-        let exactBits = pair.0.dtype.isWideInteger && pair.1.dtype.isWideInteger
+        if pair.0.dtype.isWideInteger && pair.1.dtype.isWideInteger {
+            // Each slice is read once, as bits, and widened in Swift.
+            while try baseReader.next(into: &buffers.base, bits: &buffers.baseBits) {
+                guard try tunedReader.next(into: &buffers.tuned, bits: &buffers.tunedBits),
+                      buffers.tuned.count == buffers.base.count else { throw short() }
+                sums.accumulate(base: buffers.base, tuned: buffers.tuned)
+                sums.recountChanged(lastSlice: (buffers.base, buffers.tuned), bits: (buffers.baseBits, buffers.tunedBits))
+            }
+            return sums
+        }
         while try baseReader.next(into: &buffers.base) {
             guard try tunedReader.next(into: &buffers.tuned), buffers.tuned.count == buffers.base.count else { throw short() }
             sums.accumulate(base: buffers.base, tuned: buffers.tuned)
-            if exactBits {
-                try baseReader.lastSliceBits(into: &buffers.baseBits)
-                try tunedReader.lastSliceBits(into: &buffers.tunedBits)
-                sums.recountChanged(lastSlice: (buffers.base, buffers.tuned), bits: (buffers.baseBits, buffers.tunedBits))
-            }
         }
         return sums
     }

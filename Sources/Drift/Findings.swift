@@ -1,4 +1,4 @@
-public import Checkpoint
+import Checkpoint
 
 /// Which file of a comparison.
 public enum Side: String, Sendable, Equatable {

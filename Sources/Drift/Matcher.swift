@@ -139,13 +139,6 @@ public enum Matcher {
         return pairs
     }
 
-    /// Pairs the layers of two checkpoints. The result holds every layer of both files exactly
-    /// once, in the tuned checkpoint's model order with base-only layers placed after the layer
-    /// that precedes them in the base.
-    public static func match(base: [Layer], tuned: [Layer], mode: MatchMode) -> [LayerMatch] {
-        rowsInOrder(namePairs(base: base, tuned: tuned, mode: mode), base: base, tuned: tuned)
-    }
-
     /// base index → (tuned index, rule): names, then normalised names, then model order by shape,
     /// then same-name layers of different shapes (reshaped).
     static func namePairs(base: [Layer], tuned: [Layer], mode: MatchMode) -> [Int: (Int, MatchRule)] {

@@ -360,7 +360,7 @@ public final class Dataset: @unchecked Sendable {
         try read(selection, into: &buffer, memoryType: { H5Tcopy(fileType.id) }, ownsMemoryType: true, layout: .raw16)
     }
 
-    /// The raw 64-bit words of an 8-byte type, as stored (no conversion): for comparing stored bits.
+    /// The raw 64-bit words of an 8-byte type (little-endian, no other conversion): for comparing stored bits.
     public func readRaw64(_ selection: Selection, into buffer: inout [UInt64]) throws {
         let size = Library.locked { H5Tget_size(fileType.id) }
         guard size == 8 else {
@@ -411,7 +411,7 @@ public final class Dataset: @unchecked Sendable {
             let typeID = memoryType()
             guard typeID >= 0 else { throw failure("cannot make memory type") }
             defer { if ownsMemoryType { _ = H5Tclose(typeID) } }
-            if ownsMemoryType, H5Tget_class(typeID) == H5T_FLOAT, H5Tset_order(typeID, H5T_ORDER_LE) < 0 {
+            if ownsMemoryType, [H5T_FLOAT, H5T_INTEGER].contains(H5Tget_class(typeID)), H5Tset_order(typeID, H5T_ORDER_LE) < 0 {
                 throw failure("cannot set byte order")
             }
             if shape.isEmpty {

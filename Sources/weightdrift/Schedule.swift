@@ -45,7 +45,7 @@ struct Schedule: ParsableCommand {
     }
 
     func run() throws {
-        try Console.checkOutput(output, inputs: [path, config].compactMap { $0 })
+        try Console.checkOutput(output, inputs: path.map { [$0] } ?? [])  // --config is JSON text, not a file
         let rate: LearningRate
         let source: String
         var savedStep: Int64?
