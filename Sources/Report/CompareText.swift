@@ -330,23 +330,23 @@ public enum CompareText {
         let time = String(format: "%.3f", report.seconds)
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         out += "<testsuites name=\"weightdrift\" tests=\"\(cases.count)\" failures=\"\(failures)\" time=\"\(time)\">\n"
-        out += "  <testsuite name=\"\(xml(report.tuned.path))\" tests=\"\(cases.count)\" failures=\"\(failures)\" "
+        out += "  <testsuite name=\"\(Sanitize.xml(report.tuned.path))\" tests=\"\(cases.count)\" failures=\"\(failures)\" "
             + "errors=\"0\" skipped=\"\(skipped)\" time=\"\(time)\">\n"
         out += "    <properties>\n"
-        out += "      <property name=\"base\" value=\"\(xml(report.base.path))\"/>\n"
-        out += "      <property name=\"tuned\" value=\"\(xml(report.tuned.path))\"/>\n"
+        out += "      <property name=\"base\" value=\"\(Sanitize.xml(report.base.path))\"/>\n"
+        out += "      <property name=\"tuned\" value=\"\(Sanitize.xml(report.tuned.path))\"/>\n"
         out += "      <property name=\"verdict\" value=\"\(report.summary.passed ? "pass" : "fail")\"/>\n"
         out += "      <property name=\"coverage\" value=\"\(report.summary.coverage.fraction.map { String($0) } ?? "")\"/>\n"
         out += "      <property name=\"forgettingRisk\" value=\"\(report.forgetting.risk.rawValue)\"/>\n"
         out += "    </properties>\n"
         for item in cases {
-            out += "    <testcase classname=\"\(item.classname)\" name=\"\(xml(item.name))\" time=\"\(String(format: "%.3f", item.seconds))\">"
+            out += "    <testcase classname=\"\(item.classname)\" name=\"\(Sanitize.xml(item.name))\" time=\"\(String(format: "%.3f", item.seconds))\">"
             if let failure = item.failure {
-                out += "\n      <failure message=\"\(xml(failure.message))\" type=\"\(failure.type)\">\(xml(item.detail))</failure>\n    "
+                out += "\n      <failure message=\"\(Sanitize.xml(failure.message))\" type=\"\(failure.type)\">\(Sanitize.xml(item.detail))</failure>\n    "
             } else if let skipped = item.skipped {
-                out += "\n      <skipped message=\"\(xml(skipped))\"/>\n    "
+                out += "\n      <skipped message=\"\(Sanitize.xml(skipped))\"/>\n    "
             } else {
-                out += "\n      <system-out>\(xml(item.detail))</system-out>\n    "
+                out += "\n      <system-out>\(Sanitize.xml(item.detail))</system-out>\n    "
             }
             out += "</testcase>\n"
         }
@@ -367,22 +367,6 @@ public enum CompareText {
         return parts.joined(separator: ", ")
     }
 
-    static func xml(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n": out += "&#10;"
-            case let c where c.value < 0x20 && c != "\t": out += "?"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 
     // MARK: GitLab Code Quality
 

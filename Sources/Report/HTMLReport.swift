@@ -324,7 +324,7 @@ public enum HTMLReport {
         }
     }
 
-    public static func escape(_ text: String) -> String { CompareText.xml(text) }
+    public static func escape(_ text: String) -> String { Sanitize.xml(text) }
 
     public static let style = """
     body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 16px 32px; color: #222; }

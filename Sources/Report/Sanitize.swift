@@ -73,6 +73,26 @@ public enum Sanitize {
         return out
     }
 
+    /// For XML and XHTML text and attribute values (JUnit, the HTML report): the five markup
+    /// characters as entities, newlines as `&#10;`, other control characters (not allowed in XML
+    /// 1.0) as `?`.
+    public static func xml(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n": out += "&#10;"
+            case let c where c.value < 0x20 && c != "\t": out += "?"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0..<0x20, 0x7F..<0xA0: true
