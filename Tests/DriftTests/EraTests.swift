@@ -26,9 +26,12 @@ import Testing
         name.split(separator: "/").last.map(String.init) ?? ""
     }
 
-    @Test func everyEraIsCovered() {
-        #expect(Self.checkpoints.count >= 9)
-        #expect(Self.notCheckpoints.count >= 7)
+    /// truth.json describes every file in samples/era, each as a checkpoint or as an error.
+    @Test func everyEraIsCovered() throws {
+        #expect(!Self.checkpoints.isEmpty && !Self.notCheckpoints.isEmpty)
+        #expect(Set(Self.checkpoints).isDisjoint(with: Self.notCheckpoints))
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: Samples.path("era")).filter { $0 != "truth.json" }
+        #expect((Self.checkpoints + Self.notCheckpoints).sorted() == onDisk.sorted())
     }
 
     @Test(arguments: checkpoints)
