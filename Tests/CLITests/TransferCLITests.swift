@@ -4,10 +4,11 @@ import Testing
 
 /// `calibrate` and `compare --reference` end to end on the real fine-tunes in samples/transfer.
 @Suite struct TransferCLITests {
-    static var manifest: [[String: Any]] {
-        let url = Samples.directory.appendingPathComponent("transfer/manifest.json")
-        guard let data = try? Data(contentsOf: url), let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
-        return doc["runs"] as? [[String: Any]] ?? []
+    /// The runs of samples/transfer/manifest.json; throws when it is missing or has none.
+    static func manifestRuns() throws -> [[String: Any]] {
+        let data = try Data(contentsOf: Samples.directory.appendingPathComponent("transfer/manifest.json"))
+        let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return try #require(doc["runs"] as? [[String: Any]], "samples/transfer/manifest.json has no runs")
     }
 
     static func json(_ text: String) throws -> [String: Any] {
@@ -31,7 +32,7 @@ import Testing
         let cuts = try #require(asJSON["forgetting"] as? [String: Double])
         #expect(asJSON["highCalledLow"] as? Int == 0)
 
-        let others = Self.manifest.filter { $0["family"] as? String == "mlp" }.dropFirst(3)
+        let others = try Self.manifestRuns().filter { $0["family"] as? String == "mlp" }.dropFirst(3)
         #expect(others.count >= 3)
         var right = 0
         for run in others {

@@ -111,7 +111,8 @@ import Testing
         let head = try #require(f.detectedHead)
         let familyHead = try #require(try Samples.json("samples/transfer/manifest.json")["families"]?["gru"]?["head"]?.string)
         #expect(head.name == familyHead)
-        guard case .detected(let cosine, let change, _) = head.reason else { Issue.record("not detected"); return }
+        let detected: (cosine: Double, change: Double)? = if case .detected(let c, let r, _) = head.reason { (c, r) } else { nil }
+        let (cosine, change) = try #require(detected, "\(head.name) left out as \(head.reason), not detected")
         #expect(cosine < ForgettingAssessment.detectedHeadCosine && change > 0.5)
         #expect(f.score == 0 && f.risk == .low)
         #expect(frozen.forgetting < ForgettingCalibration.mediumLoss)
