@@ -161,13 +161,8 @@ import Testing
 
 /// `trend` writes every format `compare` does; `schedule` and `history` write to `--output`.
 @Suite struct TrendAndTrainingOutputTests {
-    static var series: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: Samples.path("k3/series"))) ?? []).filter { $0.hasSuffix(".weights.h5") }.sorted()
-            .map { "samples/k3/series/\($0)" }
-    }
-
     @Test func trendWritesEveryFormatFromOneRun() throws {
-        let series = Self.series
+        let series = Samples.manifest.series.checkpoints.map { "samples/\($0)" }
         try #require(series.count >= 3)
         let folder = try Samples.temporaryDirectory()
         var args = ["trend", "samples/k3/pretrained.keras"] + series

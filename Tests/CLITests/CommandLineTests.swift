@@ -25,15 +25,15 @@ import Testing
         } else {  // a bare .weights.h5 or shard set: no model order, so no weightless layers either
             #expect(weighted.compactMap { $0["name"] as? String }.sorted() == truth.layers.map(\.name).sorted())
         }
-        let total = truth.layers.flatMap(\.weights).reduce(0) { $0 + $1.shape.reduce(1, *) }
-        #expect(object["totalParameters"] as? Int == total)
+        #expect(object["totalParameters"] as? Int == truth.parameterCount)
     }
 
     @Test func inspectTable() throws {
         let result = try CLI.run(["inspect", "samples/k3/pretrained.keras"])
+        let truth = try #require(Samples.manifest.files["k3/pretrained.keras"])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("conv2d"))
-        #expect(result.stdout.contains("total: 5 layers"))
+        for layer in truth.layers { #expect(result.stdout.contains(layer.name)) }
+        #expect(result.stdout.contains("total: \(truth.layers.count) layers"))
     }
 
     @Test(arguments: [("k3/ft_lowlr.keras", Int32(0)), ("k3/ft_highlr.keras", 1), ("k3/ft_nan.keras", 1),
@@ -221,30 +221,39 @@ import Testing
     }
 }
 
-/// `trend` on the real epoch series (samples/k3/series, one .weights.h5 per epoch).
+/// `trend` on the real epoch series (samples/k3/series, one .weights.h5 per epoch, as the
+/// manifest's `series` lists them).
 @Suite struct TrendCommandTests {
-    static let series = (1...6).map { String(format: "samples/k3/series/epoch_%02d.weights.h5", $0) }
+    static let truth = Samples.manifest.series
+    static let base = "samples/\(truth.base)"
+    static let series = truth.checkpoints.map { "samples/\($0)" }
+
+    /// The manifest lists every checkpoint of the series folder, in epoch order.
+    @Test func seriesIsEveryEpochOnDisk() throws {
+        #expect(Self.truth.checkpoints == (try Samples.filesOnDisk(in: "k3/series", endingIn: [".weights.h5"])))
+        #expect(Self.truth.checkpoints.count >= 3)
+    }
 
     @Test func firstBreachIsWhereTheGeneratorMeasuredIt() throws {
-        let result = try CLI.run(["trend", "samples/k3/pretrained.weights.h5"] + Self.series + ["--format", "json"])
+        // The generator recorded (with numpy) the first epoch whose largest layer change passes the threshold.
+        let expected = Self.truth.firstEpochOverThreshold
+        let result = try CLI.run(["trend", Self.base] + Self.series + ["--fail-relative-change", "\(Self.truth.threshold)", "--format", "json"])
         #expect(result.status == 1, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let checkpoints = try #require(object["checkpoints"] as? [[String: Any]])
-        #expect(checkpoints.count == 6)
-        // The generator recorded (with numpy) the first epoch whose largest layer change passes 0.2.
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: Samples.directory.appendingPathComponent("manifest.json"))) as? [String: Any]
-        let expected = try #require((manifest?["series"] as? [String: Any])?["firstEpochOver0.2"] as? Int)
+        #expect(checkpoints.count == Self.series.count)
         #expect((object["firstBreach"] as? [String: Any])?["index"] as? Int == expected)
         let verdicts = checkpoints.compactMap { $0["verdict"] as? String }
-        #expect(verdicts == Array(repeating: "pass", count: expected - 1) + Array(repeating: "fail", count: 6 - expected + 1))
+        #expect(verdicts == Array(repeating: "pass", count: expected - 1) + Array(repeating: "fail", count: Self.series.count - expected + 1))
         #expect(result.stderr.contains("stop before it"))
     }
 
     @Test func tableAndHTML() throws {
-        let table = try CLI.run(["trend", "samples/k3/pretrained.weights.h5"] + Array(Self.series.prefix(2)))
+        let table = try CLI.run(["trend", Self.base] + Array(Self.series.prefix(Self.truth.firstEpochOverThreshold - 1))
+                                 + ["--fail-relative-change", "\(Self.truth.threshold)"])
         #expect(table.status == 0)
         #expect(table.stdout.contains("no checkpoint breaches the gate"))
-        let html = try CLI.run(["trend", "samples/k3/pretrained.weights.h5"] + Self.series + ["--format", "html"])
+        let html = try CLI.run(["trend", Self.base] + Self.series + ["--format", "html"])
         #expect(html.stdout.contains("<polyline"))
         #expect(!html.stdout.contains("<script"))
     }

@@ -13,6 +13,15 @@ import Testing
             .map { "tools/fuzz/crashers/" + $0 }
     }
 
+    /// The list above is read from the folder: it holds every crasher the fuzzer's index records.
+    @Test func everyIndexedCrasherIsListed() throws {
+        let data = try Data(contentsOf: Samples.root.appendingPathComponent("tools/fuzz/crashers/index.json"))
+        let index = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]], "crashers/index.json is not a list")
+        let indexed = try index.map { try #require($0["file"] as? String, "an index entry has no file") }
+        #expect(!indexed.isEmpty)
+        #expect(Set(indexed).isSubset(of: Self.crashers.map { String($0.dropFirst("tools/fuzz/crashers/".count)) }))
+    }
+
     @Test(arguments: crashers)
     func crasherEndsCleanly(_ path: String) throws {
         let shard = path.hasSuffix(".weights.json") || FileManager.default.fileExists(atPath: Samples.root.appendingPathComponent(path).appendingPathComponent("index.weights.json").path)

@@ -7,18 +7,11 @@ import Testing
 /// tools/validate_reports.py (tools/test installs it).
 @Suite struct SchemaTests {
     /// Every compare pair of the oracle list, plus the gate-trust pairs with nulls and failures.
-    static var comparePairs: [(String, String)] {
-        let text = (try? String(contentsOfFile: Samples.root.appendingPathComponent("tools/oracle_pairs.txt").path, encoding: .utf8)) ?? ""
-        var pairs = text.split(separator: "\n").compactMap { line -> (String, String)? in
-            let words = line.split(separator: " ")
-            guard words.count == 2, !line.hasPrefix("#") else { return nil }
-            return ("samples/\(words[0])", "samples/\(words[1])")
-        }
-        pairs += [("samples/gate/era_k20_pretrained.h5", "samples/gate/era_tfk_ft_lowlr.h5"),
+    static func comparePairs() throws -> [(String, String)] {
+        try Samples.oraclePairs().map { ("samples/\($0.base)", "samples/\($0.tuned)") } + [("samples/gate/era_k20_pretrained.h5", "samples/gate/era_tfk_ft_lowlr.h5"),
                   ("samples/gate/inf_base.weights.h5", "samples/k3/pretrained.weights.h5"),
                   ("samples/gate/int64_a.weights.h5", "samples/gate/int64_b.weights.h5"),
                   ("samples/k3/pretrained.keras", "samples/k3/ft_newhead.keras")]
-        return pairs
     }
 
     func validate(_ kind: String, _ files: [URL]) throws {
@@ -28,7 +21,7 @@ import Testing
     }
 
     @Test func everyCompareReportValidates() throws {
-        let pairs = Self.comparePairs
+        let pairs = try Self.comparePairs()
         try #require(pairs.count >= 30)
         let folder = try Samples.temporaryDirectory()
         var files: [URL] = []

@@ -4,10 +4,11 @@ import Testing
 
 /// `calibrate` and `compare --reference` end to end on the real fine-tunes in samples/transfer.
 @Suite struct TransferCLITests {
-    static var manifest: [[String: Any]] {
-        let url = Samples.directory.appendingPathComponent("transfer/manifest.json")
-        guard let data = try? Data(contentsOf: url), let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
-        return doc["runs"] as? [[String: Any]] ?? []
+    /// The runs of samples/transfer/manifest.json; throws when it is missing or has none.
+    static func manifestRuns() throws -> [[String: Any]] {
+        let data = try Data(contentsOf: Samples.directory.appendingPathComponent("transfer/manifest.json"))
+        let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return try #require(doc["runs"] as? [[String: Any]], "samples/transfer/manifest.json has no runs")
     }
 
     static func json(_ text: String) throws -> [String: Any] {
@@ -19,9 +20,13 @@ import Testing
     /// calibrate on three labelled runs prints a fragment; compare --policy applies it to the
     /// family's other runs, and the report then says the levels come from the policy.
     @Test func calibrateThenCompareWithTheFragment() throws {
+        // The labelled runs: rows base,tuned,forgetting after the header.
+        let labelled = try String(contentsOfFile: Samples.path("transfer/mlp_labelled.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        try #require(labelled.count >= 3 && labelled.allSatisfy { $0.count == 3 })
         let result = try CLI.run(["calibrate", "samples/transfer/mlp_labelled.csv"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("3 labelled runs"))
+        #expect(result.stdout.contains("\(labelled.count) labelled runs"))
         let fragment = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("forgetting: {medium: ") })
         let folder = try Samples.temporaryDirectory()
         let policy = folder.appendingPathComponent("policy.yaml")
@@ -31,7 +36,9 @@ import Testing
         let cuts = try #require(asJSON["forgetting"] as? [String: Double])
         #expect(asJSON["highCalledLow"] as? Int == 0)
 
-        let others = Self.manifest.filter { $0["family"] as? String == "mlp" }.dropFirst(3)
+        let others = try Self.manifestRuns().filter { run in
+            run["family"] as? String == "mlp" && !labelled.contains { $0[1] == run["tuned"] as? String }
+        }
         #expect(others.count >= 3)
         var right = 0
         for run in others {

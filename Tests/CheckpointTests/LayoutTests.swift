@@ -5,6 +5,22 @@ import Testing
 
 /// Every sample, in every layout, reads back exactly as Keras wrote it.
 @Suite struct LayoutTests {
+    static let filesWithValues = Samples.files.filter { file in
+        Samples.manifest.files[file]!.layers.contains { $0.weights.contains { $0.values != nil } }
+    }
+
+    /// The argument lists below come from the manifest: it describes every checkpoint the
+    /// generator left on disk (a shard set by its index), and some record stored values.
+    @Test func manifestDescribesEverySampleOnDisk() throws {
+        var onDisk = try Samples.filesOnDisk(in: "k3/sharded", endingIn: [".weights.json"])
+        for folder in ["k3", "k3/series", "tfk", "tf213", "edge"] {
+            onDisk += try Samples.filesOnDisk(in: folder, endingIn: [".h5", ".keras"])
+        }
+        #expect(!Samples.files.isEmpty)
+        #expect(Samples.files == onDisk.sorted())
+        #expect(!Self.filesWithValues.isEmpty)
+    }
+
     @Test(arguments: Samples.files)
     func layersAndWeightsMatchTheGenerator(_ file: String) throws {
         let truth = try #require(Samples.manifest.files[file])
@@ -52,9 +68,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Samples.files.filter { file in
-        Samples.manifest.files[file]!.layers.contains { $0.weights.contains { $0.values != nil } }
-    })
+    @Test(arguments: filesWithValues)
     func floatDTypesDecodeToTheValuesKerasSaved(_ file: String) throws {
         let truth = try #require(Samples.manifest.files[file])
         let checkpoint = try Checkpoint.open(Samples.path(file))

@@ -22,6 +22,13 @@ import Testing
         }
     }
 
+    /// The oracle recorded every pair of tools/oracle_pairs.txt, the list the test below runs.
+    @Test func oracleHasEveryListedPair() throws {
+        let listed = try Samples.oraclePairs().map { "\($0.base) \($0.tuned)" }
+        #expect(!listed.isEmpty)
+        #expect(Self.pairs.sorted() == listed.sorted())
+    }
+
     /// Relative agreement, with an absolute floor for values that are 0 in one and ~1e-17 in the other.
     func close(_ a: Double?, _ b: Double?, _ what: String) {
         switch (a, b) {

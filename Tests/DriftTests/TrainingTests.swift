@@ -13,6 +13,12 @@ import Testing
 
     static var scheduleNames: [String] { schedules.compactMap { $0["name"]?.string } }
 
+    /// Every schedule of samples/schedules.json is tested, once.
+    @Test func everyRecordedScheduleIsNamed() {
+        #expect(!Self.scheduleNames.isEmpty)
+        #expect(Set(Self.scheduleNames).count == Self.schedules.count)
+    }
+
     /// Keras computes in float32; float64 evaluation agrees to float32 rounding.
     @Test(arguments: scheduleNames)
     func scheduleMatchesKeras(_ name: String) throws {

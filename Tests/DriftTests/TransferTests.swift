@@ -17,25 +17,52 @@ import Testing
         let detectedHead: String?
     }
 
-    static let runs: [Run] = {
-        let url = Samples.directory.appendingPathComponent("transfer/manifest.json")
-        guard let data = try? Data(contentsOf: url), let doc = JSONValue.parse(data) else { return [] }
-        return (doc["runs"]?.array ?? []).compactMap { run in
+    /// Every run of samples/transfer/manifest.json; throws when the manifest is missing or a run
+    /// lacks a field, so no run is silently left out.
+    static func loadRuns() throws -> [Run] {
+        let doc = try Samples.json("samples/transfer/manifest.json")
+        let runs = try #require(doc["runs"]?.array, "samples/transfer/manifest.json has no runs")
+        return try runs.map { run in
             guard let family = run["family"]?.string, let name = run["run"]?.string, let tuned = run["tuned"]?.string,
-                  let forgetting = run["forgetting"]?.number, let score = run["score"]?.number else { return nil }
+                  let forgetting = run["forgetting"]?.number, let score = run["score"]?.number else {
+                throw FixtureError("samples/transfer/manifest.json: a run lacks family, run, tuned, forgetting or score")
+            }
             return Run(family: family, name: name, tuned: tuned, forgetting: forgetting, score: score,
                        detectedHead: run["detectedHead"]?.string)
         }
-    }()
+    }
+
+    /// For the tests below; `manifestListsEveryRunOfThreeFamilies` fails when it cannot be read.
+    static let runs: [Run] = (try? loadRuns()) ?? []
 
     static func assess(_ run: Run, policy: Policy = Policy()) throws -> ForgettingAssessment {
         try DriftEngine.compare(base: Checkpoint.open(Samples.path("transfer/\(run.family)/base.keras")),
                                 tuned: Checkpoint.open(Samples.path("transfer/\(run.tuned)")), policy: policy).forgetting
     }
 
-    @Test func manifestListsRunsOfThreeFamilies() {
-        #expect(Set(Self.runs.map(\.family)) == ["mlp", "gru", "bncnn_new"])
-        #expect(Self.runs.count >= 9)
+    /// The manifest lists every fine-tune on disk, and only those.
+    @Test func manifestListsEveryRunOfThreeFamilies() throws {
+        let runs = try Self.loadRuns()
+        #expect(runs.count == Self.runs.count)
+        let families = Set(runs.map(\.family))
+        #expect(families == ["mlp", "gru", "bncnn_new"])
+        var onDisk: [String] = []
+        for family in families {
+            onDisk += try Samples.filesOnDisk(in: "transfer/\(family)", endingIn: [".keras"]).filter { !$0.hasSuffix("/base.keras") }
+        }
+        #expect(runs.map { "transfer/\($0.tuned)" }.sorted() == onDisk.sorted())
+    }
+
+    /// The default cut points call no run below the band its measured forgetting puts it in
+    /// (< 5 points lost low, 5–20 medium, > 20 high): they are cautious, at the cost of over-calling.
+    @Test func defaultLevelsNeverCallARunBelowItsMeasuredBand() throws {
+        try #require(!Self.runs.isEmpty)
+        #expect(Self.runs.contains { $0.forgetting > ForgettingCalibration.highLoss })
+        for run in Self.runs {
+            let f = try Self.assess(run)
+            #expect(f.cutPoints == .defaults)
+            #expect(f.risk >= ForgettingCalibration.band(forLoss: run.forgetting), "\(run.family)/\(run.name): lost \(run.forgetting), \(f.risk)")
+        }
     }
 
     /// The score the tool computes is the one the study evaluated: analyse.py's numpy float64 oracle
@@ -82,16 +109,18 @@ import Testing
         let frozen = try #require(Self.runs.first { $0.family == "gru" && $0.name.contains("frozen") })
         let f = try Self.assess(frozen)
         let head = try #require(f.detectedHead)
-        #expect(head.name == "head")
-        guard case .detected(let cosine, let change, _) = head.reason else { Issue.record("not detected"); return }
+        let familyHead = try #require(try Samples.json("samples/transfer/manifest.json")["families"]?["gru"]?["head"]?.string)
+        #expect(head.name == familyHead)
+        let detected: (cosine: Double, change: Double)? = if case .detected(let c, let r, _) = head.reason { (c, r) } else { nil }
+        let (cosine, change) = try #require(detected, "\(head.name) left out as \(head.reason), not detected")
         #expect(cosine < ForgettingAssessment.detectedHeadCosine && change > 0.5)
         #expect(f.score == 0 && f.risk == .low)
         #expect(frozen.forgetting < ForgettingCalibration.mediumLoss)
         // Declaring the head gives the same backbone and says so.
         var policy = Policy()
-        policy.headPatterns = ["head"]
+        policy.headPatterns = [familyHead]
         let declared = try Self.assess(frozen, policy: policy)
-        #expect(declared.heads == [ForgettingAssessment.HeadLayer(name: "head", reason: .declared(pattern: "head"))])
+        #expect(declared.heads == [ForgettingAssessment.HeadLayer(name: familyHead, reason: .declared(pattern: familyHead))])
         #expect(declared.score == f.score)
         // A shared head trained from the old one keeps its direction: never taken for a new head.
         try #require(Self.runs.filter { $0.family == "mlp" }.count >= 6)

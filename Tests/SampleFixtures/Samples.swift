@@ -28,6 +28,34 @@ public enum Samples {
     /// Every checkpoint the generator wrote, relative to `samples/`, sorted.
     public static var files: [String] { manifest.files.keys.sorted() }
 
+    /// A JSON file of the repository (ground truth a generator wrote), relative to the root:
+    /// throws when it is missing or does not parse, so the test that needs it fails.
+    public static func json(_ relative: String) throws -> JSONValue {
+        let url = root.appendingPathComponent(relative)
+        guard let value = JSONValue.parse(try Data(contentsOf: url)) else { throw FixtureError("\(relative) does not parse as JSON") }
+        return value
+    }
+
+    /// The files on disk under `samples/<folder>` (not recursing) whose names end in one of
+    /// `suffixes`, relative to `samples/`, sorted: to check a manifest lists every sample it should.
+    public static func filesOnDisk(in folder: String, endingIn suffixes: [String]) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path(folder))
+            .filter { name in suffixes.contains { name.hasSuffix($0) } }
+            .map { "\(folder)/\($0)" }.sorted()
+    }
+
+    /// The pairs of tools/oracle_pairs.txt ("BASE TUNED" per line, relative to `samples/`), the
+    /// list tools/reference_drift.py recorded into samples/expected/oracle.json.
+    public static func oraclePairs() throws -> [(base: String, tuned: String)] {
+        let text = try String(contentsOf: root.appendingPathComponent("tools/oracle_pairs.txt"), encoding: .utf8)
+        return try text.split(separator: "\n").compactMap { line in
+            if line.hasPrefix("#") || line.allSatisfy(\.isWhitespace) { return nil }
+            let words = line.split(separator: " ")
+            guard words.count == 2 else { throw FixtureError("tools/oracle_pairs.txt: '\(line)' is not BASE TUNED") }
+            return (String(words[0]), String(words[1]))
+        }
+    }
+
     /// A fresh temporary folder for a test.
     public static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("weightdrift-tests-\(UUID().uuidString)")
@@ -36,8 +64,54 @@ public enum Samples {
     }
 }
 
+/// A fixture the test needs is missing or malformed.
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 public struct Manifest: Decodable, Sendable {
     public let files: [String: FileTruth]
+    /// Training runs by name (`k3_ft_lowlr`): what the generator measured after training.
+    public let runs: [String: RunTruth]
+    public let series: SeriesTruth
+}
+
+public struct RunTruth: Decodable, Sendable {
+    public let framework: String
+    public let optimizer: String?
+    /// Accuracy on the original task (digits 0–4) after this run; nil for a new-head run.
+    public let originalTaskAccuracy: Double?
+    public let weightsHaveNaN: Bool
+}
+
+/// The epoch series for `weightdrift trend`, and the first epoch whose largest layer change
+/// (measured with numpy) passes the threshold.
+public struct SeriesTruth: Decodable, Sendable {
+    public let base: String
+    public let checkpoints: [String]
+    public let threshold: Double
+    public let firstEpochOverThreshold: Int
+
+    enum CodingKeys: String, CodingKey { case base, checkpoints, threshold }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        base = try container.decode(String.self, forKey: .base)
+        checkpoints = try container.decode([String].self, forKey: .checkpoints)
+        threshold = try container.decode(Double.self, forKey: .threshold)
+        // The generator names the key after the threshold: "firstEpochOver0.2".
+        let any = try decoder.container(keyedBy: AnyKey.self)
+        let key = AnyKey(stringValue: "firstEpochOver\(threshold)")
+        firstEpochOverThreshold = try any.decode(Int.self, forKey: key)
+    }
+
+    struct AnyKey: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
 }
 
 public struct FileTruth: Decodable, Sendable {
@@ -49,6 +123,9 @@ public struct FileTruth: Decodable, Sendable {
     public let layers: [LayerTruth]
     public let optimizer: OptimizerTruth?
     public let layerNameCount: Int?
+
+    /// Elements over every weight the generator recorded.
+    public var parameterCount: Int { layers.flatMap(\.weights).reduce(0) { $0 + $1.shape.reduce(1, *) } }
 }
 
 public struct LayerTruth: Decodable, Sendable {
