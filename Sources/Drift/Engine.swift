@@ -10,7 +10,7 @@ public enum DriftEngine {
     public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto,
                                progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> DriftReport {
         try policy.validate()
-        let alignment = Matcher.align(base: base, tuned: tuned, mode: mode)
+        let alignment = try Matcher.align(base: base, tuned: tuned, mode: mode, renames: policy.renames)
         let matches = alignment.rows
         try policy.checkEveryPatternMatches(base: base.layers, tuned: tuned.layers)
         guard matches.contains(where: { $0.weights.contains(where: \.comparable) }) else {

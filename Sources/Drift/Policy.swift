@@ -83,6 +83,8 @@ public struct Policy: Sendable, Equatable {
     /// Any NaN or Inf in the tuned checkpoint fails its layer.
     public var failOnNonFinite = true
     public var rules: [PolicyRule] = []
+    /// Regex rules that rename one file's `layer/weight` paths before layers are paired.
+    public var renames: [RenameRule] = []
     /// Globs of layers that are the task head (left out of the forgetting assessment's backbone).
     public var headPatterns: [String] = []
     /// Fail the gate when the forgetting risk reaches this level (nil: the risk never gates).

@@ -41,6 +41,10 @@ struct GateOptions: ParsableArguments {
     @Option(name: .long, help: "Fail the gate when less than this share of the base's parameters was compared (default 0.5).")
     var minCoverage: Double?
 
+    @Option(name: .long, help: ArgumentHelp("Rename the tuned file's layer/weight paths before pairing (repeatable; applied in order, before the policy's rename rules).",
+                                            valueName: "REGEX=REPLACEMENT"))
+    var rename: [String] = []
+
     func validate() throws {
         for (name, value) in [("--warn-relative-change", warnRelativeChange), ("--fail-relative-change", failRelativeChange)] {
             if let value, !(value.isFinite && value >= 0) {
@@ -77,6 +81,8 @@ struct GateOptions: ParsableArguments {
                 throw CLIError(message: error.description)
             }
         }
+        // Flags' rename rules run before the policy's.
+        result.renames = try rename.map(Self.renameRule) + result.renames
         if let value = warnRelativeChange { result.thresholds.warn.relativeChange = value }
         if let value = failRelativeChange { result.thresholds.fail.relativeChange = value }
         if let value = warnCosine { result.thresholds.warn.cosine = value }
@@ -92,6 +98,19 @@ struct GateOptions: ParsableArguments {
         result.headPatterns += head
         if let failOnRisk { result.failOnRisk = failOnRisk.risk }
         return result
+    }
+
+    /// `REGEX=REPLACEMENT`, split at the last `=` (a regex may hold one, as in `(?=…)`).
+    static func renameRule(_ text: String) throws -> RenameRule {
+        guard let equals = text.lastIndex(of: "=") else {
+            throw CLIError(message: "--rename '\(text)': expected REGEX=REPLACEMENT")
+        }
+        do {
+            return try RenameRule(side: .tuned, pattern: String(text[..<equals]), replacement: String(text[text.index(after: equals)...]),
+                                  label: "--rename '\(text)'")
+        } catch let error as PolicyError {
+            throw CLIError(message: error.description)
+        }
     }
 
 }
