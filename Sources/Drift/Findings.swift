@@ -5,20 +5,10 @@ public enum Side: String, Sendable, Equatable {
     case base, tuned
 }
 
-/// A figure a threshold limits.
-public enum LimitedMetric: String, Sendable, Equatable {
-    /// ‖W₁−W₀‖/‖W₀‖; over the limit is bad.
-    case relativeChange
-    /// The RMS of the change, used instead where the base is about zero; over the limit is bad.
-    case rmsChange
-    /// Cosine similarity of W₀ and W₁; under the limit is bad.
-    case cosine
-}
-
 /// Why a layer (or weight) has its status. Typed values: Report turns them into sentences.
 public indirect enum Finding: Sendable, Equatable {
     /// A figure beyond its limit, at the level (warn or fail) whose limit it crossed.
-    case threshold(metric: LimitedMetric, value: Double, limit: Double, level: Status)
+    case threshold(metric: Metric, value: Double, limit: Double, level: Status)
     /// A layer a policy rule declares frozen changed.
     case frozenChanged(rule: String, changedFraction: Double)
     /// NaN or Inf values in one of the files.

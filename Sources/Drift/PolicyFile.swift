@@ -153,16 +153,14 @@ extension Policy {
     }
 
     private static func readLimits(_ value: Any, over base: Limits, at: String) throws -> Limits {
-        guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected relativeChange: and/or cosine:") }
-        try checkKeys(map, ["relativeChange", "cosine"], at: at)
+        let keys = Metric.gateable.map(\.key)
+        guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected a mapping of metric limits (\(keys.joined(separator: ", ")))") }
+        try checkKeys(map, Set(keys), at: at)
         var limits = base
-        if let raw = map["relativeChange"] {
-            guard let number = number(raw) else { throw PolicyError("\(at).relativeChange: expected a number") }
-            limits.relativeChange = number
-        }
-        if let raw = map["cosine"] {
-            guard let number = number(raw) else { throw PolicyError("\(at).cosine: expected a number") }
-            limits.cosine = number
+        for metric in Metric.gateable {
+            guard let raw = map[metric.key] else { continue }
+            guard let number = number(raw) else { throw PolicyError("\(at).\(metric.key): expected a number") }
+            limits[metric] = number
         }
         return limits
     }
