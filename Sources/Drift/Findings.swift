@@ -96,6 +96,11 @@ public enum Note: Sendable, Equatable {
     /// Keras's per-class counters differ by a constant between the files (Keras 2.0 counted
     /// from `_1`, tf.keras 2.2+ from no suffix): tuned counter = base counter + offset.
     case counterOffset(Int)
+    /// `count` layer pairs were made through the rename rules (match `renamed`).
+    case renamedPairs(Int)
+    /// Rename rules gave `count` layers of one file names no layer of the other file has (the
+    /// first: `from` → `to`); those were paired by the other rules, under their stored names.
+    case renamedWithoutPartner(side: Side, count: Int, from: String, to: String)
 }
 
 /// A training-setup warning about the fine-tune against its base run.

@@ -68,11 +68,19 @@ public enum Matcher {
                        tuned: try Renaming.apply(renames.filter { $0.side == .tuned }, to: tuned.layers, side: .tuned, file: tuned.path))
         // Pairs made through a rename are fixed first; the other layers are matched as usual.
         var pairs = renamedPairs(base: base.layers, tuned: tuned.layers, renamed: renamed)
+        let renamedCount = pairs.count
         let taken = Set(pairs.values.map(\.0))
         let restBase = base.layers.indices.filter { pairs[$0] == nil }, restTuned = tuned.layers.indices.filter { !taken.contains($0) }
-        let (rest, notes) = pairLayers(base: restBase.map { base.layers[$0] }, tuned: restTuned.map { tuned.layers[$0] },
+        var (rest, notes) = pairLayers(base: restBase.map { base.layers[$0] }, tuned: restTuned.map { tuned.layers[$0] },
                                        mode: mode, bothOrdered: bothOrdered)
         for (b, (t, rule)) in rest { pairs[restBase[b]] = (restTuned[t], rule) }
+        if renamedCount > 0 { notes.insert(.renamedPairs(renamedCount), at: 0) }
+        for (side, layers, names, unpaired) in [(Side.base, base.layers, renamed.base, restBase), (.tuned, tuned.layers, renamed.tuned, restTuned)] {
+            let lost = unpaired.filter { names[$0] != nil && names[$0]!.name != layers[$0].name }
+            if let first = lost.first {
+                notes.append(.renamedWithoutPartner(side: side, count: lost.count, from: layers[first].name, to: names[first]!.name))
+            }
+        }
         let rows = orderedBy == .tuned ? rowsInOrder(pairs, base: base.layers, tuned: tuned.layers, renamed: renamed)
             : rowsInOrder(flip(pairs), base: tuned.layers, tuned: base.layers, renamed: (renamed.tuned, renamed.base), flipped: true)
         return Alignment(rows: rows, orderedBy: orderedBy, notes: notes)

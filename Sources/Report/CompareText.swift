@@ -366,6 +366,7 @@ public enum CompareText {
             parts.append("relative change NaN (no value finite in both files)")
         }
         if layer.nonFiniteInTuned > 0 { parts.append("\(layer.nanInTuned) NaN, \(layer.infInTuned) Inf") }
+        if layer.matchedBy == .renamed, let baseName = layer.baseName { parts.append("paired through the rename rules with the base's \(baseName)") }
         return parts.joined(separator: ", ")
     }
 

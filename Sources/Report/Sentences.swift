@@ -130,6 +130,12 @@ public enum Sentences {
             let sign = offset > 0 ? "+" : ""
             return "layer counters differ by \(sign)\(offset) between the files (tuned = base \(sign)\(offset)), as between "
                 + "Keras 2.0 (counts from _1) and tf.keras 2.2+ (counts from no suffix); pairs marked counter-offset"
+        case .renamedPairs(let count):
+            return "\(count) layer\(count == 1 ? "" : "s") paired through the rename rules (match renamed)"
+        case .renamedWithoutPartner(let side, let count, let from, let to):
+            let other: Side = side == .base ? .tuned : .base
+            return "rename rules gave \(count) layer\(count == 1 ? "" : "s") of the \(side.rawValue) file a name the \(other.rawValue) file "
+                + "does not have (first: '\(from)' → '\(to)'); \(count == 1 ? "it was" : "they were") paired by the other rules"
         }
     }
 
