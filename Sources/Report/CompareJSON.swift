@@ -100,7 +100,7 @@ public enum CompareJSON {
     }
 
     static func policy(_ policy: Policy) -> JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "warn": limits(policy.thresholds.warn),
             "fail": limits(policy.thresholds.fail),
             "failOnWarn": .bool(policy.failOnWarn),
@@ -124,7 +124,14 @@ public enum CompareJSON {
                 if let allowRemoved = rule.allowRemoved { fields["allowRemoved"] = .bool(allowRemoved) }
                 return .object(fields)
             }),
-        ])
+        ]
+        // Only when given: a report without rename rules keeps its shape.
+        if !policy.renames.isEmpty {
+            fields["rename"] = .array(policy.renames.map { rule in
+                .object(["side": .string(rule.side.rawValue), "match": .string(rule.pattern), "replace": .string(rule.replacement)])
+            })
+        }
+        return .object(fields)
     }
 
     /// The metric fields shared by layers and weights; null where undefined.

@@ -94,6 +94,10 @@ import Testing
         #expect(summary["forgettingRisk"] as? String == expectedSummary["forgettingRisk"] as? String)
         #expect((viaRename.object["forgetting"] as? [String: Any])?["score"] as? Double
                 == (reference.object["forgetting"] as? [String: Any])?["score"] as? Double)
+        let rules = try #require((viaRename.object["thresholds"] as? [String: Any])?["rename"] as? [[String: Any]])
+        #expect(rules.count == 10 && rules.allSatisfy { $0["side"] as? String == "tuned" })
+        #expect(rules.first?["match"] as? String == "^features\\.1/weight$")
+        #expect((reference.object["thresholds"] as? [String: Any])?["rename"] == nil, "no rules, no field")
         let notes = try #require(viaRename.object["notes"] as? [String])
         #expect(notes.contains { $0.hasPrefix("5 layers paired through the rename rules") })
     }
