@@ -40,12 +40,18 @@ struct RenamedLayer: Equatable {
 }
 
 enum Renaming {
+    /// Every rule runs on every weight path: a bound that keeps a hostile policy from taking hours.
+    static let maxRules = 1000
+
     /// The renamed names of `layers` under `rules` (one side's), index by index; nil where a
     /// layer keeps its names. Throws when a rule matches no weight path of its side, when a rule
     /// splits one layer's weights across layers or leaves no `layer/weight`, and when two layers
     /// (or two weights of a layer) end up with the same name.
     static func apply(_ rules: [RenameRule], to layers: [Layer], side: Side, file: String) throws -> [RenamedLayer?] {
         guard !rules.isEmpty else { return layers.map { _ in nil } }
+        guard rules.count <= maxRules else {
+            throw PolicyError("\(rules.count) rename rules (policy and --rename) for the \(side.rawValue) file \(file); at most \(maxRules) are read")
+        }
         let compiled = try rules.map { ($0, try $0.regex()) }
         var used = Set<Int>()
         func rename(_ path: String) throws -> String {

@@ -186,6 +186,12 @@ import Testing
         #expect(message.contains(expected), "\(message)")
     }
 
+    @Test func tooManyRulesAreRefused() throws {
+        let rules = (0...1000).map { "    - {match: '^zz\($0)/', replace: 'y/'}" }.joined(separator: "\n")
+        let message = try error(["compare", Self.base, Self.renamed, "--policy", try renamePolicy(rules)])
+        #expect(message.contains("1001 rename rules"), "\(message)")
+    }
+
     @Test func renamedReportsValidateAgainstTheSchema() throws {
         let folder = try Samples.temporaryDirectory()
         let file = folder.appendingPathComponent("renamed.json")
