@@ -102,6 +102,17 @@ import Testing
         #expect(notes.contains { $0.hasPrefix("5 layers paired through the rename rules") })
     }
 
+    @Test func baseSideRulesRenameTheBase() throws {
+        // The renamed file holds ft_lowlr's values: renamed back on the base side, every layer is frozen.
+        let path = try policy("rename:\n  base:\n" + Self.weightRules + "\n" + Self.layerRules + "\n")
+        let (status, object) = try json(["compare", Self.renamed, Self.original, "--policy", path, "--match", "name"])
+        #expect(status == 0)
+        let rows = try layers(object)
+        #expect(rows.count == 5)
+        #expect(rows.allSatisfy { $0["matchedBy"] as? String == "renamed" && $0["status"] as? String == "frozen" })
+        #expect(rows.allSatisfy { ($0["baseName"] as? String)?.contains(".") == true && ($0["name"] as? String)?.contains(".") == false })
+    }
+
     @Test func everyFormatSaysWhichPairsCameFromARename() throws {
         let path = try renamePolicy(Self.weightRules + "\n" + Self.layerRules)
         let args = ["compare", Self.base, Self.renamed, "--policy", path]
