@@ -10,7 +10,7 @@ public enum DriftEngine {
     public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto,
                                progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> DriftReport {
         try policy.validate()
-        let alignment = Matcher.align(base: base, tuned: tuned, mode: mode)
+        let alignment = try Matcher.align(base: base, tuned: tuned, mode: mode, renames: policy.renames)
         let matches = alignment.rows
         try policy.checkEveryPatternMatches(base: base.layers, tuned: tuned.layers)
         guard matches.contains(where: { $0.weights.contains(where: \.comparable) }) else {
@@ -349,16 +349,13 @@ public enum DriftEngine {
         guard let metrics = sums.metrics else { return (.fail, [.nothingFinite]) }
         var thresholds = policy.thresholds
         if case .thresholds(let own) = rule?.action { thresholds = own }
-        let metric: LimitedMetric = metrics.relativeTo == .norm ? .relativeChange : .rmsChange
         func check(_ limits: Limits, _ level: Status) -> [Finding] {
-            var out: [Finding] = []
-            if metrics.relativeChange > limits.relativeChange {
-                out.append(.threshold(metric: metric, value: metrics.relativeChange, limit: limits.relativeChange, level: level))
+            Metric.gateable.compactMap { metric in
+                guard let limit = limits[metric], let value = metric.value(sums), metric.exceeds(value, limit) else { return nil }
+                // Over a base of about zero the relative change is the RMS of the change: say so.
+                let shown = metric == .relativeChange && metrics.relativeTo == .rms ? Metric.relativeChangeOfZeroBase : metric
+                return .threshold(metric: shown, value: value, limit: limit, level: level)
             }
-            if let cosine = metrics.cosine, cosine < limits.cosine {
-                out.append(.threshold(metric: .cosine, value: cosine, limit: limits.cosine, level: level))
-            }
-            return out
         }
         let failing = check(thresholds.fail, .fail)
         if !failing.isEmpty { return (.fail, failing) }

@@ -5,20 +5,10 @@ public enum Side: String, Sendable, Equatable {
     case base, tuned
 }
 
-/// A figure a threshold limits.
-public enum LimitedMetric: String, Sendable, Equatable {
-    /// ‖W₁−W₀‖/‖W₀‖; over the limit is bad.
-    case relativeChange
-    /// The RMS of the change, used instead where the base is about zero; over the limit is bad.
-    case rmsChange
-    /// Cosine similarity of W₀ and W₁; under the limit is bad.
-    case cosine
-}
-
 /// Why a layer (or weight) has its status. Typed values: Report turns them into sentences.
 public indirect enum Finding: Sendable, Equatable {
     /// A figure beyond its limit, at the level (warn or fail) whose limit it crossed.
-    case threshold(metric: LimitedMetric, value: Double, limit: Double, level: Status)
+    case threshold(metric: Metric, value: Double, limit: Double, level: Status)
     /// A layer a policy rule declares frozen changed.
     case frozenChanged(rule: String, changedFraction: Double)
     /// NaN or Inf values in one of the files.
@@ -106,6 +96,11 @@ public enum Note: Sendable, Equatable {
     /// Keras's per-class counters differ by a constant between the files (Keras 2.0 counted
     /// from `_1`, tf.keras 2.2+ from no suffix): tuned counter = base counter + offset.
     case counterOffset(Int)
+    /// `count` layer pairs were made through the rename rules (match `renamed`).
+    case renamedPairs(Int)
+    /// Rename rules gave `count` layers of one file names no layer of the other file has (the
+    /// first: `from` → `to`); those were paired by the other rules, under their stored names.
+    case renamedWithoutPartner(side: Side, count: Int, from: String, to: String)
 }
 
 /// A training-setup warning about the fine-tune against its base run.

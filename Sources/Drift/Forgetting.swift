@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// How much of what the pretrained model knew the fine-tune is likely to have overwritten,
@@ -122,10 +123,15 @@ public struct ForgettingAssessment: Sendable {
         weight == "moving_mean" || weight == "moving_variance"
     }
 
+    /// A running statistic under either file's name (a rename rule may pair `running_mean` with it).
+    static func isRunningStatistic(_ weight: WeightResult) -> Bool {
+        [weight.name, weight.base?.name].contains { $0.map(isRunningStatistic) ?? false }
+    }
+
     /// The sums of a layer's trainable weights: running statistics left out.
     static func trainableSums(_ layer: LayerResult) -> DriftSums? {
         var total: DriftSums?
-        for weight in layer.weights where !isRunningStatistic(weight.name) {
+        for weight in layer.weights where !isRunningStatistic(weight) {
             guard let sums = weight.sums else { continue }
             if total == nil { total = DriftSums() }
             total!.merge(sums)
@@ -152,7 +158,7 @@ public struct ForgettingAssessment: Sendable {
         }
         let backbone = candidates
         self.heads = heads
-        runningStatistics = backbone.reduce(0) { $0 + $1.layer.weights.filter { Self.isRunningStatistic($0.name) }.count }
+        runningStatistics = backbone.reduce(0) { $0 + $1.layer.weights.filter(Self.isRunningStatistic).count }
         let n = backbone.count
         profile = backbone.enumerated().map { index, item in
             DepthPoint(name: item.layer.name, depth: n > 1 ? Double(index) / Double(n - 1) : 0,

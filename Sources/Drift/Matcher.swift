@@ -19,6 +19,8 @@ public enum MatchRule: String, Sendable {
     case normalizedName = "normalized-name"
     /// Same position among the unpaired layers, with every weight shape equal.
     case order
+    /// The names are equal after the policy's `rename` rules (or `--rename`).
+    case renamed
     /// Paired by model structure; the names differ by the counter offset found between the files
     /// (Keras 2.0 counted layers from `_1`, tf.keras 2.2+ from no suffix).
     case counterOffset = "counter-offset"
@@ -59,22 +61,62 @@ public enum Matcher {
     /// exact names join layers at different depths (two Keras eras count layers differently) and
     /// a structural alignment (class, shapes, model order) pairs more of the base, or as much
     /// without crossing, the structural one is used and reported.
-    public static func align(base: Checkpoint, tuned: Checkpoint, mode: MatchMode) -> Alignment {
+    public static func align(base: Checkpoint, tuned: Checkpoint, mode: MatchMode, renames: [RenameRule] = []) throws -> Alignment {
         let orderedBy: Side = tuned.layerOrder != "model" && base.layerOrder == "model" ? .base : .tuned
         let bothOrdered = base.layerOrder == "model" && tuned.layerOrder == "model"
-        var pairs = namePairs(base: base.layers, tuned: tuned.layers, mode: mode)
+        let renamed = (base: try Renaming.apply(renames.filter { $0.side == .base }, to: base.layers, side: .base, file: base.path),
+                       tuned: try Renaming.apply(renames.filter { $0.side == .tuned }, to: tuned.layers, side: .tuned, file: tuned.path))
+        // Pairs made through a rename are fixed first; the other layers are matched as usual.
+        var pairs = renamedPairs(base: base.layers, tuned: tuned.layers, renamed: renamed)
+        let renamedCount = pairs.count
+        let taken = Set(pairs.values.map(\.0))
+        let restBase = base.layers.indices.filter { pairs[$0] == nil }, restTuned = tuned.layers.indices.filter { !taken.contains($0) }
+        var (rest, notes) = pairLayers(base: restBase.map { base.layers[$0] }, tuned: restTuned.map { tuned.layers[$0] },
+                                       mode: mode, bothOrdered: bothOrdered)
+        for (b, (t, rule)) in rest { pairs[restBase[b]] = (restTuned[t], rule) }
+        if renamedCount > 0 { notes.insert(.renamedPairs(renamedCount), at: 0) }
+        for (side, layers, names, unpaired) in [(Side.base, base.layers, renamed.base, restBase), (.tuned, tuned.layers, renamed.tuned, restTuned)] {
+            let lost = unpaired.filter { names[$0] != nil && names[$0]!.name != layers[$0].name }
+            if let first = lost.first {
+                notes.append(.renamedWithoutPartner(side: side, count: lost.count, from: layers[first].name, to: names[first]!.name))
+            }
+        }
+        let rows = orderedBy == .tuned ? rowsInOrder(pairs, base: base.layers, tuned: tuned.layers, renamed: renamed)
+            : rowsInOrder(flip(pairs), base: tuned.layers, tuned: base.layers, renamed: (renamed.tuned, renamed.base), flipped: true)
+        return Alignment(rows: rows, orderedBy: orderedBy, notes: notes)
+    }
+
+    /// Base layer → tuned layer where the two carry the same name after the rename rules and
+    /// a rule changed at least one of them (a layer or weight name).
+    static func renamedPairs(base: [Layer], tuned: [Layer], renamed: (base: [RenamedLayer?], tuned: [RenamedLayer?]))
+        -> [Int: (Int, MatchRule)] {
+        guard renamed.base.contains(where: { $0 != nil }) || renamed.tuned.contains(where: { $0 != nil }) else { return [:] }
+        var tunedByName: [String: Int] = [:]
+        for (t, layer) in tuned.enumerated() { tunedByName[renamed.tuned[t]?.name ?? layer.name] = t }
+        var pairs: [Int: (Int, MatchRule)] = [:]
+        for (b, layer) in base.enumerated() {
+            if let t = tunedByName[renamed.base[b]?.name ?? layer.name], renamed.base[b] != nil || renamed.tuned[t] != nil {
+                pairs[b] = (t, .renamed)
+            }
+        }
+        return pairs
+    }
+
+    /// The pairing of `base` and `tuned` by the rules of `mode` (see `align`), with its notes.
+    static func pairLayers(base: [Layer], tuned: [Layer], mode: MatchMode, bothOrdered: Bool) -> ([Int: (Int, MatchRule)], [Note]) {
+        var pairs = namePairs(base: base, tuned: tuned, mode: mode)
         var notes: [Note] = []
         if mode == .auto {
             // Crossings only mean something when both files store model order.
             func rank(_ candidate: [Int: (Int, MatchRule)]) -> (Int, Int) {
-                let s = score(candidate, base.layers, tuned.layers)
+                let s = score(candidate, base, tuned)
                 return (s.compared, bothOrdered ? -s.crossings : 0)
             }
             var best = rank(pairs)
             // Names shifted by one constant counter offset (Keras 2.0 against tf.keras 2.2+): works
             // without model order, e.g. against a bare `.weights.h5`.
             for offset in [-1, 1] {
-                guard let shifted = offsetPairs(base: base.layers, tuned: tuned.layers, offset: offset) else { continue }
+                guard let shifted = offsetPairs(base: base, tuned: tuned, offset: offset) else { continue }
                 let r = rank(shifted)
                 if r > best {
                     best = r
@@ -82,12 +124,12 @@ public enum Matcher {
                     notes = [.counterOffset(offset)]
                 }
             }
-            if bothOrdered, let structural = structuralPairs(base: base.layers, tuned: tuned.layers), rank(structural) > best {
-                let offset = counterOffset(structural, base.layers, tuned.layers)
+            if bothOrdered, let structural = structuralPairs(base: base, tuned: tuned), rank(structural) > best {
+                let offset = counterOffset(structural, base, tuned)
                 var relabelled: [Int: (Int, MatchRule)] = [:]
                 var renamed = 0
                 for (b, (t, _)) in structural {
-                    let rule = rule(base.layers[b].name, tuned.layers[t].name, offset: offset)
+                    let rule = rule(base[b].name, tuned[t].name, offset: offset)
                     if rule != .name { renamed += 1 }
                     relabelled[b] = (t, rule)
                 }
@@ -95,12 +137,10 @@ public enum Matcher {
                 notes = [.structuralAlignment(structural: structural.count, renamed: renamed, namePairsRejected: rejected)]
                 if let offset, offset != 0 { notes.append(.counterOffset(offset)) }
                 pairs = relabelled
-                pairReshaped(&pairs, base: base.layers, tuned: tuned.layers)
+                pairReshaped(&pairs, base: base, tuned: tuned)
             }
         }
-        let rows = orderedBy == .tuned ? rowsInOrder(pairs, base: base.layers, tuned: tuned.layers)
-            : rowsInOrder(flip(pairs), base: tuned.layers, tuned: base.layers, flipped: true)
-        return Alignment(rows: rows, orderedBy: orderedBy, notes: notes)
+        return (pairs, notes)
     }
 
     /// `conv1d_1` shifted by −1 is `conv1d`, by +1 `conv1d_2`; every path component's counter moves
@@ -301,18 +341,22 @@ public enum Matcher {
     /// Rows in the order of `tuned`'s layers; layers only in `base` follow the row of their nearest
     /// paired predecessor. With `flipped`, `base` and `tuned` are swapped back in each row (the
     /// rows follow the real base's order).
-    static func rowsInOrder(_ baseToTuned: [Int: (Int, MatchRule)], base: [Layer], tuned: [Layer], flipped: Bool = false) -> [LayerMatch] {
-        func row(_ b: Layer?, _ t: Layer?, _ rule: MatchRule?) -> LayerMatch {
+    static func rowsInOrder(_ baseToTuned: [Int: (Int, MatchRule)], base: [Layer], tuned: [Layer],
+                            renamed: (base: [RenamedLayer?], tuned: [RenamedLayer?]), flipped: Bool = false) -> [LayerMatch] {
+        func row(_ b: Int?, _ t: Int?, _ rule: MatchRule?) -> LayerMatch {
             let (realBase, realTuned) = flipped ? (t, b) : (b, t)
+            let (baseLayers, tunedLayers) = flipped ? (tuned, base) : (base, tuned)
+            let (baseRenamed, tunedRenamed) = flipped ? (renamed.tuned, renamed.base) : (renamed.base, renamed.tuned)
             let weights: [WeightMatch]
             if let realBase, let realTuned {
-                weights = matchWeights(realBase.weights, realTuned.weights)
+                weights = matchWeights(baseLayers[realBase].weights, tunedLayers[realTuned].weights,
+                                       names: (baseRenamed[realBase]?.weightNames, tunedRenamed[realTuned]?.weightNames))
             } else if let realBase {
-                weights = realBase.weights.map { WeightMatch(base: $0, tuned: nil) }
+                weights = baseLayers[realBase].weights.map { WeightMatch(base: $0, tuned: nil) }
             } else {
-                weights = realTuned!.weights.map { WeightMatch(base: nil, tuned: $0) }
+                weights = tunedLayers[realTuned!].weights.map { WeightMatch(base: nil, tuned: $0) }
             }
-            return LayerMatch(base: realBase, tuned: realTuned, rule: rule, weights: weights)
+            return LayerMatch(base: realBase.map { baseLayers[$0] }, tuned: realTuned.map { tunedLayers[$0] }, rule: rule, weights: weights)
         }
         var rows: [LayerMatch] = []
         var tunedToBase: [Int: Int] = [:]
@@ -320,16 +364,16 @@ public enum Matcher {
         var pendingBase = base.indices.filter { baseToTuned[$0] == nil }[...]
         func flushBase(upTo limit: Int?) {
             while let b = pendingBase.first, limit.map({ b < $0 }) ?? true {
-                rows.append(row(base[b], nil, nil))
+                rows.append(row(b, nil, nil))
                 pendingBase.removeFirst()
             }
         }
-        for (t, layer) in tuned.enumerated() {
+        for t in tuned.indices {
             if let b = tunedToBase[t] {
                 flushBase(upTo: b)
-                rows.append(row(base[b], layer, baseToTuned[b]!.1))
+                rows.append(row(b, t, baseToTuned[b]!.1))
             } else {
-                rows.append(row(nil, layer, nil))
+                rows.append(row(nil, t, nil))
             }
         }
         flushBase(upTo: nil)
@@ -356,13 +400,14 @@ public enum Matcher {
         a.weights.map(\.shape) == b.weights.map(\.shape)
     }
 
-    /// Weights of a paired layer: by name where both layers have the same set of distinct names,
-    /// otherwise by position. Extra weights on either side stay single.
-    static func matchWeights(_ base: [Weight], _ tuned: [Weight]) -> [WeightMatch] {
-        let baseNames = base.map(\.name), tunedNames = tuned.map(\.name)
+    /// Weights of a paired layer: by name (after the rename rules, where `names` gives them)
+    /// where both layers have the same set of distinct names, otherwise by position. Extra
+    /// weights on either side stay single.
+    static func matchWeights(_ base: [Weight], _ tuned: [Weight], names: ([String]?, [String]?) = (nil, nil)) -> [WeightMatch] {
+        let baseNames = names.0 ?? base.map(\.name), tunedNames = names.1 ?? tuned.map(\.name)
         if Set(baseNames).count == base.count, Set(baseNames) == Set(tunedNames), baseNames.count == tunedNames.count {
-            let byName = Dictionary(uniqueKeysWithValues: base.map { ($0.name, $0) })
-            return tuned.map { WeightMatch(base: byName[$0.name], tuned: $0) }
+            let byName = Dictionary(uniqueKeysWithValues: zip(baseNames, base))
+            return zip(tunedNames, tuned).map { WeightMatch(base: byName[$0], tuned: $1) }
         }
         var result: [WeightMatch] = []
         for index in 0..<max(base.count, tuned.count) {

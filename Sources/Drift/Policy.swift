@@ -1,15 +1,36 @@
 public import Checkpoint
 import Foundation
 
-/// Relative-change and cosine limits. A layer warns (or fails) when its relative change is above
-/// the relative-change limit or its cosine similarity below the cosine limit.
+/// The limits of one level (warn or fail), by metric (see `Metric`): a layer reaches the level
+/// when one of its figures is beyond its limit in the metric's bad direction. A metric without a
+/// limit is not judged at this level.
 public struct Limits: Sendable, Equatable {
-    public var relativeChange: Double
-    public var cosine: Double
+    /// Limit by metric key.
+    public private(set) var values: [String: Double] = [:]
+
+    public init(_ limits: [Metric: Double] = [:]) {
+        for (metric, limit) in limits { self[metric] = limit }
+    }
 
     public init(relativeChange: Double, cosine: Double) {
-        self.relativeChange = relativeChange
-        self.cosine = cosine
+        self.init([.relativeChange: relativeChange, .cosine: cosine])
+    }
+
+    public subscript(metric: Metric) -> Double? {
+        get { values[metric.key] }
+        set { values[metric.key] = newValue }
+    }
+
+    /// The relative-change limit (every policy has one: it has a default).
+    public var relativeChange: Double {
+        get { self[.relativeChange] ?? .infinity }
+        set { self[.relativeChange] = newValue }
+    }
+
+    /// The cosine limit (every policy has one: it has a default).
+    public var cosine: Double {
+        get { self[.cosine] ?? -1 }
+        set { self[.cosine] = newValue }
     }
 }
 
@@ -17,9 +38,10 @@ public struct Thresholds: Sendable, Equatable {
     public var warn: Limits
     public var fail: Limits
 
-    /// See the README's "Default thresholds" for where these come from.
-    public static let defaults = Thresholds(warn: Limits(relativeChange: 0.05, cosine: 0.999),
-                                            fail: Limits(relativeChange: 0.20, cosine: 0.98))
+    /// The metrics' default limits; see the README's "Default thresholds" for where they come from.
+    public static let defaults = Thresholds(
+        warn: Limits(Dictionary(uniqueKeysWithValues: Metric.gatedByDefault.map { ($0, $0.defaults!.warn) })),
+        fail: Limits(Dictionary(uniqueKeysWithValues: Metric.gatedByDefault.map { ($0, $0.defaults!.fail) })))
 
     public init(warn: Limits, fail: Limits) {
         self.warn = warn
@@ -27,16 +49,14 @@ public struct Thresholds: Sendable, Equatable {
     }
 
     /// A warn limit the user did not give follows a stricter fail limit (so `fail 0.03` alone
-    /// does not leave warn at 0.05 above it). `warnGiven` holds `warn.relativeChange` and/or
-    /// `warn.cosine` for the limits the user set; those are kept, and `validate` refuses them
-    /// when they are looser than fail.
+    /// does not leave warn at 0.05 above it). `warnGiven` holds `warn.<metric key>` for the limits
+    /// the user set; those are kept, and `validate` refuses them when they are looser than fail.
     public func followingFail(warnGiven: Set<String>) -> Thresholds {
         var result = self
-        if !warnGiven.contains("warn.relativeChange"), result.warn.relativeChange > result.fail.relativeChange {
-            result.warn.relativeChange = result.fail.relativeChange
-        }
-        if !warnGiven.contains("warn.cosine"), result.warn.cosine < result.fail.cosine {
-            result.warn.cosine = result.fail.cosine
+        for metric in Metric.gateable where !warnGiven.contains("warn.\(metric.key)") {
+            if let warn = result.warn[metric], let fail = result.fail[metric], metric.exceeds(warn, fail) {
+                result.warn[metric] = fail
+            }
         }
         return result
     }
@@ -83,6 +103,8 @@ public struct Policy: Sendable, Equatable {
     /// Any NaN or Inf in the tuned checkpoint fails its layer.
     public var failOnNonFinite = true
     public var rules: [PolicyRule] = []
+    /// Regex rules that rename one file's `layer/weight` paths before layers are paired.
+    public var renames: [RenameRule] = []
     /// Globs of layers that are the task head (left out of the forgetting assessment's backbone).
     public var headPatterns: [String] = []
     /// Fail the gate when the forgetting risk reaches this level (nil: the risk never gates).
@@ -109,23 +131,18 @@ public struct Policy: Sendable, Equatable {
     /// looser than fail limits, coverage a share.
     public func validate() throws {
         func check(_ thresholds: Thresholds, _ what: String) throws {
-            try check(thresholds.warn, "\(what)warn")
-            try check(thresholds.fail, "\(what)fail")
-            guard thresholds.warn.relativeChange <= thresholds.fail.relativeChange else {
-                throw PolicyError("\(what)warn relative-change threshold \(thresholds.warn.relativeChange) is above the fail threshold "
-                                  + "\(thresholds.fail.relativeChange); warn must not be above fail")
-            }
-            guard thresholds.warn.cosine >= thresholds.fail.cosine else {
-                throw PolicyError("\(what)warn cosine threshold \(thresholds.warn.cosine) is below the fail threshold "
-                                  + "\(thresholds.fail.cosine); the warn cosine must not be below the fail cosine")
-            }
-        }
-        func check(_ limits: Limits, _ what: String) throws {
-            guard limits.relativeChange.isFinite, limits.relativeChange >= 0 else {
-                throw PolicyError("\(what) relative-change threshold must be a finite number ≥ 0, got \(limits.relativeChange)")
-            }
-            guard limits.cosine.isFinite, limits.cosine >= -1, limits.cosine <= 1 else {
-                throw PolicyError("\(what) cosine threshold must be a finite number in [-1, 1], got \(limits.cosine)")
+            for metric in Metric.gateable {
+                for (level, limit) in [("warn", thresholds.warn[metric]), ("fail", thresholds.fail[metric])] {
+                    guard let limit else { continue }
+                    guard limit.isFinite, metric.domain.contains(limit) else {
+                        throw PolicyError("\(what)\(level) \(metric.flagName) threshold must be a finite number \(metric.domainText), got \(limit)")
+                    }
+                }
+                guard let warn = thresholds.warn[metric], let fail = thresholds.fail[metric], metric.exceeds(warn, fail) else { continue }
+                throw PolicyError(metric.worse == .lower
+                    ? "\(what)warn \(metric.flagName) threshold \(warn) is below the fail threshold \(fail); "
+                        + "the warn \(metric.flagName) must not be below the fail \(metric.flagName)"
+                    : "\(what)warn \(metric.flagName) threshold \(warn) is above the fail threshold \(fail); warn must not be above fail")
             }
         }
         try check(thresholds, "")

@@ -42,7 +42,7 @@ extension Policy {
             throw PolicyError("\(source): a policy is a YAML mapping (version, thresholds, rules, …)")
         }
         try checkKeys(root, ["version", "thresholds", "failOnWarn", "failOnNonFinite", "allowNew", "allowRemoved", "rules",
-                             "head", "failOnRisk", "minCoverage", "forgetting"],
+                             "head", "failOnRisk", "minCoverage", "forgetting", "rename"],
                       at: "\(source)")
         if let version = root["version"], number(version) != 1 {
             throw PolicyError("\(source): version: only version 1 is understood")
@@ -77,6 +77,9 @@ extension Policy {
                 throw PolicyError("\(at): medium and high are both required numbers (the cut points `weightdrift calibrate` prints)")
             }
             policy.forgettingCutPoints = ForgettingAssessment.CutPoints(medium: medium, high: high, source: .policy)
+        }
+        if let rename = root["rename"] {
+            policy.renames = try readRenames(rename, at: "\(source): rename")
         }
         if let rules = root["rules"] {
             guard let list = rules as? [Any] else { throw PolicyError("\(source): rules: expected a list") }
@@ -115,6 +118,27 @@ extension Policy {
         return policy
     }
 
+    /// `rename: {base: [...], tuned: [...]}`, each rule `{match: REGEX, replace: TEMPLATE}`.
+    private static func readRenames(_ value: Any, at: String) throws -> [RenameRule] {
+        guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected base: and/or tuned: lists of rules") }
+        try checkKeys(map, ["base", "tuned"], at: at)
+        var rules: [RenameRule] = []
+        for side in [Side.base, .tuned] {
+            guard let raw = map[side.rawValue] else { continue }
+            guard let list = raw as? [Any] else { throw PolicyError("\(at).\(side.rawValue): expected a list of {match, replace} rules") }
+            for (index, item) in list.enumerated() {
+                let label = "\(at).\(side.rawValue)[\(index)]"
+                guard let rule = item as? [String: Any] else { throw PolicyError("\(label): expected {match: REGEX, replace: TEMPLATE}") }
+                try checkKeys(rule, ["match", "replace"], at: label)
+                guard let pattern = rule["match"] as? String, let replacement = rule["replace"] as? String else {
+                    throw PolicyError("\(label): match (a regular expression) and replace (a template) are both required strings")
+                }
+                rules.append(try RenameRule(side: side, pattern: pattern, replacement: replacement, label: label))
+            }
+        }
+        return rules
+    }
+
     private static func readThresholds(_ value: Any, over base: Thresholds, at: String) throws -> Thresholds {
         guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected warn: and fail: mappings") }
         try checkKeys(map, ["warn", "fail"], at: at)
@@ -129,16 +153,14 @@ extension Policy {
     }
 
     private static func readLimits(_ value: Any, over base: Limits, at: String) throws -> Limits {
-        guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected relativeChange: and/or cosine:") }
-        try checkKeys(map, ["relativeChange", "cosine"], at: at)
+        let keys = Metric.gateable.map(\.key)
+        guard let map = value as? [String: Any] else { throw PolicyError("\(at): expected a mapping of metric limits (\(keys.joined(separator: ", ")))") }
+        try checkKeys(map, Set(keys), at: at)
         var limits = base
-        if let raw = map["relativeChange"] {
-            guard let number = number(raw) else { throw PolicyError("\(at).relativeChange: expected a number") }
-            limits.relativeChange = number
-        }
-        if let raw = map["cosine"] {
-            guard let number = number(raw) else { throw PolicyError("\(at).cosine: expected a number") }
-            limits.cosine = number
+        for metric in Metric.gateable {
+            guard let raw = map[metric.key] else { continue }
+            guard let number = number(raw) else { throw PolicyError("\(at).\(metric.key): expected a number") }
+            limits[metric] = number
         }
         return limits
     }

@@ -96,11 +96,11 @@ public enum CompareJSON {
     }
 
     static func limits(_ limits: Limits) -> JSONValue {
-        .object(["relativeChange": .number(limits.relativeChange), "cosine": .number(limits.cosine)])
+        .object(Dictionary(uniqueKeysWithValues: Metric.gateable.compactMap { metric in limits[metric].map { (metric.key, .number($0)) } }))
     }
 
     static func policy(_ policy: Policy) -> JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "warn": limits(policy.thresholds.warn),
             "fail": limits(policy.thresholds.fail),
             "failOnWarn": .bool(policy.failOnWarn),
@@ -124,7 +124,14 @@ public enum CompareJSON {
                 if let allowRemoved = rule.allowRemoved { fields["allowRemoved"] = .bool(allowRemoved) }
                 return .object(fields)
             }),
-        ])
+        ]
+        // Only when given: a report without rename rules keeps its shape.
+        if !policy.renames.isEmpty {
+            fields["rename"] = .array(policy.renames.map { rule in
+                .object(["side": .string(rule.side.rawValue), "match": .string(rule.pattern), "replace": .string(rule.replacement)])
+            })
+        }
+        return .object(fields)
     }
 
     /// The metric fields shared by layers and weights; null where undefined.
@@ -132,17 +139,8 @@ public enum CompareJSON {
         let m = sums?.metrics
         // Undefined figures (nothing finite in both files) are null, never 0; the bit comparison
         // is defined whenever values were compared.
-        fields["relativeChange"] = .optional(m?.relativeChange)
+        for metric in Metric.all { fields[metric.key] = .optional(sums.flatMap(metric.value)) }
         fields["relativeTo"] = .optional(m?.relativeTo.rawValue)
-        fields["cosine"] = .optional(m?.cosine)
-        fields["angleDegrees"] = .optional(m?.angleDegrees)
-        fields["normRatio"] = .optional(m?.normRatio)
-        fields["baseNorm"] = .optional(m?.baseNorm)
-        fields["tunedNorm"] = .optional(m?.tunedNorm)
-        fields["diffNorm"] = .optional(m?.diffNorm)
-        fields["maxAbsChange"] = .optional(m?.maxAbsChange)
-        fields["rmsChange"] = .optional(m?.rmsChange)
-        fields["changedFraction"] = .optional(sums?.changedFraction)
         fields["frozen"] = .optional(sums?.frozen)
         fields["count"] = sums.map { .int($0.count) } ?? .null
         fields["finiteCount"] = sums.map { .int($0.finiteCount) } ?? .null

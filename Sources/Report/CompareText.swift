@@ -68,9 +68,9 @@ public enum CompareText {
         if let setup = report.baseSetup { out += "       base training: \(safe(setup.summary))\n" }
         if let setup = report.tunedSetup { out += "       tuned training: \(safe(setup.summary))\n" }
         out += "\n"
-        var columns: [(String, TextTable.Alignment)] = [("layer", .left), ("class", .left), ("match", .left), ("status", .left),
-                                                        ("rel.change", .right), ("cosine", .right), ("max|Δ|", .right),
-                                                        ("changed", .right), ("NaN/Inf", .right), ("drift", .left)]
+        let figures = Metric.columns(in: .table)
+        var columns: [(String, TextTable.Alignment)] = [("layer", .left), ("class", .left), ("match", .left), ("status", .left)]
+            + figures.map { ($0.columns[.table]!, .right) } + [("NaN/Inf", .right), ("drift", .left)]
         let scale = report.policy.thresholds.fail.relativeChange * 2
         let shown = selectedRows(report, selection)
         var rows: [[String]] = []
@@ -79,12 +79,11 @@ public enum CompareText {
             let layer = report.layers[index]
             // Nothing finite to compare (all NaN): no figures rather than zeros.
             let m = layer.metrics
-            let none = layer.sums != nil ? "NaN" : "—"
-            let relative = m.map { format($0.relativeChange) + ($0.relativeTo == .rms ? "*" : "") } ?? none
-            rows.append([layer.name, layer.className ?? "?", layer.matchedBy?.rawValue ?? "—", layer.status.rawValue,
-                         relative, m?.cosine.map(cosineText) ?? none, m.map { format($0.maxAbsChange) } ?? none,
-                         layer.sums.map { percent($0.changedFraction) } ?? "—",
-                         layer.nonFiniteInTuned > 0 ? String(layer.nonFiniteInTuned) : "",
+            let cells = figures.map { metric in
+                cell(metric, layer.sums) + (metric == .relativeChange && m?.relativeTo == .rms ? "*" : "")
+            }
+            rows.append([layer.name, layer.className ?? "?", layer.matchedBy?.rawValue ?? "—", layer.status.rawValue] + cells
+                         + [layer.nonFiniteInTuned > 0 ? String(layer.nonFiniteInTuned) : "",
                          m.map { bar($0.relativeChange, scale: scale) } ?? (layer.sums != nil ? "NaN" : "")])
             statuses.append(layer.status)
         }
@@ -193,6 +192,13 @@ public enum CompareText {
         return String(text.prefix(head)) + "…" + String(text.suffix(tail))
     }
 
+    /// A figure's table cell: `NaN` where it is undefined for compared values, `—` where nothing
+    /// was compared.
+    static func cell(_ metric: Metric, _ sums: DriftSums?) -> String {
+        guard let sums else { return "—" }
+        return metric.value(sums).map { Sentences.figure(metric, $0) } ?? "NaN"
+    }
+
     static func cosineText(_ cosine: Double) -> String {
         cosine > 0.9999 && cosine < 1 ? String(format: "%.6f", cosine) : format(cosine)
     }
@@ -239,19 +245,15 @@ public enum CompareText {
         out += "\n- \(cell(riskLine(report.forgetting)))"
         if let reference = report.reference { out += "\n- \(cell(Sentences.reference(reference)))" }
         out += "\n"
-        let t = report.policy.thresholds
-        out += "\nThresholds: warn when relative change > \(format(t.warn.relativeChange)) or cosine < \(format(t.warn.cosine)); "
-            + "fail when > \(format(t.fail.relativeChange)) or < \(format(t.fail.cosine)); NaN/Inf in either file fails; "
+        out += "\nThresholds: \(Sentences.thresholds(report.policy.thresholds)); NaN/Inf in either file fails; "
             + "at least \(percent(report.policy.minCoverage)) of the base must be compared.\n\n"
-        let header = "| layer | class | status | relative change | cosine | max abs change | changed | NaN/Inf | notes |\n"
-            + "|---|---|---|---:|---:|---:|---:|---:|---|\n"
+        let figures = Metric.columns(in: .markdown)
+        let header = "| layer | class | status | " + figures.map { $0.columns[.markdown]! + " | " }.joined() + "NaN/Inf | notes |\n"
+            + "|---|---|---|" + String(repeating: "---:|", count: figures.count) + "---:|---|\n"
         func row(_ layer: LayerResult) -> String {
-            let m = layer.metrics
-            let none = layer.sums != nil ? "NaN" : "—"
             let status = layer.status == .fail || layer.failsGate ? "**\(layer.status.rawValue)**" : layer.status.rawValue
             return "| \(cell(layer.name)) | \(cell(layer.className ?? "")) | \(status) | "
-                + "\(m.map { format($0.relativeChange) } ?? none) | \(m?.cosine.map(cosineText) ?? none) | "
-                + "\(m.map { format($0.maxAbsChange) } ?? none) | \(layer.sums.map { percent($0.changedFraction) } ?? "—") | "
+                + figures.map { self.cell($0, layer.sums) + " | " }.joined()
                 + "\(layer.nonFiniteInTuned + layer.nonFiniteInBase) | \(cell(Sentences.findings(layer.reasons))) |\n"
         }
         for note in report.notes { out += "\n> \(cell(Sentences.note(note)))\n" }
@@ -356,14 +358,15 @@ public enum CompareText {
 
     static func layerDetail(_ layer: LayerResult) -> String {
         var parts = ["status \(layer.status.rawValue)"]
-        if let m = layer.metrics {
-            parts.append("relative change \(format(m.relativeChange))")
-            if let cosine = m.cosine { parts.append("cosine \(cosineText(cosine))") }
-            parts.append("max abs change \(format(m.maxAbsChange))")
+        if layer.metrics != nil, let sums = layer.sums {
+            for metric in Metric.columns(in: .detail) {
+                if let value = metric.value(sums) { parts.append("\(metric.columns[.detail]!) \(Sentences.figure(metric, value))") }
+            }
         } else if layer.sums != nil {
             parts.append("relative change NaN (no value finite in both files)")
         }
         if layer.nonFiniteInTuned > 0 { parts.append("\(layer.nanInTuned) NaN, \(layer.infInTuned) Inf") }
+        if layer.matchedBy == .renamed, let baseName = layer.baseName { parts.append("paired through the rename rules with the base's \(baseName)") }
         return parts.joined(separator: ", ")
     }
 

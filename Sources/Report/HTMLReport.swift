@@ -29,8 +29,7 @@ public enum HTMLReport {
         }
         body += "</table>\n"
         let t = report.policy.thresholds
-        body += "<p class=\"muted\">Thresholds: warn when relative change &gt; \(format(t.warn.relativeChange)) or cosine &lt; "
-            + "\(format(t.warn.cosine)); fail when &gt; \(format(t.fail.relativeChange)) or &lt; \(format(t.fail.cosine)); "
+        body += "<p class=\"muted\">Thresholds: \(escape(Sentences.thresholds(t))); "
             + "NaN or Inf in either file fails; at least \(percent(report.policy.minCoverage)) of the base must be compared. "
             + "Layers matched: \(report.matchMode.rawValue). Coverage: \(escape(Sentences.coverage(report.summary.coverage))).</p>\n"
         var findings: [(String, String)] = report.warnings.map { ("warn", Sentences.warning($0)) }
@@ -88,18 +87,15 @@ public enum HTMLReport {
         body += "</section>\n"
 
         body += "<section><h2>All layers</h2><table class=\"layers\"><tr><th>#</th><th>layer</th><th>class</th><th>match</th>"
-            + "<th>status</th><th>relative change</th><th>cosine</th><th>norm ratio</th><th>max |Δ|</th><th>changed</th>"
+            + "<th>status</th>" + Metric.columns(in: .html).map { "<th>\(escape($0.columns[.html]!))</th>" }.joined()
             + "<th>NaN/Inf</th><th>parameters</th><th>why</th></tr>\n"
         for (index, layer) in report.layers.enumerated() {
-            let m = layer.metrics
-            let none = layer.sums != nil ? "NaN" : "—"
             body += "<tr class=\"\(layer.status.rawValue)\"><td>\(index + 1)</td><td>\(escape(layer.name))"
                 + (layer.baseName != nil && layer.baseName != layer.name ? "<br/><small>base: \(escape(layer.baseName!))</small>" : "")
                 + "</td><td>\(escape(layer.className ?? ""))</td><td>\(layer.matchedBy?.rawValue ?? "—")</td>"
                 + "<td><span class=\"badge \(layer.status.rawValue)\">\(layer.status.rawValue)</span></td>"
-                + "<td>\(m.map { format($0.relativeChange) } ?? none)</td><td>\(m?.cosine.map(CompareText.cosineText) ?? none)</td>"
-                + "<td>\(m?.normRatio.map(format) ?? none)</td><td>\(m.map { format($0.maxAbsChange) } ?? none)</td>"
-                + "<td>\(layer.sums.map { percent($0.changedFraction) } ?? "—")</td><td>\(layer.nonFiniteInTuned)</td>"
+                + Metric.columns(in: .html).map { "<td>\(CompareText.cell($0, layer.sums))</td>" }.joined()
+                + "<td>\(layer.nonFiniteInTuned)</td>"
                 + "<td>\(grouped(layer.parameterCount))</td><td>\(escape(Sentences.findings(layer.reasons)))</td></tr>\n"
         }
         body += "</table></section>\n"

@@ -5,20 +5,36 @@ import Checkpoint
 /// Markdown, JUnit, GitHub annotations, HTML and JSON all take their words from here, so every
 /// format gives the same reasons.
 public enum Sentences {
-    public static func metricName(_ metric: LimitedMetric) -> String {
-        switch metric {
-        case .relativeChange: "relative change"
-        case .rmsChange: "RMS change (base ≈ 0)"
-        case .cosine: "cosine"
+    /// A figure as its metric prints it.
+    public static func figure(_ metric: Metric, _ value: Double) -> String {
+        switch metric.style {
+        case .number: format(value)
+        case .cosine: CompareText.cosineText(value)
+        case .percent: percent(value)
         }
+    }
+
+    /// A limit as its metric prints it (a cosine limit as it was given).
+    public static func limit(_ metric: Metric, _ value: Double) -> String {
+        metric.style == .percent ? percent(value) : format(value)
+    }
+
+    /// "warn when relative change > 0.05 or cosine < 0.999; fail when > 0.2 or < 0.98": every limit
+    /// set, the metrics' names given once where both levels limit the same metrics.
+    public static func thresholds(_ thresholds: Thresholds) -> String {
+        func limits(_ limits: Limits, named: Bool) -> String {
+            Metric.gateable.compactMap { metric in
+                limits[metric].map { (named ? "\(metric.label) " : "") + "\(metric.relation) \(limit(metric, $0))" }
+            }.joined(separator: " or ")
+        }
+        let sameMetrics = Metric.gateable.filter { thresholds.warn[$0] != nil } == Metric.gateable.filter { thresholds.fail[$0] != nil }
+        return "warn when \(limits(thresholds.warn, named: true)); fail when \(limits(thresholds.fail, named: !sameMetrics))"
     }
 
     public static func finding(_ finding: Finding) -> String {
         switch finding {
         case .threshold(let metric, let value, let limit, _):
-            let relation = metric == .cosine ? "<" : ">"
-            let text = metric == .cosine ? CompareText.cosineText(value) : format(value)
-            return "\(metricName(metric)) \(text) \(relation) \(format(limit))"
+            return "\(metric.label) \(figure(metric, value)) \(metric.relation) \(self.limit(metric, limit))"
         case .frozenChanged(let rule, let fraction):
             return "must be frozen (policy rule '\(rule)') but \(percent(fraction)) of its values changed"
         case .nonFinite(let side, let nan, let inf):
@@ -114,6 +130,12 @@ public enum Sentences {
             let sign = offset > 0 ? "+" : ""
             return "layer counters differ by \(sign)\(offset) between the files (tuned = base \(sign)\(offset)), as between "
                 + "Keras 2.0 (counts from _1) and tf.keras 2.2+ (counts from no suffix); pairs marked counter-offset"
+        case .renamedPairs(let count):
+            return "\(count) layer\(count == 1 ? "" : "s") paired through the rename rules (match renamed)"
+        case .renamedWithoutPartner(let side, let count, let from, let to):
+            let other: Side = side == .base ? .tuned : .base
+            return "rename rules gave \(count) layer\(count == 1 ? "" : "s") of the \(side.rawValue) file a name the \(other.rawValue) file "
+                + "does not have (first: '\(from)' → '\(to)'); \(count == 1 ? "it was" : "they were") paired by the other rules"
         }
     }
 

@@ -23,6 +23,15 @@ struct GateOptions: ParsableArguments {
     @Option(name: .long, help: "Fail when a layer's cosine similarity is below this (default 0.98).")
     var failCosine: Double?
 
+    @Option(name: .customLong("warn"), help: ArgumentHelp("Warn when a layer's figure is beyond this limit (repeatable); METRIC is one of "
+                                                         + Metric.gateable.map(\.key).joined(separator: ", ") + ".",
+                                                         valueName: "METRIC=LIMIT"))
+    var warnLimits: [String] = []
+
+    @Option(name: .customLong("fail"), help: ArgumentHelp("Fail when a layer's figure is beyond this limit (repeatable); METRIC as for --warn.",
+                                                         valueName: "METRIC=LIMIT"))
+    var failLimits: [String] = []
+
     @Flag(name: .long, help: "Warnings fail the gate too.")
     var failOnWarn = false
 
@@ -41,19 +50,37 @@ struct GateOptions: ParsableArguments {
     @Option(name: .long, help: "Fail the gate when less than this share of the base's parameters was compared (default 0.5).")
     var minCoverage: Double?
 
-    func validate() throws {
-        for (name, value) in [("--warn-relative-change", warnRelativeChange), ("--fail-relative-change", failRelativeChange)] {
-            if let value, !(value.isFinite && value >= 0) {
-                throw ValidationError("\(name) must be a finite number ≥ 0")
+    @Option(name: .long, help: ArgumentHelp("Rename the tuned file's layer/weight paths before pairing (repeatable; applied in order, before the policy's rename rules).",
+                                            valueName: "REGEX=REPLACEMENT"))
+    var rename: [String] = []
+
+    /// Every limit given by a flag: the named flags and `--warn`/`--fail METRIC=LIMIT`, in order.
+    func limits() throws -> [(level: String, metric: Metric, limit: Double)] {
+        var result: [(level: String, metric: Metric, limit: Double)] = []
+        for (level, metric, value) in [("warn", Metric.relativeChange, warnRelativeChange), ("fail", .relativeChange, failRelativeChange),
+                                       ("warn", .cosine, warnCosine), ("fail", .cosine, failCosine)] {
+            if let value { result.append((level, metric, value)) }
+        }
+        for (level, items) in [("warn", warnLimits), ("fail", failLimits)] {
+            for item in items {
+                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let metric = Metric.named(parts[0]), let limit = Double(parts[1]) else {
+                    throw ValidationError("--\(level) '\(item)': expected METRIC=LIMIT with METRIC one of "
+                                          + Metric.gateable.map(\.key).joined(separator: ", "))
+                }
+                result.append((level, metric, limit))
             }
+        }
+        return result
+    }
+
+    func validate() throws {
+        for (level, metric, limit) in try limits() where !(limit.isFinite && metric.domain.contains(limit)) {
+            let flag = [Metric.relativeChange, .cosine].contains(metric) ? "--\(level)-\(metric.flagName)" : "--\(level) \(metric.key)"
+            throw ValidationError("\(flag) must be a finite number \(metric.domainText)")
         }
         if let minCoverage, !(minCoverage.isFinite && minCoverage >= 0 && minCoverage <= 1) {
             throw ValidationError("--min-coverage must be a share between 0 and 1")
-        }
-        for (name, value) in [("--warn-cosine", warnCosine), ("--fail-cosine", failCosine)] {
-            if let value, !(value.isFinite && value >= -1 && value <= 1) {
-                throw ValidationError("\(name) must be a finite number between -1 and 1")
-            }
         }
     }
 
@@ -77,14 +104,20 @@ struct GateOptions: ParsableArguments {
                 throw CLIError(message: error.description)
             }
         }
-        if let value = warnRelativeChange { result.thresholds.warn.relativeChange = value }
-        if let value = failRelativeChange { result.thresholds.fail.relativeChange = value }
-        if let value = warnCosine { result.thresholds.warn.cosine = value }
-        if let value = failCosine { result.thresholds.fail.cosine = value }
+        // Flags' rename rules run before the policy's.
+        result.renames = try rename.map(Self.renameRule) + result.renames
         var warnGiven: Set<String> = []
-        if warnRelativeChange != nil { warnGiven.insert("warn.relativeChange") }
-        if warnCosine != nil { warnGiven.insert("warn.cosine") }
-        if failRelativeChange != nil || failCosine != nil { result.thresholds = result.thresholds.followingFail(warnGiven: warnGiven) }
+        var failGiven = false
+        for (level, metric, limit) in try limits() {
+            if level == "warn" {
+                result.thresholds.warn[metric] = limit
+                warnGiven.insert("warn.\(metric.key)")
+            } else {
+                result.thresholds.fail[metric] = limit
+                failGiven = true
+            }
+        }
+        if failGiven { result.thresholds = result.thresholds.followingFail(warnGiven: warnGiven) }
         if let minCoverage { result.minCoverage = minCoverage }
         if failOnWarn { result.failOnWarn = true }
         if disallowNew { result.allowNew = false }
@@ -92,6 +125,19 @@ struct GateOptions: ParsableArguments {
         result.headPatterns += head
         if let failOnRisk { result.failOnRisk = failOnRisk.risk }
         return result
+    }
+
+    /// `REGEX=REPLACEMENT`, split at the last `=` (a regex may hold one, as in `(?=…)`).
+    static func renameRule(_ text: String) throws -> RenameRule {
+        guard let equals = text.lastIndex(of: "=") else {
+            throw CLIError(message: "--rename '\(text)': expected REGEX=REPLACEMENT")
+        }
+        do {
+            return try RenameRule(side: .tuned, pattern: String(text[..<equals]), replacement: String(text[text.index(after: equals)...]),
+                                  label: "--rename '\(text)'")
+        } catch let error as PolicyError {
+            throw CLIError(message: error.description)
+        }
     }
 
 }
