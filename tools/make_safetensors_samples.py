@@ -14,9 +14,13 @@ Written:
   dtypes.safetensors                            one small tensor per dtype (F16 BF16 F32 F64 I8..U64),
                                                 `layers.N` names out of numeric order, __metadata__
   bad/*.safetensors                             headers the format's loader refuses, and dtypes not read
+  truth.json                                    what the tests check against: dtypes.safetensors's values
+                                                (64-bit integers as decimal strings), its metadata and
+                                                layer order, and each bad file's tensor named in its error
 """
 import json
 import os
+import re
 import struct
 
 import h5py
@@ -61,6 +65,17 @@ def raw_file(path, header, data=b"", header_bytes=None):
         f.write(struct.pack("<Q", len(text)) + text + data)
 
 
+def natural_key(name):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def exact(array):
+    """Stored values as JSON: floats widened exactly to float64, 64-bit integers as strings."""
+    if array.dtype.kind in "iu" and array.dtype.itemsize == 8:
+        return [str(int(v)) for v in array.reshape(-1)]
+    return [float(v) for v in array.astype(np.float64).reshape(-1)]
+
+
 def main():
     os.makedirs(os.path.join(OUT, "sharded"), exist_ok=True)
     os.makedirs(os.path.join(OUT, "bad"), exist_ok=True)
@@ -97,7 +112,12 @@ def main():
         "layers.10.scale": np.array([10.0], np.float32), "layers.9.scale": np.array([9.0], np.float32),
         "layers.2.scale": np.array([2.0], np.float32), "scalar": np.array(1.5, np.float32),
     }
-    save_file(dtypes, os.path.join(OUT, "dtypes.safetensors"), metadata={"note": "one tensor per dtype", "writer": "make_safetensors_samples.py"})
+    dtypes_meta = {"note": "one tensor per dtype", "writer": "make_safetensors_samples.py"}
+    save_file(dtypes, os.path.join(OUT, "dtypes.safetensors"), metadata=dtypes_meta)
+    layers = sorted({n.rsplit(".", 1)[0] if "." in n else n for n in dtypes}, key=natural_key)
+    truth = {"dtypes.safetensors": {
+        "metadata": dtypes_meta, "layers": layers,
+        "tensors": {n: {"dtype": str(v.dtype), "shape": list(v.shape), "values": exact(v)} for n, v in dtypes.items()}}}
 
     # Broken headers: each names the rule of the crate's validate() that it breaks.
     one = np.arange(4, dtype=np.float32).tobytes()  # 16 bytes: shape [4] F32
@@ -133,12 +153,26 @@ def main():
     save_file({"w": np.arange(64, dtype=np.float32)}, os.path.join(bad, "truncated.safetensors"))
     with open(os.path.join(bad, "truncated.safetensors"), "r+b") as f:
         f.truncate(os.path.getsize(os.path.join(bad, "truncated.safetensors")) - 100)
+    truth["bad"] = {  # file -> the tensor its error names (null: the header as a whole)
+        "header_too_large.safetensors": None, "header_past_end.safetensors": None, "offsets_out_of_file.safetensors": "w",
+        "overlap.safetensors": "b", "gap.safetensors": "b", "trailing_bytes.safetensors": "a", "wrong_size.safetensors": "w",
+        "begin_after_end.safetensors": "w", "shape_overflow.safetensors": "w", "duplicate_name.safetensors": "w",
+        "entry_not_an_object.safetensors": "w", "array_header.safetensors": None, "invalid_json.safetensors": None,
+        "not_utf8.safetensors": None, "bad_dtype.safetensors": "w", "bool_dtype.safetensors": "w", "f8_dtype.safetensors": "w",
+        "metadata_not_strings.safetensors": "__metadata__", "truncated.safetensors": "w",
+        "misplaced/model.safetensors.index.json": "a.weight",
+    }
     # A shard index whose weight_map places a tensor in the wrong shard.
     os.makedirs(os.path.join(bad, "misplaced"), exist_ok=True)
     save_file({"a.weight": np.ones(2, np.float32)}, os.path.join(bad, "misplaced", "s1.safetensors"))
     save_file({"b.weight": np.ones(2, np.float32)}, os.path.join(bad, "misplaced", "s2.safetensors"))
     with open(os.path.join(bad, "misplaced", "model.safetensors.index.json"), "w") as f:
         json.dump({"weight_map": {"a.weight": "s2.safetensors", "b.weight": "s2.safetensors"}}, f)
+    missing = sorted(set(truth["bad"]) - {os.path.relpath(os.path.join(d, f), bad) for d, _, fs in os.walk(bad) for f in fs})
+    assert not missing, missing
+    with open(os.path.join(OUT, "truth.json"), "w") as f:
+        json.dump(truth, f, indent=1, sort_keys=True)
+        f.write("\n")
 
 
 if __name__ == "__main__":

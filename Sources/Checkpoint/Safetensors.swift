@@ -207,7 +207,9 @@ enum Safetensors {
         guard let file = ByteFile(path: path) else {
             throw CheckpointError(.cannotOpen, file: display, object: object, message: "cannot open for reading (permission denied?)")
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
+        // The size of what a symbolic link (which the caller has vetted) leads to, not of the link.
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let size = (try? FileManager.default.attributesOfItem(atPath: resolved)[.size] as? UInt64) ?? 0
         return (try readHeader(file, size: size), file)
     }
 }

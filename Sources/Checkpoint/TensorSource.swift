@@ -82,7 +82,7 @@ public struct TensorSlices: Sequence, IteratorProtocol, Sendable {
         for d in stride(from: shape.count - 2, through: 0, by: -1) { trailing[d] = trailing[d + 1] * shape[d + 1] }
         self.trailing = trailing
         k = (0..<shape.count).first { trailing[$0] <= limit } ?? Swift.max(0, shape.count - 1)
-        per = shape.isEmpty ? 1 : Swift.max(1, limit / trailing[k])
+        per = shape.isEmpty ? 1 : Swift.max(1, limit / Swift.max(1, trailing[k]))
         prefix = [Int](repeating: 0, count: k)
         done = shape.contains(0)
     }
