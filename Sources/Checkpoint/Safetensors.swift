@@ -69,7 +69,7 @@ enum Safetensors {
             throw corrupt(repeated, "named twice in the safetensors header")
         }
         var metadata: [String: String]?
-        if let value = entries["__metadata__"] {
+        if let value = entries["__metadata__"], value != .null {
             let strings = value.object?.compactMapValues(\.string)
             guard let strings, strings.count == value.object?.count else {
                 throw corrupt("__metadata__", "safetensors __metadata__ is not a map of strings to strings")
@@ -78,7 +78,7 @@ enum Safetensors {
         }
         let dataStart = 8 + length
         var tensors: [Tensor] = []
-        for (name, entry) in entries where name != "__metadata__" {
+        for (name, entry) in entries.sorted(by: { $0.key < $1.key }) where name != "__metadata__" {
             tensors.append(try tensor(name, entry, path: path, dataStart: dataStart, fileSize: size))
         }
         tensors.sort { ($0.range.lowerBound, $0.range.upperBound, $0.name) < ($1.range.lowerBound, $1.range.upperBound, $1.name) }
