@@ -13,10 +13,17 @@ public final class ByteFile: @unchecked Sendable {
     }
 
     /// Fills `buffer` with `count` elements' bytes from `offset`, as stored (no byte swapping);
-    /// false when the file ends first or the read fails.
+    /// false when the file ends first or the read fails. Inlinable, so that the caller's element
+    /// type is specialised: an unspecialised generic resize costs more than the read.
+    @inlinable
     public func read<T: BitwiseCopyable & Numeric>(_ count: Int, at offset: UInt64, into buffer: inout [T]) -> Bool {
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: count))
-        return buffer.withUnsafeMutableBytes { reader.read(into: $0, at: offset) }
+        return buffer.withUnsafeMutableBytes { fill($0, at: offset) }
+    }
+
+    @usableFromInline
+    func fill(_ bytes: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Bool {
+        reader.read(into: bytes, at: offset)
     }
 }
