@@ -46,6 +46,13 @@ extension Checkpoint {
     /// Formats that are not read but are recognised ("what this is") come before the loose
     /// fallbacks, so that they get their own message.
     static let layouts: [LayoutReader] = [
+        // A Hugging Face model folder: its safetensors index, or its one safetensors file.
+        LayoutReader(recognises: { Safetensors.folderEntry($0) != nil }) { probe in
+            let name = Safetensors.folderEntry(probe) ?? ""
+            let file = (probe.path as NSString).appendingPathComponent(name)
+            try requireMember(file, inFolder: probe.path, object: name, reportedAs: probe.path)
+            return try Checkpoint.open(file)
+        },
         // Keras 3's unzipped .keras folder (other folders get "what this is").
         LayoutReader(recognises: \.isDirectory) { try openDirectory($0.path) },
         LayoutReader(recognises: {

@@ -41,6 +41,19 @@ enum Safetensors {
         head.count >= 9 && head.le64(0) >= 2 && [UInt8(ascii: "{"), UInt8(ascii: "[")].contains(head[head.startIndex + 8])
     }
 
+    /// The file a folder written by Hugging Face's `save_pretrained` is read through:
+    /// `model.safetensors.index.json`, else `model.safetensors`; nil for any other folder (and for
+    /// an unzipped `.keras`, which has `model.weights.h5`).
+    static func folderEntry(_ probe: Probe) -> String? {
+        guard probe.isDirectory else { return nil }
+        let present = { (name: String) in
+            let path = (probe.path as NSString).appendingPathComponent(name)
+            return FileManager.default.fileExists(atPath: path) || isSymbolicLink(path)
+        }
+        if present("model.weights.h5") { return nil }
+        return ["model.safetensors.index.json", "model.safetensors"].first(where: present)
+    }
+
     /// Reads and checks the header of the file at `path`; errors name `path` and the tensor.
     static func readHeader(_ file: ByteFile, size: UInt64) throws -> Header {
         let path = file.path

@@ -120,6 +120,21 @@ import Testing
         #expect(try Checkpoint.open(renamed).format == .safetensors)
     }
 
+    /// A `save_pretrained` folder is read through its index, or its one `model.safetensors`.
+    @Test func huggingFaceFolderIsReadThroughItsIndexOrFile() throws {
+        let folder = try Samples.temporaryDirectory().appendingPathComponent("model")
+        try FileManager.default.copyItem(atPath: Samples.path("safetensors/sharded"), toPath: folder.path)
+        let sharded = try Checkpoint.open(folder.path)
+        #expect(sharded.format == .safetensorsSharded)
+        #expect(sharded.totalParameters == (try Checkpoint.open(Samples.path("safetensors/ft_lowlr.safetensors")).totalParameters))
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("model.safetensors.index.json"))
+        try FileManager.default.copyItem(atPath: Samples.path("safetensors/pretrained.safetensors"),
+                                         toPath: folder.appendingPathComponent("model.safetensors").path)
+        #expect(try Checkpoint.open(folder.path).format == .safetensors)
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("model.safetensors"))
+        #expect(throws: CheckpointError.self) { try Checkpoint.open(folder.path) }
+    }
+
     /// A shard that is a symbolic link out of the index's folder is refused; inputs are not modified.
     @Test func shardLinkingOutOfTheFolderIsRefused() throws {
         let folder = try Samples.temporaryDirectory()
