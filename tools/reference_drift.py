@@ -16,8 +16,11 @@ Usage:
 
 Supported inputs (sniffed by content, not by name): `.keras` zip (or its unzipped
 directory), Keras 3 sharded `.weights.json` index, legacy full-model `.h5`, legacy
-weights-only `.h5`, and `.weights.h5` (Keras 3 / tf-keras, `layers/` or
-`_layer_checkpoint_dependencies/`). See /work/shared/docs/keras-formats.md.
+weights-only `.h5`, `.weights.h5` (Keras 3 / tf-keras, `layers/` or
+`_layer_checkpoint_dependencies/`), and safetensors (a single file, or
+`model.safetensors.index.json` with its shards), parsed with plain numpy: layers are
+tensor names minus their last `/`- or `.`-separated component, in natural order,
+weights in stored (byte) order.
 
 Metric definitions (per weight pair; a = base, b = tuned, widened to float64):
   count          n, all elements
@@ -147,9 +150,11 @@ def open_checkpoint(path):
         return Checkpoint(read_weights_h5([("", h5)], config), [h5])
 
     with open(path, "rb") as handle:
-        head = handle.read(8)
+        head = handle.read(9)
     if head.startswith(ZIP_MAGIC):
         return open_keras_zip(path)
+    if is_safetensors(head):
+        return Checkpoint(safetensors_layers([path]), [])
     if head.lstrip()[:1] == b"{":
         return open_sharded(path)
     if head == HDF5_MAGIC or h5py.is_hdf5(path):
@@ -174,11 +179,61 @@ def open_keras_zip(path):
     return Checkpoint(read_weights_h5([("", h5)], config), [h5])
 
 
+SAFETENSORS_DTYPES = {"F16": "<f2", "BF16": "V2", "F32": "<f4", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4",
+                      "I64": "<i8", "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8"}
+
+
+def is_safetensors(head):
+    return len(head) == 9 and int.from_bytes(head[:8], "little") >= 2 and head[8:9] == b"{"
+
+
+def natural_key(name):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def safetensors_layers(paths):
+    """Layers of one or more safetensors files, each tensor a read-only memmap of its bytes."""
+    layers = {}
+    for path in paths:
+        with open(path, "rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(length))
+        tensors = sorted(((name, info) for name, info in header.items() if name != "__metadata__"),
+                         key=lambda item: item[1]["data_offsets"])
+        for name, info in tensors:
+            if info["dtype"] not in SAFETENSORS_DTYPES:
+                raise OracleError(f"{path}: {name}: dtype {info['dtype']} not read")
+            shape = tuple(info["shape"])
+            begin, end = info["data_offsets"]
+            count = int(np.prod(shape, dtype=np.int64))
+            values = (np.memmap(path, dtype=SAFETENSORS_DTYPES[info["dtype"]], mode="r", offset=8 + length + begin,
+                                shape=(count,)) if count else np.zeros(0, SAFETENSORS_DTYPES[info["dtype"]]))
+            assert values.nbytes == end - begin, name
+            cut = name.rfind("/") if "/" in name else name.rfind(".")
+            label = name[:cut] if 0 < cut < len(name) - 1 else name
+            layers.setdefault(label, []).append(MemoryWeight(values.reshape(shape), name))
+    return [Layer(label, layers[label]) for label in sorted(layers, key=natural_key)]
+
+
+class MemoryWeight(WeightRef):
+    def __init__(self, array, display_path):
+        self.dataset = array
+        self.path = display_path
+        self.shape = tuple(int(x) for x in array.shape)
+        self.dtype_name = "bfloat16" if is_bfloat16(array.dtype) else array.dtype.name
+
+
 def open_sharded(path):
     with open(path, "rb") as handle:
         index = json.load(handle)
     if not isinstance(index, dict) or not isinstance(index.get("weight_map"), dict):
         raise OracleError(f"{path}: JSON without a weight_map")
+    shards = sorted(set(v for v in index["weight_map"].values() if isinstance(v, str)))
+    folder = os.path.dirname(os.path.abspath(path))
+    if shards and all(os.path.basename(s) == s for s in shards):
+        with open(os.path.join(folder, shards[0]), "rb") as handle:
+            if is_safetensors(handle.read(9)):
+                return Checkpoint(safetensors_layers([os.path.join(folder, s) for s in shards]), [])
     shard_names = []
     for value in index["weight_map"].values():
         for name in [value] if isinstance(value, str) else value:

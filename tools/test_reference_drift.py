@@ -524,3 +524,26 @@ def test_hdf5_without_keras_weights_is_an_error(tmp_path):
         h5.create_dataset("data", data=np.ones(3))
     with pytest.raises(oracle.OracleError, match="no model weights"):
         oracle.compare(str(path), str(path))
+
+
+SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "samples")
+
+
+@pytest.mark.parametrize("tuned", ["safetensors/ft_lowlr.safetensors", "safetensors/sharded/model.safetensors.index.json"])
+def test_safetensors_export_gives_the_keras_pairs_sums(tuned):
+    """The safetensors files written from the k3 pair (tools/make_safetensors_samples.py) hold
+    the same values: every layer's sums equal those of the Keras .h5 pair."""
+    keras = oracle.compare(os.path.join(SAMPLES, "k3/pretrained.h5"), os.path.join(SAMPLES, "k3/ft_lowlr.h5"))
+    exported = oracle.compare(os.path.join(SAMPLES, "safetensors/pretrained.safetensors"), os.path.join(SAMPLES, tuned))
+    by_name = {layer["name"]: layer for layer in exported["layers"]}
+    assert len(keras["layers"]) == 5 and sorted(by_name) == sorted(layer["name"] for layer in keras["layers"])
+    for layer in keras["layers"]:
+        for field in oracle.SUM_FIELDS:
+            assert by_name[layer["name"]][field] == pytest.approx(layer[field], rel=1e-12), (layer["name"], field)
+
+
+def test_safetensors_layers_are_module_paths_in_natural_order():
+    layers = oracle.safetensors_layers([os.path.join(SAMPLES, "safetensors/dtypes.safetensors")])
+    assert [layer.label for layer in layers] == ["float", "int", "layers.2", "layers.9", "layers.10", "scalar"]
+    dtypes = {weight.path: weight.dtype_name for layer in layers for weight in layer.weights}
+    assert dtypes["float.bf16"] == "bfloat16" and dtypes["int.u64"] == "uint64"

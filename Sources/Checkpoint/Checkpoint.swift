@@ -1,8 +1,9 @@
 import HDF5
 import Foundation
 
-/// A Keras checkpoint, whatever its layout: layers in model order with their weights, the
-/// optimizer state apart, and the stored configs. Values are streamed on demand with
+/// A checkpoint, whatever its layout (Keras HDF5 and zip layouts, safetensors, or built in
+/// memory): layers in model order with their weights, the optimizer state apart, and the stored
+/// configs. Each weight carries its `TensorSource`; values are streamed on demand with
 /// `reader(for:)`; opening reads only metadata.
 public final class Checkpoint: @unchecked Sendable {
     public let path: String
@@ -25,10 +26,10 @@ public final class Checkpoint: @unchecked Sendable {
     public let layerOrder: String
     /// Things the reader noticed but that do not stop reading.
     public let notes: [String]
-    /// The HDF5 files the weights are in (one, or one per shard).
-    let files: [HDF5.File]
+    /// A safetensors file's `__metadata__` map, nil where the format stores none.
+    public let metadata: [String: String]?
 
-    init(path: String, format: CheckpointFormat, contents: Contents, files: [HDF5.File]) {
+    init(path: String, format: CheckpointFormat, contents: Contents) {
         self.path = path
         self.format = format
         kerasVersion = contents.kerasVersion
@@ -40,7 +41,17 @@ public final class Checkpoint: @unchecked Sendable {
         trainingConfig = contents.trainingConfig
         layerOrder = contents.layerOrder
         notes = contents.notes
-        self.files = files
+        metadata = contents.metadata
+    }
+
+    /// A checkpoint of layers built in memory (weights with `InMemoryTensor` or any other
+    /// `TensorSource`), named `path` in reports: for testing matching, metrics and verdicts
+    /// without files. Layers are in model order; weightless ones are kept for `allLayers`.
+    public convenience init(inMemory layers: [Layer], path: String = "<memory>", optimizer: OptimizerState? = nil) {
+        var contents = Contents()
+        contents.layers = layers
+        contents.optimizer = optimizer
+        self.init(path: path, format: .inMemory, contents: contents)
     }
 
     /// What a layout parser found.
@@ -54,61 +65,31 @@ public final class Checkpoint: @unchecked Sendable {
         var trainingConfig: JSONValue?
         var layerOrder = "model"
         var notes: [String] = []
+        var metadata: [String: String]?
     }
 
     public var totalParameters: Int { layers.reduce(0) { $0 + $1.parameterCount } }
 
-    /// Opens a checkpoint, recognising its layout from the content, not the file name.
+    /// Opens a checkpoint, recognising its layout from the content, not the file name: the first
+    /// reader in `layouts` that recognises it opens it.
     public static func open(_ path: String) throws -> Checkpoint {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CheckpointError(.notFound, file: path, message: "no such file")
+        let probe = try Probe(path)
+        guard let layout = layouts.first(where: { $0.recognises(probe) }) else {
+            throw CheckpointError(.notACheckpoint, file: path,
+                                  message: "not a checkpoint (neither HDF5, a .keras zip, safetensors, nor a .weights.json or .safetensors index)")
         }
-        if isDirectory.boolValue { return try openDirectory(path) }
-        try requireRegularFile(path, object: nil, reportedAs: path)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CheckpointError(.cannotOpen, file: path, message: "cannot open for reading (permission denied?)")
-        }
-        let head: Data
-        do {
-            head = try handle.read(upToCount: 512) ?? Data()
-            try handle.close()
-        } catch {
-            throw CheckpointError(.cannotOpen, file: path, message: "cannot read: \(error.localizedDescription)")
-        }
-        if head.isEmpty { throw CheckpointError(.notACheckpoint, file: path, message: "empty file") }
-        func refuseIfBoth(_ other: Bool) throws { if other { throw ambiguousPolyglot(path) } }
-        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
-            return try openKerasZip(path)
-        }
-        if head.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {
-            try refuseIfBoth(ZipArchive.hasArchiveTail(path: path))
-            return try openHDF5(path)
-        }
-        if let what = OtherFormats.identify(head: head, path: path) {
-            throw CheckpointError(.notACheckpoint, file: path, message: what)
-        }
-        if let first = head.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }), first == UInt8(ascii: "{") {
-            return try Checkpoint.openShardIndex(path)
-        }
-        // HDF5 allows a user block before the superblock (at 512, 1024, … bytes): let libhdf5 look.
-        if let file = try? HDF5.File.open(path) {
-            try refuseIfBoth(ZipArchive.hasArchiveTail(path: path))
-            return try openHDF5(path, file: file)
-        }
-        throw CheckpointError(.notACheckpoint, file: path,
-                              message: "not a Keras checkpoint (neither HDF5, a .keras zip, nor a .weights.json index)")
+        return try layout.open(probe)
     }
 
     /// A stand-alone HDF5 checkpoint: legacy full model, legacy weights-only or `.weights.h5`.
-    private static func openHDF5(_ path: String, file: HDF5.File? = nil) throws -> Checkpoint {
-        let file = try file ?? hdf5 { try HDF5.File.open(path) }
+    static func openHDF5(_ path: String) throws -> Checkpoint {
+        let file = try hdf5 { try HDF5.File.open(path) }
         let (format, contents) = try readHDF5Layout(file, config: nil)
-        return Checkpoint(path: path, format: format, contents: contents, files: [file])
+        return Checkpoint(path: path, format: format, contents: contents)
     }
 
     /// A `.keras` zip: `model.weights.h5` read in place as a byte range of the archive.
-    private static func openKerasZip(_ path: String) throws -> Checkpoint {
+    static func openKerasZip(_ path: String) throws -> Checkpoint {
         let archive = try ZipArchive(path: path)
         guard let weightsMember = archive.member(named: "model.weights.h5") else {
             if let what = OtherFormats.identifyZip(memberNames: archive.members.map(\.name)) {
@@ -149,7 +130,7 @@ public final class Checkpoint: @unchecked Sendable {
         }
         var (_, contents) = try readHDF5Layout(file, config: config, kerasVersion: metadata?["keras_version"]?.string)
         contents.kerasVersion = metadata?["keras_version"]?.string
-        return Checkpoint(path: path, format: .kerasZip, contents: contents, files: [file])
+        return Checkpoint(path: path, format: .kerasZip, contents: contents)
     }
 
     /// A file that is both a zip and HDF5 is refused: Keras's load_model reads a `.keras` as a zip
@@ -172,7 +153,7 @@ public final class Checkpoint: @unchecked Sendable {
     }
 
     /// A `.keras` saved unzipped: a folder with `config.json` and `model.weights.h5`.
-    private static func openDirectory(_ path: String) throws -> Checkpoint {
+    static func openDirectory(_ path: String) throws -> Checkpoint {
         let weightsPath = (path as NSString).appendingPathComponent("model.weights.h5")
         guard FileManager.default.fileExists(atPath: weightsPath) else {
             if let what = OtherFormats.identifyDirectory(path) { throw CheckpointError(.notACheckpoint, file: path, message: what) }
@@ -198,16 +179,12 @@ public final class Checkpoint: @unchecked Sendable {
         let file = try hdf5 { try HDF5.File.open(weightsPath) }
         var (_, contents) = try readHDF5Layout(file, config: config, kerasVersion: metadata?["keras_version"]?.string)
         contents.kerasVersion = metadata?["keras_version"]?.string
-        return Checkpoint(path: path, format: .kerasDirectory, contents: contents, files: [file])
+        return Checkpoint(path: path, format: .kerasDirectory, contents: contents)
     }
 
     /// Streams a weight's values in slices of at most `sliceElements` values; see `WeightReader`.
     public func reader(for weight: Weight, sliceElements: Int = 1 << 16) throws -> WeightReader {
-        guard weight.source >= 0, weight.source < files.count else {
-            throw CheckpointError(.corrupt, file: path, object: weight.path, message: "weight does not belong to this checkpoint")
-        }
-        let dataset = try hdf5 { try files[weight.source].dataset(weight.datasetPath) }
-        return try WeightReader(weight: weight, dataset: dataset, sliceElements: sliceElements, checkpointPath: path)
+        try WeightReader(weight: weight, sliceElements: sliceElements)
     }
 }
 

@@ -1,4 +1,4 @@
-public import HDF5
+import HDF5
 
 /// Why a checkpoint could not be read: the file, the object inside it, and what went wrong,
 /// in one line. The command line maps every one of these to exit code 2.
@@ -8,7 +8,7 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
         case notFound
         /// The path exists but cannot be opened or read (permissions, a device, …).
         case cannotOpen
-        /// Empty, or not HDF5, a zip or a JSON shard index at all.
+        /// Empty, or not HDF5, a zip, safetensors or a JSON shard index at all.
         case notACheckpoint
         /// A readable container (HDF5, zip, JSON) that is not laid out as a Keras checkpoint.
         case notKeras
@@ -21,13 +21,17 @@ public struct CheckpointError: Error, Sendable, Equatable, CustomStringConvertib
 
     public let code: Code
     public let file: String
-    /// The object inside the file (HDF5 path, zip member, shard), when there is one.
+    /// The object inside the file (HDF5 path, zip member, shard, safetensors tensor), when there is one.
     public let object: String?
     public let message: String
-    /// The HDF5 error underneath, when libhdf5 reported it.
-    public let hdf5: HDF5Error?
+    /// The HDF5 error underneath, when libhdf5 reported it (HDF5 layouts only).
+    let hdf5: HDF5Error?
 
-    public init(_ code: Code, file: String, object: String? = nil, message: String, hdf5: HDF5Error? = nil) {
+    public init(_ code: Code, file: String, object: String? = nil, message: String) {
+        self.init(code, file: file, object: object, message: message, hdf5: nil)
+    }
+
+    init(_ code: Code, file: String, object: String? = nil, message: String, hdf5: HDF5Error?) {
         self.code = code
         self.file = file
         self.object = object

@@ -80,11 +80,12 @@ func weightDType(_ dataset: Dataset) throws -> DType {
     }
 }
 
-func makeWeight(name: String, storedName: String?, dataset: Dataset, source: Int, pathPrefix: String = "",
+func makeWeight(name: String, storedName: String?, dataset: Dataset, pathPrefix: String = "",
                 trainable: Bool?) throws -> Weight {
-    Weight(name: name, storedName: storedName, path: pathPrefix + dataset.path, shape: dataset.shape,
-           dtype: try weightDType(dataset), count: dataset.count, trainable: trainable,
-           source: source, datasetPath: dataset.path)
+    let path = pathPrefix + dataset.path
+    return Weight(name: name, storedName: storedName, path: path, trainable: trainable,
+                  tensor: HDF5Tensor(file: dataset.file, datasetPath: dataset.path, shape: dataset.shape,
+                                     dtype: try weightDType(dataset), count: dataset.count, object: path))
 }
 
 func openDataset(_ file: HDF5.File, _ path: String, what: String) throws -> Dataset {

@@ -112,7 +112,7 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
             let leaf = KerasNames.shortWeightName(storedName)
             let weightTrainable: Bool? = trainable == false ? false
                 : (["moving_mean", "moving_variance"].contains(leaf) ? false : trainable)
-            weights.append(try makeWeight(name: short, storedName: storedName, dataset: dataset, source: 0,
+            weights.append(try makeWeight(name: short, storedName: storedName, dataset: dataset,
                                           trainable: weightTrainable))
         }
         let name = nested ? "\(layerName)/\(leafOwner ?? "?")" : layerName

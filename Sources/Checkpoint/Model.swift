@@ -12,6 +12,12 @@ public enum CheckpointFormat: String, Sendable, Codable, CaseIterable {
     case kerasDirectory = "keras-directory"
     /// `save_weights("x.weights.json", max_shard_size=…)`: an index and its shard files.
     case shardedJSON = "sharded-json"
+    /// One `.safetensors` file (Hugging Face, keras-hub exports).
+    case safetensors = "safetensors"
+    /// `model.safetensors.index.json` and the `.safetensors` shards its `weight_map` names.
+    case safetensorsSharded = "safetensors-sharded"
+    /// Built in memory with `Checkpoint(inMemory:)`, for tests and tools.
+    case inMemory = "in-memory"
 }
 
 /// Element type of a stored weight.
@@ -42,14 +48,15 @@ public enum DType: String, Sendable, Codable {
     }
 }
 
-/// One stored weight tensor of a layer.
+/// One stored weight tensor of a layer. Two weights are equal when everything but their storage is.
 public struct Weight: Sendable, Equatable {
     /// Short variable name: `kernel`, `bias`, `gamma`, … (or the index when the format
     /// stores no name and the layer class is not known).
     public let name: String
     /// The name exactly as the file stores it (`weight_names` entry), nil where none is stored.
     public let storedName: String?
-    /// Where the values are: the HDF5 dataset path, prefixed with `shard:` for sharded weights.
+    /// Where the values are: the HDF5 dataset path (prefixed with `shard:` for sharded weights),
+    /// the safetensors tensor name.
     public let path: String
     /// Dimensions; empty for a scalar.
     public let shape: [Int]
@@ -58,9 +65,25 @@ public struct Weight: Sendable, Equatable {
     public let count: Int
     /// From the model config where it says; nil when the checkpoint does not record it.
     public let trainable: Bool?
-    /// Which of the checkpoint's HDF5 files holds it, and the dataset path there.
-    let source: Int
-    let datasetPath: String
+    /// Where its values are stored.
+    public let tensor: any TensorSource
+
+    /// A weight whose shape, dtype and count are its tensor's.
+    public init(name: String, storedName: String? = nil, path: String, trainable: Bool? = nil, tensor: any TensorSource) {
+        self.name = name
+        self.storedName = storedName
+        self.path = path
+        shape = tensor.shape
+        dtype = tensor.dtype
+        count = tensor.count
+        self.trainable = trainable
+        self.tensor = tensor
+    }
+
+    public static func == (a: Weight, b: Weight) -> Bool {
+        (a.name, a.storedName, a.path, a.trainable) == (b.name, b.storedName, b.path, b.trainable)
+            && (a.shape, a.dtype, a.count) == (b.shape, b.dtype, b.count)
+    }
 }
 
 /// One layer that owns weights, in model order.
@@ -76,6 +99,14 @@ public struct Layer: Sendable, Equatable {
     public let trainable: Bool?
 
     public var parameterCount: Int { weights.reduce(0) { $0 + $1.count } }
+
+    public init(name: String, className: String? = nil, path: String, weights: [Weight], trainable: Bool? = nil) {
+        self.name = name
+        self.className = className
+        self.path = path
+        self.weights = weights
+        self.trainable = trainable
+    }
 }
 
 /// The optimizer state saved with the model: kept apart from the model's weights.

@@ -2,9 +2,11 @@ import Foundation
 import HDF5
 
 extension Checkpoint {
-    /// A sharded-weights index (`x.weights.json`, Keras 3.10+) and its shard files, which must sit
-    /// in the index's own folder: a shard name with a folder in it is refused, so the index
-    /// cannot make us read files elsewhere.
+    /// A sharded-weights index and its shard files, which must sit in the index's own folder: a
+    /// shard name with a folder in it is refused, so the index cannot make us read files
+    /// elsewhere. Keras's `x.weights.json` (3.10+) maps layer paths to `.weights.h5` shards,
+    /// `model.safetensors.index.json` tensor names to `.safetensors` shards; the first shard's
+    /// content says which.
     static func openShardIndex(_ path: String) throws -> Checkpoint {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CheckpointError(.cannotOpen, file: path, message: "cannot read")
@@ -41,17 +43,21 @@ extension Checkpoint {
         }
         shardNames.sort(by: KerasNames.naturalLess)
         let folder = (path as NSString).deletingLastPathComponent
-        var files: [HDF5.File] = []
+        var shards: [(name: String, path: String)] = []
         for shard in shardNames {
             let shardPath = folder.isEmpty ? shard : (folder as NSString).appendingPathComponent(shard)
             guard FileManager.default.fileExists(atPath: shardPath) || isSymbolicLink(shardPath) else {
                 throw CheckpointError(.notFound, file: path, object: shard, message: "shard listed in the index is missing")
             }
             try requireMember(shardPath, inFolder: folder, object: shard, reportedAs: path)
-            files.append(try hdf5 { try HDF5.File.open(shardPath) })
+            shards.append((shard, shardPath))
         }
+        if Safetensors.looksLike(try Probe(shards[0].path).head) {
+            return try openSafetensorsShards(path, weightMap: weightMap, shards: shards)
+        }
+        let files = try shards.map { shard in try hdf5 { try HDF5.File.open(shard.path) } }
         var contents = try readWeightsH5(files: files, config: nil, pathPrefixes: shardNames)
         contents.notes.append("\(shardNames.count) shards")
-        return Checkpoint(path: path, format: .shardedJSON, contents: contents, files: files)
+        return Checkpoint(path: path, format: .shardedJSON, contents: contents)
     }
 }

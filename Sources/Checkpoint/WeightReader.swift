@@ -1,39 +1,18 @@
-import HDF5
-
 /// Streams one weight's values in slices of at most `sliceElements` values, widened to Double,
 /// so memory is bounded by the slice, not by the tensor, whatever its shape. Two readers of
 /// weights with the same shape and slice size produce aligned slices. Reuses its buffers.
 public struct WeightReader {
     public let weight: Weight
-    private let dataset: Dataset
-    private var plan: Dataset.Slices
+    private let stored: any TensorValues
+    private var plan: TensorSlices
     private var floats: [Float] = []
     private var halves: [UInt16] = []
 
-    init(weight: Weight, dataset: Dataset, sliceElements: Int, checkpointPath: String) throws {
+    init(weight: Weight, sliceElements: Int) throws {
         self.weight = weight
-        self.dataset = dataset
-        if weight.dtype == .other {
-            throw CheckpointError(.unsupported, file: checkpointPath, object: weight.path,
-                                  message: "element type \(dataset.elementType) is not a number type read here")
-        }
-        // A declared shape far beyond the stored bytes would have libhdf5 produce fill values for
-        // hours: no real weight compresses a thousandfold, and none is stored as nothing at all.
-        let stored = try hdf5 { try dataset.storedBytes }
-        if weight.count > 0 && stored == 0 {
-            throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
-                                  message: "no values are stored for its declared shape \(dataset.shape)")
-        }
-        let unstored = try hdf5 { try dataset.unstoredBytes }
-        if unstored > 16 << 20 {
-            throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
-                                  message: "declares shape \(dataset.shape) (\(dataset.logicalBytes) bytes) but \(unstored) bytes of it are not stored (fill value only); Keras writes every value")
-        }
-        if dataset.logicalBytes > 1 << 30 && dataset.logicalBytes / 1024 > stored {
-            throw CheckpointError(.corrupt, file: checkpointPath, object: weight.path,
-                                  message: "declares shape \(dataset.shape) (\(dataset.logicalBytes) bytes) but stores only \(stored) bytes")
-        }
-        plan = dataset.slices(maxElements: max(1, sliceElements))
+        stored = try weight.tensor.open()
+        // An HDF5 empty dataspace has no shape and no values.
+        plan = TensorSlices(shape: weight.count == 0 ? [0] : weight.shape, maxElements: sliceElements)
     }
 
     /// Reads the next slice into `values`; false when every value has been read.
@@ -48,11 +27,7 @@ public struct WeightReader {
     public mutating func next(into values: inout [Double], bits: inout [UInt64]) throws -> Bool {
         precondition(weight.dtype.isWideInteger, "next(into:bits:) is for int64 and uint64 weights")
         guard let selection = plan.next() else { return false }
-        do {
-            try dataset.readRaw64(selection, into: &bits)
-        } catch let error as HDF5Error {
-            throw CheckpointError(error)
-        }
+        try stored.readRaw64(selection, into: &bits)
         values.removeAll(keepingCapacity: true)
         if weight.dtype == .int64 {
             values.append(contentsOf: bits.lazy.map { Double(Int64(bitPattern: $0)) })
@@ -74,22 +49,18 @@ public struct WeightReader {
     public mutating func next(into values: inout [Float]) throws -> Bool {
         precondition(readsAsFloat, "next(into: [Float]) is for float32, float16 and bfloat16 weights")
         guard let selection = plan.next() else { return false }
-        do {
-            switch weight.dtype {
-            case .float32:
-                try dataset.read(selection, into: &values)
-            case .float16:
-                try dataset.readRaw16(selection, into: &halves)
-                values.removeAll(keepingCapacity: true)
-                let table = Self.halfToFloat
-                values.append(contentsOf: halves.lazy.map { table[Int($0)] })
-            default:  // bfloat16: the high half of a float32
-                try dataset.readRaw16(selection, into: &halves)
-                values.removeAll(keepingCapacity: true)
-                values.append(contentsOf: halves.lazy.map { Float(bitPattern: UInt32($0) << 16) })
-            }
-        } catch let error as HDF5Error {
-            throw CheckpointError(error)
+        switch weight.dtype {
+        case .float32:
+            try stored.read(selection, into: &values)
+        case .float16:
+            try stored.readRaw16(selection, into: &halves)
+            values.removeAll(keepingCapacity: true)
+            let table = Self.halfToFloat
+            values.append(contentsOf: halves.lazy.map { table[Int($0)] })
+        default:  // bfloat16: the high half of a float32
+            try stored.readRaw16(selection, into: &halves)
+            values.removeAll(keepingCapacity: true)
+            values.append(contentsOf: halves.lazy.map { Float(bitPattern: UInt32($0) << 16) })
         }
         return true
     }
@@ -97,30 +68,26 @@ public struct WeightReader {
     /// All values at once; for small weights and tests.
     public mutating func readAll() throws -> [Double] {
         var values: [Double] = []
-        if weight.count > 0 { try read(dataset.all, into: &values) }
+        if weight.count > 0 { try read(TensorSlice.all(weight.shape), into: &values) }
         return values
     }
 
-    private mutating func read(_ selection: Dataset.Selection, into values: inout [Double]) throws {
-        do {
-            switch weight.dtype {
-            case .float32:
-                try dataset.read(selection, into: &floats)
-                values.removeAll(keepingCapacity: true)
-                values.append(contentsOf: floats.lazy.map { Double($0) })
-            case .float16:
-                try dataset.readRaw16(selection, into: &halves)
-                values.removeAll(keepingCapacity: true)
-                values.append(contentsOf: halves.lazy.map { Double(Float16(bitPattern: $0)) })
-            case .bfloat16:
-                try dataset.readRaw16(selection, into: &halves)
-                values.removeAll(keepingCapacity: true)
-                values.append(contentsOf: halves.lazy.map { Double(Float(bitPattern: UInt32($0) << 16)) })
-            default:
-                try dataset.read(selection, into: &values)
-            }
-        } catch let error as HDF5Error {
-            throw CheckpointError(error)
+    private mutating func read(_ selection: TensorSlice, into values: inout [Double]) throws {
+        switch weight.dtype {
+        case .float32:
+            try stored.read(selection, into: &floats)
+            values.removeAll(keepingCapacity: true)
+            values.append(contentsOf: floats.lazy.map { Double($0) })
+        case .float16:
+            try stored.readRaw16(selection, into: &halves)
+            values.removeAll(keepingCapacity: true)
+            values.append(contentsOf: halves.lazy.map { Double(Float16(bitPattern: $0)) })
+        case .bfloat16:
+            try stored.readRaw16(selection, into: &halves)
+            values.removeAll(keepingCapacity: true)
+            values.append(contentsOf: halves.lazy.map { Double(Float(bitPattern: UInt32($0) << 16)) })
+        default:
+            try stored.read(selection, into: &values)
         }
     }
 }

@@ -74,7 +74,7 @@ func readWeightsH5(files: [HDF5.File], config: JSONValue?, kerasVersion: String?
                     : (["moving_mean", "moving_variance", "count"].contains(variableNames[index]) && className != nil
                         && ["BatchNormalization", "Normalization"].contains(className!) ? false : entry?.trainable)
                 weights.append(try makeWeight(name: prefix + variableNames[index], storedName: nil, dataset: dataset,
-                                              source: source, pathPrefix: pathPrefixes.map { $0[source] + ":" } ?? "",
+                                              pathPrefix: pathPrefixes.map { $0[source] + ":" } ?? "",
                                               trainable: trainable))
             }
         }

@@ -264,72 +264,20 @@ public final class Dataset: @unchecked Sendable {
 
     /// A box of the dataset: `count[d]` indices from `start[d]` in each dimension d (both empty
     /// for a scalar). Its elements, in row-major order, are a contiguous run of the flattened
-    /// dataset when the box comes from `slices(maxElements:)`.
+    /// dataset when the box is a row-major slice of it.
     public struct Selection: Sendable, Equatable {
         public let start: [Int]
         public let count: [Int]
         public var elementCount: Int { count.reduce(1, *) }
+
+        public init(start: [Int], count: [Int]) {
+            self.start = start
+            self.count = count
+        }
     }
 
     /// The whole dataset.
     public var all: Selection { Selection(start: shape.map { _ in 0 }, count: shape) }
-
-    /// Boxes that cover the dataset in row-major order, each of at most `limit` elements (or one
-    /// element's worth of the last dimension, if that is more): whole trailing dimensions where
-    /// they fit, otherwise a run along the first dimension whose trailing block fits, the leading
-    /// indices fixed. Memory for a read is then bounded by `limit`, whatever the tensor's shape.
-    /// Lazy: the boxes are made as they are asked for.
-    public func slices(maxElements limit: Int) -> Slices {
-        Slices(shape: count == 0 ? nil : shape, limit: max(1, limit))
-    }
-
-    public struct Slices: Sequence, IteratorProtocol, Sendable {
-        private let shape: [Int]
-        private let k: Int
-        private let per: Int
-        private var prefix: [Int]
-        private var j = 0
-        private var done: Bool
-
-        init(shape: [Int]?, limit: Int) {
-            guard let shape else {
-                (self.shape, k, per, prefix, done) = ([], 0, 1, [], true)
-                return
-            }
-            self.shape = shape
-            var trailing = [Int](repeating: 1, count: shape.count)
-            for d in stride(from: shape.count - 2, through: 0, by: -1) { trailing[d] = trailing[d + 1] * shape[d + 1] }
-            k = (0..<shape.count).first { trailing[$0] <= limit } ?? Swift.max(0, shape.count - 1)
-            per = shape.isEmpty ? 1 : Swift.max(1, limit / trailing[k])
-            prefix = [Int](repeating: 0, count: k)
-            done = false
-        }
-
-        public mutating func next() -> Selection? {
-            guard !done else { return nil }
-            if shape.isEmpty {
-                done = true
-                return Selection(start: [], count: [])
-            }
-            let n = Swift.min(per, shape[k] - j)
-            let box = Selection(start: prefix + [j] + shape[(k + 1)...].map { _ in 0 },
-                                count: prefix.map { _ in 1 } + [n] + shape[(k + 1)...])
-            j += n
-            if j >= shape[k] {
-                j = 0
-                // Next index of the leading dimensions (an odometer), or the end.
-                var d = k - 1
-                while d >= 0 {
-                    prefix[d] += 1
-                    if prefix[d] < shape[d] { break }
-                    prefix[d] = 0
-                    d -= 1
-                }
-                if d < 0 { done = true }
-            }
-            return box
-        }
-    }
 
     // MARK: Reads. Each reads a selection into `buffer`, which is resized to exactly the elements
     // read and reused across calls.

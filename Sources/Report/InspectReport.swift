@@ -18,6 +18,7 @@ public enum InspectReport {
             "notes": .array(checkpoint.notes.map { .string($0) }),
             "optimizer": checkpoint.optimizer.map(optimizerJSON) ?? .null,
             "training": TrainingReport.setupJSON(TrainingSetup(checkpoint.optimizer)),
+            "metadata": checkpoint.metadata.map { .object($0.mapValues { .string($0) }) } ?? .null,
         ]
         fields["layers"] = .array(checkpoint.allLayers.map { layer in
             .object([
@@ -108,6 +109,11 @@ public enum InspectReport {
             out += "optimizer: none stored\n"
         }
         for note in checkpoint.notes { out += "note: \(safe(note))\n" }
+        if let metadata = checkpoint.metadata, !metadata.isEmpty {
+            var table = TextTable([("metadata", .left), ("value", .left)])
+            for key in metadata.keys.sorted() { table.add([key, metadata[key] ?? ""]) }
+            out += "\n" + table.render()
+        }
         return out
     }
 }

@@ -5,14 +5,15 @@ import Report
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the layers, weights and training state stored in a Keras checkpoint.",
+        abstract: "Show the layers, weights and training state stored in a checkpoint.",
         discussion: """
         Reads .h5 (model.save / save_weights), .weights.h5, .keras and sharded .weights.json \
-        checkpoints; the layout is recognised from the content, not the file name.
+        Keras checkpoints, and .safetensors files (single, or sharded with \
+        model.safetensors.index.json); the layout is recognised from the content, not the file name.
         """
     )
 
-    @Argument(help: "The checkpoint: .h5, .weights.h5, .keras or .weights.json.")
+    @Argument(help: "The checkpoint: .h5, .weights.h5, .keras, .weights.json, .safetensors or model.safetensors.index.json.")
     var path: String
 
     @Option(name: .long, help: "Output format: table or json.")

@@ -37,8 +37,9 @@ import Testing
     }
 
     @Test func everyInspectReportValidates() throws {
-        let samples = Samples.files
-        try #require(!samples.isEmpty)
+        let samples = Samples.files + ["safetensors/dtypes.safetensors", "safetensors/ft_lowlr_f16.safetensors",
+                                       "safetensors/sharded/model.safetensors.index.json"]
+        try #require(samples.count > 3)
         let folder = try Samples.temporaryDirectory()
         var files: [URL] = []
         for (index, sample) in samples.enumerated() {

@@ -86,4 +86,22 @@ import Testing
         }
         #expect(checked > 0)
     }
+
+    /// The oracle reads the safetensors export on its own (plain numpy parsing) and finds the
+    /// Keras pair's numbers; the parameterised test above holds weightdrift to both.
+    @Test func oracleGivesTheSafetensorsExportTheKerasPairsNumbers() throws {
+        func layers(_ base: String, _ tuned: String) throws -> [String: Double] {
+            let pair = try #require(Self.oracle["pairs"]?.array?.first { $0["base"]?.string == base && $0["tuned"]?.string == tuned })
+            return Dictionary(uniqueKeysWithValues: (pair["layers"]?.array ?? []).compactMap { layer in
+                layer["name"]?.string.flatMap { name in layer["relativeChange"]?.number.map { (name, $0) } }
+            })
+        }
+        let keras = try layers("k3/pretrained.h5", "k3/ft_lowlr.h5")
+        #expect(keras.count == 5)
+        for tuned in ["safetensors/ft_lowlr.safetensors", "safetensors/sharded/model.safetensors.index.json"] {
+            let exported = try layers("safetensors/pretrained.safetensors", tuned)
+            #expect(exported.keys.sorted() == keras.keys.sorted())
+            for (name, value) in keras { close(exported[name], value, "\(tuned) \(name)") }
+        }
+    }
 }

@@ -58,27 +58,6 @@ import Testing
         #expect(a == b)
     }
 
-    /// Slices cover a dataset in row-major order, never above the limit (unless one element of the
-    /// last dimension's run is all there is), whatever the shape.
-    @Test(arguments: [1, 5, 7, 8, 64, 100, 1 << 16])
-    func slicesCoverTheDatasetInOrderWithinTheLimit(_ limit: Int) throws {
-        let file = try File.open(Samples.path("tfk/pretrained.h5"))
-        for path in ["/model_weights/conv2d/conv2d/kernel:0", "/model_weights/dense/dense/kernel:0",
-                     "/model_weights/dense/dense/bias:0", "/optimizer_weights/iteration:0"] {
-            let dataset = try file.dataset(path)
-            var whole: [Double] = []
-            try dataset.read(dataset.all, into: &whole)
-            var pieces: [Double] = [], piece: [Double] = []
-            for selection in dataset.slices(maxElements: limit) {
-                #expect(selection.elementCount <= max(limit, 1), "\(path) \(selection)")
-                try dataset.read(selection, into: &piece)
-                #expect(piece.count == selection.elementCount)
-                pieces += piece
-            }
-            #expect(pieces == whole, "\(path) at limit \(limit)")
-        }
-    }
-
     /// A group with more links than any Keras file has (10^6 took minutes to walk) is refused
     /// from the count libhdf5 reports, before a single name is listed. Written here with the
     /// library itself: 100,001 soft links, a few MB in a temporary folder.

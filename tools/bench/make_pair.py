@@ -19,6 +19,9 @@ The files follow the layouts Keras writes (see keras-formats.md in the shared do
     base.keras / tuned.keras           STORED zip: metadata.json, config.json (Functional, the
                                        layers in model order), model.weights.h5 (byte-for-byte
                                        the .weights.h5 above).
+    base.safetensors / tuned.safetensors  the same float32 values as safetensors (header padded
+                                       to 8 bytes as the crate pads it), tensors named
+                                       `<layer>/<variable>` in model order, streamed from the .h5.
 
 The model: 3 int inputs, word (30522x768), position (512x768) and token-type (2x768)
 Embeddings, their Add and LayerNormalization, 12 blocks of query/key/value/attention-output
@@ -60,7 +63,7 @@ import numpy as np
 BLOCK_ELEMENTS = 1 << 22
 TF_KERAS_VERSION = "2.21.0"
 KERAS_VERSION = "3.15.1"
-LAYOUTS = ("h5", "weights.h5", "keras")
+LAYOUTS = ("h5", "weights.h5", "keras", "safetensors")
 
 
 # --------------------------------------------------------------------------------------
@@ -339,6 +342,27 @@ def write_keras(path, weights_path, model_name, layers):
         archive.write(weights_path, "model.weights.h5")
 
 
+def write_safetensors(h5_path, path, weights, dataset_paths):
+    """The .h5's weights as one safetensors file, in blocks; returns each tensor's absolute data offset."""
+    header, offset = {}, 0
+    for (_, layer, var, shape, _, _) in weights:
+        size = 4 * int(np.prod(shape, dtype=np.int64))
+        header[f"{layer.name}/{var}"] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    starts = [8 + len(text) + entry["data_offsets"][0] for entry in header.values()]
+    with h5py.File(h5_path, "r") as source, open(path, "wb") as out:
+        out.write(struct.pack("<Q", len(text)) + text)
+        for dataset_path in dataset_paths:
+            dataset = source[dataset_path]
+            rows = max(1, BLOCK_ELEMENTS // max(1, int(np.prod(dataset.shape[1:], dtype=np.int64))))
+            for start in range(0, max(1, dataset.shape[0]) if dataset.shape else 1, rows):
+                block = dataset[start:start + rows] if dataset.shape else dataset[()]
+                out.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+    return starts
+
+
 def zip_member_data_offset(path, member_name):
     """Where a STORED member's bytes start: its local header offset + 30 + name + extra."""
     with zipfile.ZipFile(path) as archive:
@@ -406,6 +430,8 @@ def main():
     for _, layer, *_ in weights:
         slots[layer.name] = slots.get(layer.name, -1) + 1
         v3_paths.append(f"/{layer_paths[layer.name]}/vars/{slots[layer.name]}")
+    safetensors_offsets = {side: write_safetensors(path[side, "h5"], path[side, "safetensors"], weights, legacy_paths)
+                           for side in ("base", "tuned")}
     layouts = {}
     for layout in LAYOUTS:
         entry = {"base": path["base", layout], "tuned": path["tuned", layout],
@@ -416,11 +442,14 @@ def main():
                 offsets[side] = dataset_offsets(path[side, layout], legacy_paths)
             elif layout == "weights.h5":
                 offsets[side] = dataset_offsets(path[side, layout], v3_paths)
+            elif layout == "safetensors":
+                offsets[side] = safetensors_offsets[side]
             else:
                 shift = zip_member_data_offset(path[side, layout], "model.weights.h5")
                 offsets[side] = dataset_offsets(path[side, "weights.h5"], v3_paths, shift)
         entry["datasets"] = [
-            {"layer": layer.name, "weight": var, "path": legacy_paths[i] if layout == "h5" else v3_paths[i],
+            {"layer": layer.name, "weight": var,
+             "path": {"h5": legacy_paths[i], "safetensors": f"{layer.name}/{var}"}.get(layout, v3_paths[i]),
              "shape": list(shape), "count": int(np.prod(shape)),
              "base_offset": offsets["base"][i], "tuned_offset": offsets["tuned"][i]}
             for i, layer, var, shape, _, _ in weights]

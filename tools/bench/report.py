@@ -23,8 +23,8 @@ import re
 import subprocess
 import time
 
-LAYOUTS = ("h5", "weights.h5", "keras")
-FORMATS = {"h5": "legacy-h5", "weights.h5": "weights-h5", "keras": "keras-zip"}
+LAYOUTS = ("h5", "weights.h5", "keras", "safetensors")
+FORMATS = {"h5": "legacy-h5", "weights.h5": "weights-h5", "keras": "keras-zip", "safetensors": "safetensors"}
 TARGETS = {"peer": 40.0, "probe": 2.0, "rss_mib": 64.0, "flat": 1.15, "keras": 1.2, "inspect_ms": 50.0}
 
 

@@ -85,7 +85,7 @@ for s in $SCALES; do
   say "${s}x pair: warming the page cache"
   cat "$D"/base.* "$D"/tuned.* > /dev/null
   names=() cmds=()
-  for l in h5 weights.h5 keras; do
+  for l in h5 weights.h5 keras safetensors; do
     names+=("weightdrift|$l|${s}x") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null")
     names+=("weightdrift --no-hash|$l|${s}x") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null --no-hash")
     names+=("probe|$l|${s}x") cmds+=("$PROBE $D/base.$l $D/tuned.$l $D/offsets-$l.txt")
@@ -107,7 +107,7 @@ say "400 layers: inspect (no --stats) and compare"
 D=$OUT/layers400
 cat "$D"/base.* "$D"/tuned.* > /dev/null
 names=() cmds=()
-for l in h5 weights.h5 keras; do
+for l in h5 weights.h5 keras safetensors; do
   names+=("weightdrift inspect|$l|400 layers") cmds+=("$W inspect $D/base.$l")
 done
 names+=("weightdrift|h5|400 layers") cmds+=("$W compare $D/base.h5 $D/tuned.h5 --format json --output /dev/null")
