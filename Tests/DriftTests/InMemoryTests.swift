@@ -33,12 +33,12 @@ import Testing
                               layer("head", [("kernel", [8, 4], head)])], path: "base")
     }
 
-    @Test func pairsLayersByNameAndWeightsByName() {
+    @Test func pairsLayersByNameAndWeightsByName() throws {
         let tuned = Checkpoint(inMemory: [Self.layer("extra", [("kernel", [2, 2], [1, 2, 3, 4])]),
                                           Self.layer("head", [("kernel", [8, 4], Self.head)]),
                                           Self.layer("encoder", [("bias", [8], Self.bias), ("kernel", [64, 8], Self.kernel)])],
                                path: "tuned")
-        let rows = Matcher.align(base: Self.base(), tuned: tuned, mode: .name).rows
+        let rows = try Matcher.align(base: Self.base(), tuned: tuned, mode: .name).rows
         let paired = rows.filter { $0.base != nil && $0.tuned != nil }
         #expect(Set(paired.map { $0.base!.name }) == ["encoder", "head"])
         for row in paired {
