@@ -58,4 +58,28 @@ import Testing
         #expect(lines.count == 1)
         #expect(result.stderr.contains("samples/safetensors/bad/overlap.safetensors: b: "))
     }
+
+    /// A float16 export with Hugging Face-style names (`model.conv2d/weight`) against the Keras
+    /// checkpoint it was written from: two rename rules pair every layer (`renamed`), the whole
+    /// base is compared, and the only drift is float16 rounding — round to nearest moves each
+    /// normal value by at most 2^-11 of itself, so no layer's relative change can exceed that.
+    @Test func float16ExportPairsWithItsKerasFileThroughRenameRules() throws {
+        let report = try json(["compare", "samples/k3/ft_lowlr.keras", "samples/safetensors/ft_lowlr_f16.safetensors",
+                               "--rename", "^model\\.(.*)$=$1", "--rename", "/weight$=/kernel"])
+        let layers = try #require(report["layers"] as? [[String: Any]])
+        let keras = try figures(json(["compare", "samples/k3/ft_lowlr.keras", "samples/k3/ft_lowlr.keras"]))
+        #expect(layers.count == keras.count)
+        for layer in layers {
+            #expect(layer["matchedBy"] as? String == "renamed", "\(layer["name"] ?? "?")")
+            let change = try #require(layer["relativeChange"] as? Double)
+            #expect(change > 0 && change <= 0x1p-11, "\(layer["name"] ?? "?"): \(change)")
+        }
+        let coverage = try #require(report["coverage"] as? [String: Any])
+        #expect(coverage["fraction"] as? Double == 1)
+        // Without the rules only the weights Keras and PyTorch name alike pair: the gate fails on coverage.
+        let plain = try json(["compare", "samples/k3/ft_lowlr.keras", "samples/safetensors/ft_lowlr_f16.safetensors"])
+        let plainCoverage = try #require(plain["coverage"] as? [String: Any])
+        #expect(try #require(plainCoverage["fraction"] as? Double) < 0.5)
+        #expect((plain["summary"] as? [String: Any])?["verdict"] as? String == "fail")
+    }
 }
