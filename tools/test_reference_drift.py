@@ -195,11 +195,14 @@ def test_non_finite_values_are_counted_and_excluded(tmp_path):
     assert w["changedFraction"] == pytest.approx(0.6)
 
 
-def test_all_nan_gives_nulls_and_rms(tmp_path):
+def test_all_nan_gives_nulls(tmp_path):
+    # Nothing finite in both files: no figure can be computed, so every one is null (never 0,
+    # which would read as "unchanged").
     w = one_weight(tmp_path, np.array([1, 2], np.float32), np.full(2, np.nan, np.float32))
-    assert w["finiteCount"] == 0 and w["tunedNaN"] == 2
-    assert w["relativeTo"] == "rms" and w["relativeChange"] == 0.0 and w["rmsChange"] == 0.0
-    assert w["maxAbsChange"] == 0.0 and w["cosine"] is None and w["normRatio"] is None
+    assert w["finiteCount"] == 0 and w["tunedNaN"] == 2 and w["changedFraction"] == 1.0
+    for key in ("relativeTo", "relativeChange", "rmsChange", "maxAbsChange", "cosine", "normRatio",
+                "baseNorm", "tunedNorm", "diffNorm", "angleDegrees"):
+        assert w[key] is None, key
 
 
 def test_identical_nan_is_unchanged_but_different_payload_is_changed(tmp_path):
