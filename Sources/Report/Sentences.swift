@@ -245,8 +245,8 @@ public enum Sentences {
     public static func calibrationFailure(_ failure: ForgettingCalibration.Failure) -> String {
         switch failure {
         case .noUsableScore(let runs):
-            return "cannot fit cut points: none of the \(runs) runs has a positive, finite forgetting score (nothing moved, "
-                + "or no backbone in common); label fine-tunes that changed the model"
+            return "cannot fit cut points: no labelled run (of \(runs)) has a positive, finite forgetting score (nothing moved, "
+                + "no backbone in common, or NaN/Inf weights); label fine-tunes that changed the model and stayed finite"
         case .noForgettingSeen(let runs, let furthest, let prior):
             return "cannot fit cut points: all \(runs) runs kept the original task (< 5 points lost) and moved at most "
                 + "\(format(furthest)), less than where forgetting starts in other models (about \(format(prior))), so nothing "
