@@ -31,67 +31,92 @@ public struct ForgettingCalibration: Sendable, Equatable {
         loss < mediumLoss ? .low : loss <= highLoss ? .medium : .high
     }
 
+    /// The shape of the rule that is shared across architectures (not fitted to the user's runs):
+    /// chosen on the five model families of tools/experiments/transfer, where leave-one-family-out
+    /// figures say how well it carries to a family it was not chosen on.
+    public struct Shape: Sendable, Equatable {
+        /// The high cut over the medium cut.
+        public let ratio: Double
+        /// Width (in log score) of the logistic edge of a band: how sharply a labelled run bounds the cut.
+        public let edge: Double
+        /// The posterior's point the medium cut is placed at (below 0.5: the cautious side).
+        public let quantile: Double
+        /// Prior on the medium cut, log-normal: the median and the sd of log(medium cut) across the
+        /// study's model families.
+        public let priorMedian: Double
+        public let priorSD: Double
+
+        public static let study = Shape(ratio: 1.3, edge: 0.05, quantile: 0.1, priorMedian: 0.0402, priorSD: 0.74)
+    }
+
+    /// What the labelled runs bound, and so how far the fit rests on the shared shape.
+    public enum Support: String, Sendable, Equatable {
+        /// Runs that kept the task below the medium cut and runs that forgot above it.
+        case bracketed
+        /// Only runs that lost 5 points or more: how far below them forgetting starts rests on the prior.
+        case forgotOnly
+        /// Only runs that kept the task (moved past the prior's median): the cut rests on them and the prior.
+        case keptOnly
+    }
+
     public let runs: [Run]
+    public let shape: Shape
     public let cutPoints: ForgettingAssessment.CutPoints
-    /// Labelled runs below 5 points lost with a positive score, and runs that lost 5 or more with a
-    /// finite score: what the cut points rest on.
+    public let support: Support
+    /// Labelled runs below 5 points lost and runs that lost 5 or more, with a positive finite score:
+    /// what the cut points rest on.
     public let keptTask: Int
     public let forgot: Int
+    /// The furthest-moved run that kept the task, and the least-moved run that lost 5 points or more.
+    public let furthestKept: Double?
+    public let leastForgot: Double?
     /// Labelled runs the fitted cut points put in the band their measured loss warrants.
     public let rightBand: Int
-    /// Labelled runs that lost more than 20 points yet fall below the medium cut (0 by construction).
+    /// Labelled runs that lost more than 20 points yet fall below the medium cut.
     public let highCalledLow: Int
     /// Spearman's rho between score and forgetting over the labelled runs; nil below 3 runs.
     public let spearman: Double?
 
     public enum Failure: Error, Sendable, Equatable {
-        /// The cut points need a run that kept the task (moved, < 5 points lost) and one that lost
-        /// 5 points or more; these are the counts found.
-        case needBothKinds(runs: Int, keptTask: Int, forgot: Int)
+        /// No labelled run has a positive finite score (nothing moved, or no comparable backbone).
+        case noUsableScore(runs: Int)
+        /// Every run kept the task and none moved past the prior's median: nothing says where
+        /// forgetting starts.
+        case noForgettingSeen(runs: Int, furthest: Double, priorMedian: Double)
     }
 
-    /// How far above the furthest-moved run that kept the task the medium cut goes (at most), and
-    /// the high cut above the medium one when no labelled run is in the medium band.
-    public static let mediumMargin = 1.25
-    public static let highMargin = 1.5
+    /// The grid of log(medium cut) the posterior is evaluated on: 1e-6 to 1e3 in steps of 0.005.
+    static let gridStart = log(1e-6), gridStep = 0.005, gridCount = 4145
 
-    /// The rule (also `fit_cuts` in tools/experiments/transfer/analyse.py, evaluated there). Real
-    /// fine-tunes of one model either keep the task or lose most of it, with a narrow band between
-    /// at a scale that differs by architecture, so the cut points go into the gaps the labelled runs
-    /// show, on the cautious side:
-    /// - medium: just above the furthest-moved run that kept the task (1.25 × its score), but not
-    ///   past the geometric mean of it and the least-moved run that forgot (≥ 5 points); where the
-    ///   two overlap, 0.8 × the least-moved run that forgot;
-    /// - high: the geometric mean of the furthest-moved medium run and the least-moved high run
-    ///   (> 20 points); with no medium run labelled, 1.5 × the medium cut (at most the least-moved
-    ///   high run); with no high run, 1.5 × the furthest-moved medium run.
-    public init(runs: [Run]) throws {
+    /// The rule (also `fit_cuts` in tools/experiments/transfer/analyse.py, evaluated there). The
+    /// medium cut m is a per-user scale and the high cut `ratio` × m, a shape shared across
+    /// architectures. Each labelled run is an interval-censored observation of log m: a run that kept
+    /// the task (< 5 points) says m is above its score, a medium run (5–20) that m is at most its score
+    /// and above score / ratio² (not score / ratio: that would rest on the shared ratio alone), a high
+    /// run (> 20) that m is at most score / ratio; each bound is a logistic edge of width `edge` in
+    /// log score, so runs out of order weigh against each other instead of failing. The prior on
+    /// log m is normal (the study's families' scales); the medium cut is the posterior's `quantile`
+    /// point. One informative run is enough; the report says when the fit rests on the prior.
+    public init(runs: [Run], shape: Shape = .study) throws {
         self.runs = runs
+        self.shape = shape
         let scored = runs.compactMap { run -> (score: Double, loss: Double)? in
-            guard let s = run.score, s.isFinite else { return nil }
+            guard let s = run.score, s.isFinite, s > 0 else { return nil }
             return (s, run.forgetting)
         }
-        let kept = scored.filter { $0.loss < Self.mediumLoss && $0.score > 0 }.map(\.score)
-        let lost = scored.filter { $0.loss >= Self.mediumLoss }
+        let kept = scored.filter { $0.loss < Self.mediumLoss }.map(\.score)
+        let lost = scored.filter { $0.loss >= Self.mediumLoss }.map(\.score)
         keptTask = kept.count
         forgot = lost.count
-        guard let furthestKept = kept.max(), let leastLost = lost.map(\.score).min() else {
-            throw Failure.needBothKinds(runs: runs.count, keptTask: kept.count, forgot: lost.count)
+        furthestKept = kept.max()
+        leastForgot = lost.min()
+        guard let furthest = scored.map(\.score).max() else { throw Failure.noUsableScore(runs: runs.count) }
+        if lost.isEmpty && furthest < shape.priorMedian {
+            throw Failure.noForgettingSeen(runs: runs.count, furthest: furthest, priorMedian: shape.priorMedian)
         }
-        let medium = furthestKept < leastLost ? min(Self.mediumMargin * furthestKept, (furthestKept * leastLost).squareRoot())
-            : 0.8 * leastLost
-        let mediumRuns = lost.filter { $0.loss <= Self.highLoss }.map(\.score)
-        let highRuns = lost.filter { $0.loss > Self.highLoss }.map(\.score)
-        var high: Double
-        if let m = mediumRuns.max(), let h = highRuns.min() {
-            high = m < h ? (m * h).squareRoot() : h
-        } else if let h = highRuns.min() {
-            high = min(h, Self.highMargin * medium)
-        } else {
-            high = Self.highMargin * mediumRuns.max()!
-        }
-        high = max(high, medium)
-        let cuts = ForgettingAssessment.CutPoints(medium: medium, high: high, source: .policy)
+        support = kept.isEmpty ? .forgotOnly : lost.isEmpty ? .keptOnly : .bracketed
+        let medium = Self.mediumCut(scored.map { (log($0.score), $0.loss) }, shape: shape)
+        let cuts = ForgettingAssessment.CutPoints(medium: medium, high: shape.ratio * medium, source: .policy)
         cutPoints = cuts
         func level(_ score: Double?) -> ForgettingAssessment.Risk {
             guard let score else { return .unknown }
@@ -101,6 +126,37 @@ public struct ForgettingCalibration: Sendable, Equatable {
         highCalledLow = runs.filter { $0.forgetting > Self.highLoss && level($0.score) == .low }.count
         let withScore = runs.filter { $0.score != nil }
         spearman = withScore.count >= 3 ? Self.spearman(withScore.map { $0.score! }, withScore.map(\.forgetting)) : nil
+    }
+
+    /// The posterior's `quantile` point of the medium cut, on the grid.
+    static func mediumCut(_ points: [(x: Double, loss: Double)], shape: Shape) -> Double {
+        let mu = log(shape.priorMedian), r = log(shape.ratio), tau = shape.edge
+        let grid = (0..<gridCount).map { gridStart + gridStep * Double($0) }
+        var logp = grid.map { g in
+            let z = (g - mu) / shape.priorSD
+            return -0.5 * (z * z)
+        }
+        for (x, loss) in points {
+            for k in grid.indices {
+                let u = x - grid[k]
+                let below = 1 / (1 + exp(u / tau))            // P(score under the medium cut)
+                let above = 1 / (1 + exp(-(u - r) / tau))     // P(score over the high cut)
+                let beyond = 1 / (1 + exp(-(u - 2 * r) / tau)) // P(score over ratio × the high cut)
+                let p = loss < mediumLoss ? below : loss > highLoss ? above : 1 - below - beyond
+                logp[k] += log(max(p, 1e-300))
+            }
+        }
+        let top = logp.max()!
+        var cumulative = [Double]()
+        cumulative.reserveCapacity(gridCount)
+        var sum = 0.0
+        for v in logp {
+            sum += exp(v - top)
+            cumulative.append(sum)
+        }
+        let target = shape.quantile * sum
+        let k = cumulative.firstIndex { $0 >= target }!
+        return exp(grid[k])
     }
 
     /// The level these cut points give a score.

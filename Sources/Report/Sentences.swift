@@ -227,8 +227,28 @@ public enum Sentences {
 
     /// `weightdrift calibrate`: what it saw and how well the fit separates the runs.
     public static func calibration(_ c: ForgettingCalibration) -> [String] {
+        let shape = c.shape
         var lines = ["\(c.runs.count) labelled runs: \(c.keptTask) kept the original task (< 5 points lost), \(c.forgot) lost 5 points "
-                     + "or more; cut points placed in the gaps between them, on the cautious side"]
+                     + "or more (runs with a positive score)"]
+        lines.append("medium cut: the cautious \(Int((shape.quantile * 100).rounded()))% point of where forgetting starts, given these runs "
+                     + "and the scales of other models (prior median \(format(shape.priorMedian))); high cut: \(format(shape.ratio)) × the "
+                     + "medium cut — a ratio shared across architectures, not fitted to your runs")
+        let kept = c.furthestKept.map(format) ?? "—", lost = c.leastForgot.map(format) ?? "—"
+        switch c.support {
+        case .bracketed:
+            if let k = c.furthestKept, let l = c.leastForgot, k >= l {
+                lines.append("the runs overlap: one that kept the task moved further (\(kept)) than one that forgot (\(lost)); "
+                             + "the cut weighs them against each other and the prior")
+            } else {
+                lines.append("the runs bracket the medium cut: the task kept up to score \(kept), 5 points or more lost from \(lost)")
+            }
+        case .forgotOnly:
+            lines.append("rests on shared assumptions: every run lost 5 points or more (least-moved \(lost)), so how far below that "
+                         + "forgetting starts comes from the prior; label a run that kept the task (e.g. a smaller learning rate)")
+        case .keptOnly:
+            lines.append("rests on shared assumptions: no run lost 5 points or more, so the cut rests on the runs that kept the task "
+                         + "(up to \(kept)) and the prior; label a run that forgot (e.g. a larger learning rate)")
+        }
         lines.append("the fitted cut points put \(c.rightBand) of \(c.runs.count) runs in the band their measured loss warrants "
                      + "(low < 5 points, medium 5–20, high > 20); \(c.highCalledLow) that lost more than 20 points are called low")
         if let rho = c.spearman {
@@ -246,9 +266,13 @@ public enum Sentences {
 
     public static func calibrationFailure(_ failure: ForgettingCalibration.Failure) -> String {
         switch failure {
-        case .needBothKinds(let runs, let kept, let forgot):
-            return "cannot fit cut points from \(runs) runs: \(kept) kept the original task with a non-zero drift (< 5 points lost) and "
-                + "\(forgot) lost 5 points or more; label at least one of each (the levels' scale cannot be guessed from one side)"
+        case .noUsableScore(let runs):
+            return "cannot fit cut points: no labelled run (of \(runs)) has a positive, finite forgetting score (nothing moved, "
+                + "no backbone in common, or NaN/Inf weights); label fine-tunes that changed the model and stayed finite"
+        case .noForgettingSeen(let runs, let furthest, let prior):
+            return "cannot fit cut points: all \(runs) runs kept the original task (< 5 points lost) and moved at most "
+                + "\(format(furthest)), less than where forgetting starts in other models (about \(format(prior))), so nothing "
+                + "says where it starts in yours; label a run that lost 5 points or more (e.g. a larger learning rate)"
         }
     }
 

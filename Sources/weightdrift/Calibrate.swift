@@ -11,8 +11,11 @@ struct Calibrate: ParsableCommand {
         RUNS.csv has one row per fine-tune: base,tuned,forgetting — the pretrained and the fine-tuned \
         checkpoint (paths relative to the CSV's folder) and the points of original-task accuracy the \
         fine-tune lost (e.g. 12.5 for 90% → 77.5%). A header line base,tuned,forgetting is allowed. \
-        Prints each run's score, how well the fitted cut points separate the runs, and a policy fragment \
-        `forgetting: {medium: …, high: …}` that `compare --policy` applies. Exit 0, or 2 on bad input.
+        Prints each run's score, how well the fitted cut points separate the runs, when the fit rests on \
+        the shape shared across architectures, and a policy fragment `forgetting: {medium: …, high: …}` \
+        that `compare --policy` applies. One run that lost 5 points or more is enough. Exit 0; 2 on bad \
+        input, or when the runs cannot support a fit (no positive finite score, or every run kept the \
+        task and barely moved).
         """
     )
 

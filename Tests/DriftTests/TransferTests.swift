@@ -158,21 +158,89 @@ import Testing
         }
     }
 
-    /// The calibration rule on the real runs: fitted on three labelled ones, no run that lost more
-    /// than 20 points is left low, and the labelled runs land in their bands.
-    @Test func calibrationFitsTheLabelledRuns() throws {
-        let mlp = Self.runs.filter { $0.family == "mlp" }
-        let labelled = try mlp.prefix(3).map { run in
-            ForgettingCalibration.Run(base: "", tuned: run.tuned, forgetting: run.forgetting, score: try Self.assess(run).score,
-                                      headDetected: nil)
+    /// The manifest's calibration oracle: analyse.py's `fit_cuts` (numpy) on named sets of the mlp runs.
+    static let oracle: [String: JSONValue] = {
+        let url = Samples.directory.appendingPathComponent("transfer/manifest.json")
+        guard let data = try? Data(contentsOf: url), let doc = JSONValue.parse(data) else { return [:] }
+        return doc["calibrationOracle"]?.object ?? [:]
+    }()
+
+    /// The named runs of the mlp family, labelled with their measured forgetting and scored by the tool.
+    static func labelled(_ names: [String]) throws -> [ForgettingCalibration.Run] {
+        try names.map { name in
+            let run = try #require(runs.first { $0.family == "mlp" && $0.name == name }, "\(name)")
+            return ForgettingCalibration.Run(base: "", tuned: run.tuned, forgetting: run.forgetting, score: try assess(run).score,
+                                             headDetected: nil)
         }
-        let fit = try ForgettingCalibration(runs: Array(labelled))
-        #expect(fit.highCalledLow == 0)
-        #expect(fit.cutPoints.medium > 0 && fit.cutPoints.medium <= fit.cutPoints.high)
-        #expect(fit.rightBand == fit.runs.filter { fit.level($0.score) == ForgettingCalibration.band(forLoss: $0.forgetting) }.count)
-        #expect(throws: ForgettingCalibration.Failure.self) {
-            try ForgettingCalibration(runs: [ForgettingCalibration.Run(base: "", tuned: "", forgetting: 0, score: 0.1, headDetected: nil)])
+    }
+
+    static func oracleSet(_ key: String) throws -> (runs: [ForgettingCalibration.Run], cuts: (Double, Double)?) {
+        let entry = try #require(oracle[key], "\(key)")
+        let names = try #require(entry["runs"]?.array).compactMap(\.string)
+        let cuts = entry["cuts"]?["medium"]?.number.flatMap { m in entry["cuts"]?["high"]?.number.map { (m, $0) } }
+        return (try labelled(names), cuts)
+    }
+
+    /// The rule is the one the study evaluated: the same shared shape, and the same cut points as
+    /// analyse.py's fit_cuts on every oracle set (or a refusal where it refuses).
+    @Test func calibrationMatchesTheNumpyOracle() throws {
+        let shape = try #require(Self.oracle["shape"])
+        let study = ForgettingCalibration.Shape.study
+        #expect(shape["ratio"]?.number == study.ratio && shape["edge"]?.number == study.edge && shape["quantile"]?.number == study.quantile)
+        #expect(shape["priorMedian"]?.number == study.priorMedian && shape["priorSD"]?.number == study.priorSD)
+        let keys = ["labelled", "forgotOnly", "keptOnly", "barelyMoved", "allMlp"]
+        #expect(Set(Self.oracle.keys) == Set(keys + ["shape"]))
+        for key in keys {
+            let (labelled, cuts) = try Self.oracleSet(key)
+            if let (medium, high) = cuts {
+                let fit = try ForgettingCalibration(runs: labelled)
+                #expect(abs(fit.cutPoints.medium - medium) <= 1e-9 * medium, "\(key): \(fit.cutPoints.medium) vs \(medium)")
+                #expect(abs(fit.cutPoints.high - high) <= 1e-9 * high, "\(key)")
+            } else {
+                #expect(throws: ForgettingCalibration.Failure.self, "\(key)") { try ForgettingCalibration(runs: labelled) }
+            }
         }
+    }
+
+    /// Fitted on three labelled runs (one per band), the family's other runs: none that lost more
+    /// than 20 points is low, runs that kept the task and moved less than the labelled one that kept
+    /// it are low, runs that moved further than the labelled high run are high.
+    @Test func threeLabelledRunsBandTheOtherRuns() throws {
+        let names = try #require(Self.oracle["labelled"]?["runs"]?.array).compactMap(\.string)
+        let fit = try ForgettingCalibration(runs: try Self.labelled(names))
+        #expect(Set(fit.runs.map { ForgettingCalibration.band(forLoss: $0.forgetting) }) == [.low, .medium, .high])
+        #expect(fit.support == .bracketed && fit.highCalledLow == 0)
+        let keptScore = try #require(fit.furthestKept)
+        let highScore = try #require(fit.runs.filter { $0.forgetting > ForgettingCalibration.highLoss }.compactMap(\.score).min())
+        let others = Self.runs.filter { $0.family == "mlp" && !names.contains($0.name) }
+        try #require(others.count >= 6)
+        for run in others {
+            let score = try #require(try Self.assess(run).score)
+            let level = fit.level(score)
+            if run.forgetting > ForgettingCalibration.highLoss { #expect(level != .low, "\(run.name)") }
+            if run.forgetting < ForgettingCalibration.mediumLoss && score <= keptScore { #expect(level == .low, "\(run.name)") }
+            if score >= highScore { #expect(level == .high, "\(run.name)") }
+        }
+    }
+
+    /// One side of labels still fits, and says it rests on the shared shape; runs that kept the task
+    /// and barely moved, or that did not move at all, are refused.
+    @Test func calibrationSupportAndRefusals() throws {
+        let forgot = try ForgettingCalibration(runs: try Self.oracleSet("forgotOnly").runs)
+        #expect(forgot.support == .forgotOnly && forgot.keptTask == 0 && forgot.forgot == 3)
+        // A cut that rests on runs that all forgot sits below the least-moved of them.
+        #expect(forgot.cutPoints.medium < (forgot.leastForgot ?? 0))
+        let kept = try ForgettingCalibration(runs: try Self.oracleSet("keptOnly").runs)
+        #expect(kept.support == .keptOnly && kept.forgot == 0)
+        #expect(kept.cutPoints.medium > (kept.furthestKept ?? .infinity))
+        let barely = try Self.oracleSet("barelyMoved").runs
+        let furthest = try #require(barely.compactMap(\.score).max())
+        #expect(throws: ForgettingCalibration.Failure.noForgettingSeen(runs: 2, furthest: furthest,
+                                                                      priorMedian: ForgettingCalibration.Shape.study.priorMedian)) {
+            try ForgettingCalibration(runs: barely)
+        }
+        let still = ForgettingCalibration.Run(base: "", tuned: "", forgetting: 30, score: 0, headDetected: nil)
+        #expect(throws: ForgettingCalibration.Failure.noUsableScore(runs: 1)) { try ForgettingCalibration(runs: [still]) }
         #expect(ForgettingCalibration.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == 1)
         #expect(ForgettingCalibration.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1)
     }

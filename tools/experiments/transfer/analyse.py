@@ -225,10 +225,10 @@ def classify(s, medium, high):
 MEDIUM_MARGIN, HIGH_MARGIN = 1.25, 1.5
 
 
-def fit_cuts(scores, lost):
-    """The rule `weightdrift calibrate` implements (Sources/Drift/Calibration.swift): cut points in
-    the gaps the labelled runs show, on the cautious side. None without a run that kept the task
-    (< 5 points lost, score > 0) and one that lost >= 5 points."""
+def old_fit_cuts(scores, lost):
+    """The previous calibration rule, kept for comparison: cut points in the gaps the labelled runs
+    show, on the cautious side. None without a run that kept the task (< 5 points lost, score > 0)
+    and one that lost >= 5 points."""
     runs = [(s, f) for s, f in zip(scores, lost) if np.isfinite(s)]
     kept = [s for s, f in runs if f < BANDS[0] and s > 0]
     forgot = [(s, f) for s, f in runs if f >= BANDS[0]]
@@ -246,6 +246,129 @@ def fit_cuts(scores, lost):
     else:
         high = HIGH_MARGIN * max(mids)
     return medium, max(high, medium)
+
+
+# The shared shape of the calibration rule `weightdrift calibrate` ships (Sources/Drift/Calibration.swift,
+# ForgettingCalibration.Shape.study): select_shape on all five families, rounded. main() prints what
+# select_shape picks next to it.
+SHAPE = {"ratio": 1.3, "edge": 0.05, "quantile": 0.1, "priorMedian": 0.0402, "priorSD": 0.74}
+# The grid of log(medium cut) the posterior is evaluated on: 1e-6 to 1e3 in steps of 0.005.
+GRID = math.log(1e-6) + 0.005 * np.arange(4145)
+
+
+def fit_cuts(scores, lost, shape=SHAPE):
+    """The rule `weightdrift calibrate` implements (Sources/Drift/Calibration.swift). The medium cut m
+    is a per-user scale; the high cut is ratio x m (a shape shared across architectures). Each
+    labelled run is an interval-censored observation of log m: a run that kept the task (< 5 points)
+    says m is above its score, a medium run (5-20) that m is at most its score and above
+    score/ratio^2, a high run (> 20) that m is at most score/ratio; each edge is a logistic of width
+    `edge` in log score. (A medium run's lower bound is score/ratio^2, not score/ratio: at
+    score/ratio it rests on the shared ratio alone, and on the digits runs it called a run that lost
+    29 points low.) The prior on log m is normal (median priorMedian, sd priorSD: the other models' scales).
+    The medium cut is the posterior's `quantile` point (the cautious side). None (calibrate refuses)
+    without a positive finite score, or when no run lost >= 5 points and none moved past the prior
+    median (nothing says where forgetting starts)."""
+    pts = [(math.log(s), f) for s, f in zip(scores, lost) if np.isfinite(s) and s > 0]
+    mu = math.log(shape["priorMedian"])
+    if not pts or (all(f < BANDS[0] for _, f in pts) and max(x for x, _ in pts) < mu):
+        return None
+    r, tau = math.log(shape["ratio"]), shape["edge"]
+    logp = -0.5 * ((GRID - mu) / shape["priorSD"]) ** 2
+    with np.errstate(over="ignore"):
+        for x, f in pts:
+            u = x - GRID
+            below = 1 / (1 + np.exp(u / tau))           # P(score under the medium cut)
+            above = 1 / (1 + np.exp(-(u - r) / tau))    # P(score over the high cut)
+            beyond = 1 / (1 + np.exp(-(u - 2 * r) / tau))  # P(score over ratio x the high cut)
+            p = below if f < BANDS[0] else above if f > BANDS[1] else 1 - below - beyond
+            logp = logp + np.log(np.maximum(p, 1e-300))
+    c = np.cumsum(np.exp(logp - np.max(logp)))
+    m = math.exp(GRID[int(np.searchsorted(c, shape["quantile"] * c[-1]))])
+    return m, shape["ratio"] * m
+
+
+def best_medium(runs, ratio):
+    """A family's own medium cut with high = ratio x medium: the middle (in log) of the cuts that put
+    the most of its runs in the right band. runs: [(score, lost)]."""
+    ms = np.exp(np.linspace(math.log(5e-4), math.log(0.5), 700))
+    ok = [sum(classify(s, m, ratio * m) == band(f) for s, f in runs) for m in ms]
+    top = [m for m, o in zip(ms, ok) if o == max(ok)]
+    return math.sqrt(min(top) * max(top))
+
+
+def lr_thirds(lrs):
+    """Indices of the runs in each third of the family's log learning-rate range."""
+    lg = np.log10(lrs)
+    edges = np.linspace(lg.min(), lg.max(), 4)
+    return [[i for i, v in enumerate(lg) if (v >= edges[k] if k == 0 else v > edges[k]) and v <= edges[k + 1]]
+            for k in range(3)]
+
+
+def triples(lrs, spread):
+    """Every choice of three labelled runs, or (spread) one from each third of the learning-rate range."""
+    if not spread:
+        return list(itertools.combinations(range(len(lrs)), 3))
+    return list(itertools.product(*lr_thirds(lrs)))
+
+
+def three_run_calibration(runs, fit, spread=False):
+    """runs: [(score, lost, lr)]. For each triple: cut points fitted on it by `fit`, applied to the
+    family's other runs."""
+    shares, refused, lowbad = [], 0, 0
+    tris = triples([lr for _, _, lr in runs], spread)
+    for tri in tris:
+        cuts = fit([runs[i][0] for i in tri], [runs[i][1] for i in tri])
+        if cuts is None:
+            refused += 1
+            continue
+        rest = [runs[i] for i in range(len(runs)) if i not in tri]
+        shares.append(sum(classify(s, *cuts) == band(f) for s, f, _ in rest) / len(rest))
+        lowbad += sum(classify(s, *cuts) == 0 and f > BANDS[1] for s, f, _ in rest)
+    return {"triples": len(tris), "refused": refused, "lostOver20CalledLow": lowbad,
+            "meanShare": float(np.mean(shares)) if shares else 0.0,
+            "medianShare": float(np.median(shares)) if shares else 0.0,
+            "atLeast90": float(np.mean([x >= 0.9 for x in shares])) if shares else 0.0,
+            # refused triples count as none right: what a user who labelled them gets
+            "objective": float(np.sum(shares)) / len(tris)}
+
+
+SHAPE_GRID = [(ratio, edge, q) for ratio in (1.3, 1.45, 1.6, 1.9) for edge in (0.05, 0.15, 0.3) for q in (0.05, 0.1, 0.2, 0.35)]
+
+
+def select_shape(families):
+    """The shared shape chosen on some families ({name: [(score, lost, lr)]}): the prior is the
+    families' own medium cuts (log mean and sd); ratio, edge and quantile maximise the mean share of
+    the other runs in the right band over every triple of every family, less one per run that lost
+    more than 20 points called low (per triple)."""
+    best = None
+    for ratio, edge, q in SHAPE_GRID:
+        logs = [math.log(best_medium([(s, f) for s, f, _ in runs], ratio)) for runs in families.values()]
+        shape = {"ratio": ratio, "edge": edge, "quantile": q, "priorMedian": math.exp(np.mean(logs)),
+                 "priorSD": max(float(np.std(logs, ddof=1)), 0.1)}
+        res = [three_run_calibration(runs, lambda s, f: fit_cuts(s, f, shape)) for runs in families.values()]
+        value = np.mean([r["objective"] - r["lostOver20CalledLow"] / r["triples"] for r in res])
+        if best is None or value > best[0]:
+            best = (value, shape)
+    return best[1]
+
+
+def calibration_study(rows, digits):
+    """Three labelled runs per family, old rule against the new one: the shipped shape, and the shape
+    selected leave-one-family-out (never on the family it is judged on). digits: the sixth family."""
+    kept = [n for n in rows[0]["scores"] if n.startswith("KEPT")][0]
+    fams = {}
+    for r in rows:
+        fams.setdefault(r["family"], []).append((r["scores"][kept], r["forgetting"], r["lr"]))
+    out = {"selectedOnAll": select_shape(fams), "shipped": SHAPE, "lofoShapes": {}, "families": {}}
+    judged = dict(fams, digits=digits) if digits else fams
+    for f, runs in judged.items():
+        lofo = select_shape({g: v for g, v in fams.items() if g != f}) if f in fams else SHAPE
+        out["lofoShapes"][f] = lofo
+        rules = {"previous rule": old_fit_cuts, "shipped shape": fit_cuts,
+                 "leave-one-family-out shape": lambda s, l, sh=lofo: fit_cuts(s, l, sh)}
+        out["families"][f] = {rule: {kind: three_run_calibration(runs, fit, kind == "spread") for kind in ("every", "spread")}
+                              for rule, fit in rules.items()}
+    return out
 
 
 def bootstrap(x, y, ref, n=2000, seed=0):
@@ -269,7 +392,7 @@ def digits_cnn():
     if not (folder / "runs.json").exists():
         return None
     runs = json.loads((folder / "runs.json").read_text())["runs"]
-    lost, old, new = [], [], []
+    lost, old, new, lrs = [], [], [], []
     for r in runs:
         doc = json.loads((folder / "drift" / f"{r['run']}.json").read_text())
         layers = [l for l in doc["layers"] if l["status"] not in ("new", "removed", "reshaped")]
@@ -288,25 +411,61 @@ def digits_cnn():
             per = [d / b for b, d, _ in norms if b > 0]
             new.append(sum(per) / len(per))
         lost.append(100 * r["drop"])
+        lrs.append(r["lr"])
     return {"runs": len(runs), "currentRho": rho(old, lost), "keptRho": rho(new, lost),
-            "bootstrap": bootstrap(new, np.array(lost), old)}
+            "bootstrap": bootstrap(new, np.array(lost), old), "calibrationRuns": list(zip(new, lost, lrs))}
+
+
+def check_calibrate(binary, runs, scores):
+    """`weightdrift calibrate` on the spread triples of every family (and on all of a family's runs):
+    its cut points against fit_cuts on the scores it reports; where it refuses, fit_cuts on the
+    study's scores must refuse too."""
+    import tempfile
+    sets = []
+    runs = [dict(r, score=s) for r, s in zip(runs, scores)]
+    for f in sorted({r["family"] for r in runs}):
+        fr = [r for r in runs if r["family"] == f]
+        sets += [[fr[i] for i in tri] for tri in triples([r["lr"] for r in fr], True)[::8]] + [fr]
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "runs.csv"
+        for labelled in sets:
+            csv.write_text("".join(f"{r['base']},{r['tuned']},{r['forgetting']}\n" for r in labelled))
+            res = subprocess.run([str(binary), "calibrate", str(csv), "--format", "json"], capture_output=True, text=True)
+            if res.returncode == 2 and fit_cuts([r["score"] for r in labelled], [r["forgetting"] for r in labelled]) is None:
+                continue
+            if res.returncode != 0:
+                raise SystemExit(f"weightdrift calibrate exit {res.returncode}: {res.stderr}")
+            doc = json.loads(res.stdout)
+            mine = fit_cuts([r["score"] if r["score"] is not None else float("nan") for r in doc["runs"]],
+                            [r["forgetting"] for r in doc["runs"]])
+            tool = (doc["forgetting"]["medium"], doc["forgetting"]["high"])
+            worst = max(worst, *(abs(a - b) / b for a, b in zip(tool, mine)))
+    return {"csvs": len(sets), "maxRelativeDifference": worst}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--weightdrift", type=Path)
+    ap.add_argument("--reuse-scores", action="store_true",
+                    help="take every run's candidate scores from results.json instead of loading the models again")
     args = ap.parse_args()
-    import keras as K
     doc = json.loads((HERE / "runs.json").read_text())
     runs = doc["runs"]
-    cache = {}
-    rows = []
-    for r in runs:
-        if r["base"] not in cache:
-            cache[r["base"]] = load_weights(K, r["base"])
-        c = candidates(cache[r["base"]], load_weights(K, r["tuned"]), None)
-        rows.append({"family": r["family"], "run": r["run"], "forgetting": r["forgetting"],
-                     "head": c.pop("_head"), "scores": c})
+    if args.reuse_scores:
+        old = {(r["family"], r["run"]): r for r in json.loads((HERE / "results.json").read_text())["rows"]}
+        rows = [dict(old[(r["family"], r["run"])], lr=r["lr"]) for r in runs]
+    else:
+        import keras as K
+        cache = {}
+        rows = []
+        for r in runs:
+            if r["base"] not in cache:
+                cache[r["base"]] = load_weights(K, r["base"])
+            c = candidates(cache[r["base"]], load_weights(K, r["tuned"]), None)
+            rows.append({"family": r["family"], "run": r["run"], "forgetting": r["forgetting"], "lr": r["lr"],
+                         "head": c.pop("_head"), "scores": c})
+    digits = digits_cnn()
     names = list(rows[0]["scores"].keys())
     fams = sorted({r["family"] for r in rows})
     y = np.array([r["forgetting"] for r in rows])
@@ -330,38 +489,18 @@ def main():
     for n in (cur, kept):
         band_rows[n] = {"old defaults 0.03/0.08": banding(n, 0.03, 0.08, rows),
                         "defaults 0.015/0.05": banding(n, 0.015, 0.05, rows)}
-        # LOFO: cut points fitted (fit_cuts on all runs of four families) applied to the fifth
+        # LOFO: cut points fitted (the previous rule on all runs of four families) applied to the fifth
         tot = [0, 0, 0]
         per = {}
         for f in fams:
             train = [r for r in rows if r["family"] != f]
-            cuts = fit_cuts([r["scores"][n] for r in train], [r["forgetting"] for r in train]) or (0.03, 0.08)
+            cuts = old_fit_cuts([r["scores"][n] for r in train], [r["forgetting"] for r in train]) or (0.03, 0.08)
             res = banding(n, cuts[0], cuts[1], [r for r in rows if r["family"] == f])
             per[f] = {"cuts": cuts, "right": res[0], "lostOver20CalledLow": res[1], "runs": res[2]}
             tot = [a + b for a, b in zip(tot, res)]
         band_rows[n]["leave-one-family-out"] = tuple(tot)
         band_rows[n]["lofoPerFamily"] = per
-    # calibration on 3 labelled runs of a family, every triple
-    calib = {}
-    for n in (cur, kept):
-        calib[n] = {}
-        for f in fams:
-            fr = [r for r in rows if r["family"] == f]
-            shares, lowbad, good, refused = [], 0, 0, 0
-            for tri in itertools.combinations(range(len(fr)), 3):
-                lab = [fr[i] for i in tri]
-                cuts = fit_cuts([r["scores"][n] for r in lab], [r["forgetting"] for r in lab])
-                rest = [fr[i] for i in range(len(fr)) if i not in tri]
-                if cuts is None:       # calibrate refuses: no run that kept the task, or none that forgot
-                    refused += 1
-                    continue
-                ok, lb, tot = banding(n, cuts[0], cuts[1], rest)
-                shares.append(ok / tot)
-                lowbad += lb
-                good += ok / tot >= 0.9
-            calib[n][f] = {"meanShare": float(np.mean(shares)), "medianShare": float(np.median(shares)),
-                           "triplesAtLeast90": good / len(shares), "triples": len(shares), "refused": refused,
-                           "lostOver20CalledLowTotal": lowbad}
+    calib = calibration_study(rows, digits["calibrationRuns"] if digits else None)
     agg = "aggregate relative change, running statistics excluded, head detection"
     kept_vs_agg = bootstrap([r["scores"][kept] for r in rows], y, [r["scores"][agg] for r in rows])
     # leave-one-family-out selection: the candidate with the best rho on four families, judged on the fifth
@@ -388,9 +527,11 @@ def main():
             elif not (f["score"] is None and not np.isfinite(mine)):
                 worst = float("inf")
         check = worst
+    calibrate_check = check_calibrate(args.weightdrift, runs, [r["scores"][kept] for r in rows]) if args.weightdrift else None
     out = {"families": doc["families"], "rows": rows, "candidates": table, "banding": band_rows,
            "calibration": calib, "toolVsKeptMaxRelativeDifference": check, "keptVsAggregateBootstrap": kept_vs_agg,
-           "lofoSelection": selection, "digitsCNN": digits_cnn()}
+           "lofoSelection": selection, "digitsCNN": digits,
+           "calibrateVsFitCuts": calibrate_check}
     (HERE / "results.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
     write_md(out, fams, cur, kept)
 
@@ -439,16 +580,32 @@ def write_md(out, fams, cur, kept):
           "| family | medium | high | right | lost > 20 called low |", "|---|---:|---:|---:|---:|"]
     for f, d in out["banding"][kept]["lofoPerFamily"].items():
         L.append(f"| {f} | {d['cuts'][0]:.4g} | {d['cuts'][1]:.4g} | {d['right']}/{d['runs']} | {d['lostOver20CalledLow']} |")
-    L += ["", "## Calibration on three labelled runs of a family (every triple)", "",
-          "Every choice of three labelled runs of a family; `calibrate` refuses a triple without a run that kept the task "
-          "and one that lost ≥ 5 points (counted as refused); the other runs of the family are then banded with the fitted "
-          "cut points.", "",
-          "| score | family | mean share right | median | triples with ≥ 90% right | refused | lost > 20 called low (over all triples) |",
-          "|---|---|---:|---:|---:|---:|---:|"]
-    for n, d in out["calibration"].items():
-        for f, c in d.items():
-            L.append(f"| {n[:40]} | {f} | {c['meanShare']:.0%} | {c['medianShare']:.0%} | "
-                     f"{c['triplesAtLeast90']:.0%} of {c['triples']} | {c['refused']} | {c['lostOver20CalledLowTotal']} |")
+    c = out["calibration"]
+    shape = lambda d: (f"ratio {d['ratio']:.3g}, edge {d['edge']:.3g}, quantile {d['quantile']:.3g}, "
+                       f"prior median {d['priorMedian']:.3g}, prior sd {d['priorSD']:.2f}")
+    L += ["", "## Calibration on three labelled runs of a family", "",
+          "For every choice of three labelled runs of a family (*every*), and for every choice of one run from each third "
+          "of the family's log learning-rate range (*spread*), cut points are fitted on the three and the family's other "
+          "runs banded with them. *previous rule*: cut points in the gaps the labelled runs show (refuses without a run "
+          "that kept the task and one that lost ≥ 5 points). *New rule*: the medium cut is a per-user scale, the high cut "
+          "a shared ratio above it; each labelled run is an interval-censored observation of the scale, the prior is the "
+          "other models' scales, the cut is the posterior's cautious quantile (`fit_cuts`). *shipped shape*: the shape "
+          "chosen on all five families, rounded (what `weightdrift calibrate` uses) — judged on the same families, so "
+          "optimistic; *leave-one-family-out shape*: chosen on the other four families only — the honest figure. "
+          "digits (the 48 runs of `tools/experiments/forgetting`) had no part in any choice.", "",
+          f"Shipped shape: {shape(c['shipped'])}. Chosen on all five: {shape(c['selectedOnAll'])}.", "",
+          "| family | rule | triples | mean share right | median | triples ≥ 90% right | refused | lost > 20 called low (runs, over all triples) |",
+          "|---|---|---|---:|---:|---:|---:|---:|"]
+    for f, rules in c["families"].items():
+        for rule, kinds in rules.items():
+            for kind, e in kinds.items():
+                L.append(f"| {f} | {rule} | {kind} ({e['triples']}) | {e['meanShare']:.0%} | {e['medianShare']:.0%} | "
+                         f"{e['atLeast90']:.0%} | {e['refused']} | {e['lostOver20CalledLow']} |")
+    L += ["", "Shapes chosen leave-one-family-out:", ""]
+    L += [f"- without {f}: {shape(d)}" for f, d in c["lofoShapes"].items() if f != "digits"]
+    if out.get("calibrateVsFitCuts") is not None:
+        L += ["", f"`weightdrift calibrate` against `fit_cuts` on the tool's own scores, {out['calibrateVsFitCuts']['csvs']} "
+                  f"label sets: max relative difference of the cut points {out['calibrateVsFitCuts']['maxRelativeDifference']:.2g}."]
     if out["toolVsKeptMaxRelativeDifference"] is not None:
         L += ["", f"`weightdrift compare` forgetting score against the kept candidate: max relative difference "
                   f"{out['toolVsKeptMaxRelativeDifference']:.2g}."]

@@ -4,10 +4,12 @@
 Each chosen model is loaded with Keras (compile=False) and saved again as .keras, which drops the
 optimizer state (the files stay a few KB) and keeps the weights bit-identical. Writes
 samples/transfer/manifest.json (per run: measured forgetting, the numpy oracle's forgetting score
-and detected head from analyse.py) and samples/transfer/mlp_labelled.csv / mlp_runs.csv for the
-calibrate tests.
+and detected head from analyse.py; under "calibrationOracle", analyse.fit_cuts on a few sets of
+those runs, which the tests hold `weightdrift calibrate` to) and samples/transfer/mlp_labelled.csv /
+mlp_runs.csv for the calibrate tests.
 
     /work/venv-samples/bin/python tools/experiments/transfer/make_samples.py
+    /work/venv-samples/bin/python tools/experiments/transfer/make_samples.py --oracle-only   # manifest's oracle only
 """
 
 import json
@@ -35,9 +37,34 @@ CHOSEN = {
     "bncnn_new": ["adam_lr0.0001_e3_s1"],
 }
 LABELLED = 3
+# Label sets (mlp run names) for the calibration oracle: the labelled CSV's three (one run of each
+# band), runs that all forgot, runs that all kept the task (one moved past the prior's median),
+# runs that kept the task and barely moved (calibrate refuses), and every mlp run.
+ORACLE_SETS = {
+    "labelled": CHOSEN["mlp"][:LABELLED],
+    "forgotOnly": ["rmsprop_lr0.0003_e3_s1", "sgd_lr0.003_e3_s1", "adam_lr0.001_e3_s1"],
+    "keptOnly": ["adam_lr1e-05_e3_s1", "adam_lr0.0001_e3_s1", "adam_lr0.0001_e3_lpft_s1"],
+    "barelyMoved": ["adam_lr1e-05_e3_s1", "adam_lr0.0001_e3_s1"],
+    "allMlp": CHOSEN["mlp"],
+}
+
+
+def calibration_oracle(manifest):
+    """analyse.fit_cuts on each ORACLE_SETS set of the manifest's mlp runs (null: it refuses)."""
+    by = {r["run"]: r for r in manifest["runs"] if r["family"] == "mlp"}
+    out = {"shape": analyse.SHAPE}
+    for key, names in ORACLE_SETS.items():
+        cuts = analyse.fit_cuts([by[n]["score"] for n in names], [by[n]["forgetting"] for n in names])
+        out[key] = {"runs": names, "cuts": None if cuts is None else {"medium": cuts[0], "high": cuts[1]}}
+    return out
 
 
 def main():
+    if "--oracle-only" in sys.argv:
+        manifest = json.loads((OUT / "manifest.json").read_text())
+        manifest["calibrationOracle"] = calibration_oracle(manifest)
+        (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        return
     import keras as K
     doc = json.loads((HERE / "runs.json").read_text())
     by = {(r["family"], r["run"]): r for r in doc["runs"]}
@@ -61,6 +88,7 @@ def main():
                                      "currentScore": c[[k for k in c if k.startswith("current")][0]],
                                      "detectedHead": c["_head"], "headReattached": r["headReattached"],
                                      "recipe": {k: r[k] for k in ("opt", "lr", "epochs", "wd", "freeze", "lpft", "seed")}})
+    manifest["calibrationOracle"] = calibration_oracle(manifest)
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     mlp = [r for r in manifest["runs"] if r["family"] == "mlp"]
     rows = lambda rs: "base,tuned,forgetting\n" + "".join(f"mlp/base.keras,{r['tuned']},{r['forgetting']}\n" for r in rs)  # noqa: E731
