@@ -90,7 +90,7 @@ import Testing
     }
 
     static func lost(_ run: String) throws -> Double {
-        let entry = try #require(manifest.first { $0["family"] as? String == "mlp" && $0["run"] as? String == run }, "\(run)")
+        let entry = try #require(manifestRuns().first { $0["family"] as? String == "mlp" && $0["run"] as? String == run }, "\(run)")
         return try #require(entry["forgetting"] as? Double)
     }
 
