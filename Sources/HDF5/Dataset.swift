@@ -290,10 +290,12 @@ public final class Dataset: @unchecked Sendable {
         private var prefix: [Int]
         private var j = 0
         private var done: Bool
+        /// How many boxes there are in all.
+        public let total: Int
 
         init(shape: [Int]?, limit: Int) {
             guard let shape else {
-                (self.shape, k, per, prefix, done) = ([], 0, 1, [], true)
+                (self.shape, k, per, prefix, done, total) = ([], 0, 1, [], true, 0)
                 return
             }
             self.shape = shape
@@ -303,6 +305,7 @@ public final class Dataset: @unchecked Sendable {
             per = shape.isEmpty ? 1 : Swift.max(1, limit / trailing[k])
             prefix = [Int](repeating: 0, count: k)
             done = false
+            total = shape.isEmpty ? 1 : shape[..<k].reduce(1, *) * ((shape[k] + per - 1) / per)
         }
 
         public mutating func next() -> Selection? {
@@ -392,8 +395,11 @@ public final class Dataset: @unchecked Sendable {
                             message: "compressed with \(names), which this libhdf5 cannot decode")
         }
         let elements = count == 0 ? 0 : selection.elementCount
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: repeatElement(0, count: elements))
+        // Every element is overwritten below: a reused buffer of the right size is not cleared.
+        if buffer.count != elements {
+            buffer.removeAll(keepingCapacity: true)
+            buffer.append(contentsOf: repeatElement(0, count: elements))
+        }
         if elements == 0 { return }
         if let layout, let base = info.directOffset, info.directLayouts.contains(layout), let run = flatRun(selection),
            let reader = file.direct {

@@ -66,7 +66,9 @@ import Testing
             var whole: [Double] = []
             try dataset.read(dataset.all, into: &whole)
             var pieces: [Double] = [], piece: [Double] = []
-            for selection in dataset.slices(maxElements: limit) {
+            let plan = dataset.slices(maxElements: limit)
+            #expect(Array(plan).count == plan.total, "\(path) at limit \(limit)")
+            for selection in plan {
                 #expect(selection.elementCount <= max(limit, 1), "\(path) \(selection)")
                 try dataset.read(selection, into: &piece)
                 #expect(piece.count == selection.elementCount)
