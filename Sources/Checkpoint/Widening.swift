@@ -6,8 +6,10 @@ public enum Widening {
     /// (the bias difference), which is exact for normal and subnormal halves alike, and
     /// infinities and NaNs (payload kept) get the float32 all-ones exponent.
     public static func widen(_ halves: [UInt16], bfloat16: Bool, into values: inout [Float]) {
-        values.removeAll(keepingCapacity: true)
-        values.append(contentsOf: repeatElement(0, count: halves.count))
+        if values.count != halves.count {  // every element is written below
+            values.removeAll(keepingCapacity: true)
+            values.append(contentsOf: repeatElement(0, count: halves.count))
+        }
         halves.withUnsafeBytes { source in
             values.withUnsafeMutableBytes { target in
                 guard let from = source.baseAddress, let to = target.baseAddress else { return }
@@ -31,7 +33,9 @@ public enum Widening {
     static func half(_ h: SIMD8<UInt32>) -> SIMD8<UInt32> {
         let magnitude = (h & 0x7FFF) &<< 13
         let scaled = unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<Float>.self) * 0x1p112, to: SIMD8<UInt32>.self)
-        let special = scaled.replacing(with: magnitude | 0x7F80_0000, where: (h & 0x7C00) .== 0x7C00)
+        // Vector against vector: the comparison with a scalar is not vectorised.
+        let exponent = SIMD8<UInt32>(repeating: 0x7C00)
+        let special = scaled.replacing(with: magnitude | 0x7F80_0000, where: h & exponent .== exponent)
         return special | ((h & 0x8000) &<< 16)
     }
 }
