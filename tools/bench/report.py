@@ -201,7 +201,7 @@ def main():
 
     def file_bytes(layout, size):
         pair = pairs.get(size)
-        return sum(pair["layouts"][layout]["bytes"]) if pair else None
+        return sum(pair["layouts"][layout]["bytes"]) if pair and layout in pair["layouts"] else None
 
     order = {"weightdrift": 0, "weightdrift --hash": 0.5, "probe 1 thread": 1, PROBE: 1.5, "sha256 of both (openssl)": 2,
              "h5py+numpy peer": 3, "h5diff": 4, "cat (cold)": 5, "weightdrift (cold)": 6}

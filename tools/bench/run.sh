@@ -88,12 +88,11 @@ measure() {
   hyperfine -N -i --style basic --warmup "$warmup" --runs "$runs" --export-json "$LOG/hyperfine-$tag.json" "${args[@]}"
 }
 
-# layouts LABEL FOLDER: the commands for every layout the pair has (safetensors: when the
+# layouts LABEL FOLDER: the commands for every layout pair.json lists (safetensors: when the
 # generator writes one; the probe wherever offsets-<layout>.txt says where the bytes are).
 layouts() {
   local size=$1 D=$2 l
-  for l in h5 weights.h5 keras safetensors; do
-    [ -f "$D/base.$l" ] || continue
+  for l in $(python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["layouts"]))' "$D/pair.json"); do
     names+=("weightdrift|$l|$size") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null")
     [ -f "$D/offsets-$l.txt" ] || continue
     names+=("probe 1 thread|$l|$size") cmds+=("$PROBE $D/base.$l $D/tuned.$l $D/offsets-$l.txt 1")
