@@ -18,7 +18,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // libhdf5 from Debian's libhdf5-dev (headers under include/hdf5/serial, found by pkg-config).
@@ -32,8 +31,7 @@ let package = Package(
         // Keras checkpoint layouts → one Checkpoint value.
         .target(name: "Checkpoint", dependencies: ["HDF5"], swiftSettings: swiftSettings),
         // Matching, streamed metrics, policy and verdicts.
-        .target(name: "Drift", dependencies: ["Checkpoint", "Yams", .product(name: "RealModule", package: "swift-numerics")],
-                swiftSettings: swiftSettings),
+        .target(name: "Drift", dependencies: ["Checkpoint", "Yams"], swiftSettings: swiftSettings),
         // Renderers: report values → text.
         // The published JSON Schemas (Schemas/) ship beside the sources, not in the binary.
         .target(name: "Report", dependencies: ["Checkpoint", "Drift", .product(name: "Crypto", package: "swift-crypto")],

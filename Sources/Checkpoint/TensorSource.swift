@@ -74,6 +74,8 @@ public struct TensorSlices: Sequence, IteratorProtocol, Sendable {
     private var prefix: [Int]
     private var j = 0
     private var done: Bool
+    /// How many boxes there are in all.
+    public let total: Int
 
     public init(shape: [Int], maxElements limit: Int) {
         let limit = Swift.max(1, limit)
@@ -85,6 +87,7 @@ public struct TensorSlices: Sequence, IteratorProtocol, Sendable {
         per = shape.isEmpty ? 1 : Swift.max(1, limit / Swift.max(1, trailing[k]))
         prefix = [Int](repeating: 0, count: k)
         done = shape.contains(0)
+        total = done ? 0 : shape.isEmpty ? 1 : shape[..<k].reduce(1, *) * ((shape[k] + per - 1) / per)
     }
 
     public mutating func next() -> TensorSlice? {

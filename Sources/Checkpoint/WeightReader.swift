@@ -15,6 +15,15 @@ public struct WeightReader {
         plan = TensorSlices(shape: weight.count == 0 ? [0] : weight.shape, maxElements: sliceElements)
     }
 
+    /// How many slices the weight is read in.
+    public var sliceCount: Int { plan.total }
+
+    /// Passes over the next `count` slices without reading them: a part of a large weight that
+    /// another thread reads.
+    public mutating func skip(slices count: Int) {
+        for _ in 0..<max(0, count) where plan.next() == nil { return }
+    }
+
     /// Reads the next slice into `values`; false when every value has been read.
     public mutating func next(into values: inout [Double]) throws -> Bool {
         guard let selection = plan.next() else { return false }
@@ -37,10 +46,6 @@ public struct WeightReader {
         return true
     }
 
-    /// Every float16 bit pattern widened to float32 (256 KiB, built once): a table lookup per
-    /// element instead of a software conversion call where the CPU baseline has no F16C.
-    static let halfToFloat: [Float] = (0..<65536).map { Float(Float16(bitPattern: UInt16($0))) }
-
     /// Whether `next(into: [Float])` reads this weight: float32 as stored, float16 and bfloat16
     /// widened (exactly) to float32.
     public var readsAsFloat: Bool { [.float32, .float16, .bfloat16].contains(weight.dtype) }
@@ -52,15 +57,9 @@ public struct WeightReader {
         switch weight.dtype {
         case .float32:
             try stored.read(selection, into: &values)
-        case .float16:
+        default:  // float16 or bfloat16, widened exactly
             try stored.readRaw16(selection, into: &halves)
-            values.removeAll(keepingCapacity: true)
-            let table = Self.halfToFloat
-            values.append(contentsOf: halves.lazy.map { table[Int($0)] })
-        default:  // bfloat16: the high half of a float32
-            try stored.readRaw16(selection, into: &halves)
-            values.removeAll(keepingCapacity: true)
-            values.append(contentsOf: halves.lazy.map { Float(bitPattern: UInt32($0) << 16) })
+            Widening.widen(halves, bfloat16: weight.dtype == .bfloat16, into: &values)
         }
         return true
     }

@@ -175,9 +175,11 @@ struct ZipArchive {
         guard (try? handle.seek(toOffset: size - tailLength)) != nil, let tail = try? handle.read(upToCount: Int(tailLength)) else {
             return false
         }
-        var index = tail.count - 22
+        let bytes = [UInt8](tail)  // scanned byte by byte: an array, not Data's slower subscript
+        var index = bytes.count - 22
         while index >= 0 {
-            if tail.le32(index) == 0x0605_4b50, index + 22 + Int(tail.le16(index + 20)) == tail.count {
+            if bytes[index] == 0x50, bytes[index + 1] == 0x4b, tail.le32(index) == 0x0605_4b50,
+               index + 22 + Int(tail.le16(index + 20)) == tail.count {
                 let directorySize = UInt64(tail.le32(index + 12))
                 let recordOffset = size - tailLength + UInt64(index)
                 guard directorySize <= recordOffset else { return false }

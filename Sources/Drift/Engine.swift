@@ -5,6 +5,9 @@ import Foundation
 public enum DriftEngine {
     /// Elements per slice read from each file: 64 Ki values = 512 KiB per side as Double.
     public static let sliceElements = 1 << 16
+    /// A compared pair larger than this is streamed in parts of about this many values, each a
+    /// task of its own, so a model with one huge embedding still keeps every core busy.
+    static let partElements = 1 << 22
 
     /// `progress` is called from worker threads with (values streamed, values in all) after each weight.
     public static func compare(base: Checkpoint, tuned: Checkpoint, policy: Policy, mode: MatchMode = .auto,
@@ -80,19 +83,27 @@ public enum DriftEngine {
 
     /// Streams every weight of every match once, on as many threads as there are cores: libhdf5
     /// is serialised, but contiguous datasets are read with pread outside it, and the sums run in
-    /// parallel. Work is taken largest first; results are by position, so output is deterministic.
+    /// parallel. Work is taken largest first, a large pair in parts (`partElements`); results are
+    /// by position and parts merged in order, so output is deterministic.
     static func streamAll(_ matches: [LayerMatch], base: Checkpoint, tuned: Checkpoint,
                           progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> ([[Pass]], [Double]) {
         struct Task: Sendable {
             let layer: Int, weight: Int
             let match: WeightMatch
-            var size: Int { match.tuned?.count ?? match.base?.count ?? 0 }
+            let part: Part
+            var size: Int { (match.tuned?.count ?? match.base?.count ?? 0) / part.of }
         }
         var tasks: [Task] = []
         for (layer, match) in matches.enumerated() {
-            for (weight, weightMatch) in match.weights.enumerated() { tasks.append(Task(layer: layer, weight: weight, match: weightMatch)) }
+            for (weight, weightMatch) in match.weights.enumerated() {
+                let count = weightMatch.comparable ? weightMatch.base?.count ?? 0 : 0
+                let parts = max(1, (count + partElements / 2) / partElements)
+                for index in 0..<parts {
+                    tasks.append(Task(layer: layer, weight: weight, match: weightMatch, part: Part(index: index, of: parts)))
+                }
+            }
         }
-        tasks.sort { $0.size > $1.size }
+        tasks.sort { ($0.size, $1.layer, $1.weight, $1.part.index) > ($1.size, $0.layer, $0.weight, $0.part.index) }
         let work = tasks
         let results = Results(count: tasks.count)
         let totalElements = tasks.reduce(0) { $0 + $1.size }
@@ -106,7 +117,7 @@ public enum DriftEngine {
                 do {
                     let pass: Pass
                     if task.match.comparable, let b = task.match.base, let t = task.match.tuned {
-                        pass = .pair(try sums((b, t), base: base, tuned: tuned, buffers: &buffers))
+                        pass = .pair(try sums((b, t), base: base, tuned: tuned, part: task.part, buffers: &buffers))
                     } else if let t = task.match.tuned {
                         pass = .single(try stats(t, in: tuned, buffer: &buffers.tuned))
                     } else {
@@ -122,8 +133,17 @@ public enum DriftEngine {
         var passes = matches.map { [Pass](repeating: .single(nil), count: $0.weights.count) }
         // The first failure in model order is the one reported, whichever thread met it first.
         var failure: (position: (Int, Int), error: any Error)?
-        for (index, task) in tasks.enumerated() {
+        let inOrder = tasks.indices.sorted {
+            (tasks[$0].layer, tasks[$0].weight, tasks[$0].part.index) < (tasks[$1].layer, tasks[$1].weight, tasks[$1].part.index)
+        }
+        for index in inOrder {
+            let task = tasks[index]
             switch results.outcome(index) {
+            case .success(.pair(let sums)) where task.part.index > 0:
+                if case .pair(var sum) = passes[task.layer][task.weight] {
+                    sum.merge(sums)
+                    passes[task.layer][task.weight] = .pair(sum)
+                }
             case .success(let pass): passes[task.layer][task.weight] = pass
             case .failure(let error):
                 if failure.map({ (task.layer, task.weight) < $0.position }) ?? true { failure = ((task.layer, task.weight), error) }
@@ -191,10 +211,25 @@ public enum DriftEngine {
         }
     }
 
-    /// One fused pass over a weight pair.
-    static func sums(_ pair: (Weight, Weight), base: Checkpoint, tuned: Checkpoint, buffers: inout Buffers) throws -> DriftSums {
+    /// Part `index` of `of` equal runs of a pair's slices.
+    struct Part: Sendable {
+        let index: Int, of: Int
+    }
+
+    /// One fused pass over a weight pair, or over one part of its slices.
+    static func sums(_ pair: (Weight, Weight), base: Checkpoint, tuned: Checkpoint, part: Part,
+                     buffers: inout Buffers) throws -> DriftSums {
         var baseReader = try base.reader(for: pair.0, sliceElements: sliceElements)
         var tunedReader = try tuned.reader(for: pair.1, sliceElements: sliceElements)
+        // Same shape, same slices: both readers skip to the part's first slice.
+        let slices = baseReader.sliceCount, first = slices * part.index / part.of
+        baseReader.skip(slices: first)
+        tunedReader.skip(slices: first)
+        var left = slices * (part.index + 1) / part.of - first
+        func more() -> Bool {
+            left -= 1
+            return left >= 0
+        }
         var sums = DriftSums()
         func short() -> CheckpointError {
             CheckpointError(.corrupt, file: tuned.path, object: pair.1.path, message: "fewer values than its shape says")
@@ -202,7 +237,7 @@ public enum DriftEngine {
         // float32, float16 and bfloat16 (widened exactly) share the float32 kernel. A changed bit
         // is then a changed value: the widening is one-to-one (NaN payloads aside).
         if baseReader.readsAsFloat && tunedReader.readsAsFloat {
-            while try baseReader.next(into: &buffers.baseFloats) {
+            while more(), try baseReader.next(into: &buffers.baseFloats) {
                 guard try tunedReader.next(into: &buffers.tunedFloats), buffers.tunedFloats.count == buffers.baseFloats.count else {
                     throw short()
                 }
@@ -214,7 +249,7 @@ public enum DriftEngine {
         // from the stored bits.
         if pair.0.dtype.isWideInteger && pair.1.dtype.isWideInteger {
             // Each slice is read once, as bits, and widened in Swift.
-            while try baseReader.next(into: &buffers.base, bits: &buffers.baseBits) {
+            while more(), try baseReader.next(into: &buffers.base, bits: &buffers.baseBits) {
                 guard try tunedReader.next(into: &buffers.tuned, bits: &buffers.tunedBits),
                       buffers.tuned.count == buffers.base.count else { throw short() }
                 sums.accumulate(base: buffers.base, tuned: buffers.tuned)
@@ -222,7 +257,7 @@ public enum DriftEngine {
             }
             return sums
         }
-        while try baseReader.next(into: &buffers.base) {
+        while more(), try baseReader.next(into: &buffers.base) {
             guard try tunedReader.next(into: &buffers.tuned), buffers.tuned.count == buffers.base.count else { throw short() }
             sums.accumulate(base: buffers.base, tuned: buffers.tuned)
         }

@@ -1,5 +1,4 @@
 import Foundation
-import RealModule
 
 /// The raw sums of one streamed pass over a pair of tensors (or several, for a layer). Every
 /// metric a user sees is derived from these; merging two is exact, so a layer's figures are
@@ -99,28 +98,57 @@ public struct DriftSums: Sendable, Equatable {
         var changed = 0
     }
 
-    /// One fused pass over `n` float32 pairs. Products of two floats are exact in Double, and
-    /// Relaxed arithmetic lets the compiler reorder the sums into vector lanes. The maximum |Δ| is
-    /// kept as the largest bit pattern of |Δ| (for finite doubles the order of their magnitudes'
-    /// bit patterns is the order of the values), an integer reduction that vectorises where a
-    /// floating-point max — which must honour NaN — does not. Blocks with NaN or Inf are redone.
+    /// One fused pass over `n` float32 pairs, four at a time in explicit vectors (SSE2, the
+    /// x86-64 baseline, holds each in one register; no fast-math, no -march): each float is widened
+    /// to Double, where the product of two floats is exact, and summed into two independent Double
+    /// lanes per sum, so the adds overlap. The changed-bit count is an integer compare in the same
+    /// pass; the largest |Δ| a compare-and-select that passes NaN over (a block with NaN or Inf
+    /// has sums that are not finite and is redone element by element). The tail of fewer than four
+    /// pairs is summed one by one.
     @inline(__always)
     static func floatBlock(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Partial {
-        var bb = 0.0, tt = 0.0, bt = 0.0, dd = 0.0
-        var maxBits: UInt64 = 0
-        var changed = 0
-        for i in 0..<n {
-            let x = a[i], y = b[i]
-            let p = Double(x), q = Double(y)
-            let d = q - p
-            bb = Relaxed.multiplyAdd(p, p, bb)
-            tt = Relaxed.multiplyAdd(q, q, tt)
-            bt = Relaxed.multiplyAdd(p, q, bt)
-            dd = Relaxed.multiplyAdd(d, d, dd)
-            maxBits = Swift.max(maxBits, d.bitPattern & 0x7FFF_FFFF_FFFF_FFFF)
-            changed &+= x.bitPattern == y.bitPattern ? 0 : 1
+        var bb0 = SIMD2<Double>(), bb1 = bb0, tt0 = bb0, tt1 = bb0, bt0 = bb0, bt1 = bb0, dd0 = bb0, dd1 = bb0
+        var largest = bb0
+        var changed = SIMD4<UInt32>()
+        let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+        let magnitude = SIMD2<UInt64>(repeating: 0x7FFF_FFFF_FFFF_FFFF)
+        func abs(_ v: SIMD2<Double>) -> SIMD2<Double> {
+            unsafeBitCast(unsafeBitCast(v, to: SIMD2<UInt64>.self) & magnitude, to: SIMD2<Double>.self)
         }
-        return Partial(bb: bb, tt: tt, bt: bt, dd: dd, maxChange: Double(bitPattern: maxBits), changed: changed)
+        var i = 0
+        while i + 4 <= n {
+            let x = rawA.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD4<Float>.self)
+            let y = rawB.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD4<Float>.self)
+            changed &+= SIMD4<UInt32>().replacing(with: 1, where: unsafeBitCast(x, to: SIMD4<UInt32>.self) .!= unsafeBitCast(y, to: SIMD4<UInt32>.self))
+            let p0 = SIMD2<Double>(x.lowHalf), p1 = SIMD2<Double>(x.highHalf)
+            let q0 = SIMD2<Double>(y.lowHalf), q1 = SIMD2<Double>(y.highHalf)
+            let d0 = q0 - p0, d1 = q1 - p1
+            bb0 += p0 * p0
+            bb1 += p1 * p1
+            tt0 += q0 * q0
+            tt1 += q1 * q1
+            bt0 += p0 * q0
+            bt1 += p1 * q1
+            dd0 += d0 * d0
+            dd1 += d1 * d1
+            let m0 = abs(d0), m1 = abs(d1)
+            largest = largest.replacing(with: m0, where: m0 .> largest)
+            largest = largest.replacing(with: m1, where: m1 .> largest)
+            i &+= 4
+        }
+        var part = Partial(bb: (bb0 + bb1).sum(), tt: (tt0 + tt1).sum(), bt: (bt0 + bt1).sum(), dd: (dd0 + dd1).sum(),
+                           maxChange: Swift.max(largest[0], largest[1]), changed: Int(changed.wrappedSum()))
+        while i < n {
+            let p = Double(a[i]), q = Double(b[i]), d = q - p
+            part.bb += p * p
+            part.tt += q * q
+            part.bt += p * q
+            part.dd += d * d
+            part.maxChange = Swift.max(part.maxChange, Swift.abs(d))
+            part.changed += a[i].bitPattern == b[i].bitPattern ? 0 : 1
+            i += 1
+        }
+        return part
     }
 
     public mutating func merge(_ other: DriftSums) {

@@ -340,8 +340,11 @@ public final class Dataset: @unchecked Sendable {
                             message: "compressed with \(names), which this libhdf5 cannot decode")
         }
         let elements = count == 0 ? 0 : selection.elementCount
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: repeatElement(0, count: elements))
+        // Every element is overwritten below: a reused buffer of the right size is not cleared.
+        if buffer.count != elements {
+            buffer.removeAll(keepingCapacity: true)
+            buffer.append(contentsOf: repeatElement(0, count: elements))
+        }
         if elements == 0 { return }
         if let layout, let base = info.directOffset, info.directLayouts.contains(layout), let run = flatRun(selection),
            let reader = file.direct {

@@ -20,6 +20,16 @@ final class DirectReader: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Asks the kernel to start reading `length` bytes at `offset` into the page cache, on a
+    /// background thread (the call blocks while it queues the reads): from a cold cache the
+    /// weights, streamed largest first and not in file order, then come from memory. A hint
+    /// only; the descriptor stays open as long as the thread needs it.
+    func prefetch(offset: UInt64, length: UInt64) {
+        Thread.detachNewThread { [self] in
+            _ = posix_fadvise(fd, off_t(offset), off_t(length), POSIX_FADV_WILLNEED)
+        }
+    }
+
     /// Fills `buffer` with the bytes at `offset`; false when the file ends first or a read fails.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Bool {
         guard var pointer = buffer.baseAddress else { return buffer.isEmpty }

@@ -21,6 +21,11 @@ public final class File: @unchecked Sendable {
         self.handle = handle
         self.image = image
         direct = DirectReader(path: openedPath)
+        // Only what fits in memory with room to spare: read ahead, a larger image would be evicted
+        // before it is used and read twice.
+        if image.length <= ProcessInfo.processInfo.physicalMemory / 4 {
+            direct?.prefetch(offset: image.offset, length: image.length)
+        }
         func sameFileOnly(_ listClass: hid_t) -> Handle {
             let id = H5Pcreate(listClass)
             _ = wd_refuse_external_links(id)

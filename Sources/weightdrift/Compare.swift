@@ -64,8 +64,7 @@ struct Compare: ParsableCommand {
         for artefact in artefacts { try Console.checkOutput(artefact.path, inputs: [base, tuned] + (reference.map { [$0] } ?? [])) }
         if let summary = out.stepSummary { try Console.checkOutput(summary, inputs: [base, tuned] + (reference.map { [$0] } ?? [])) }
         let policy = try gate.makePolicy()
-        let baseCheckpoint = try Checkpoint.open(base)
-        let tunedCheckpoint = try Checkpoint.open(tuned)
+        let (baseCheckpoint, tunedCheckpoint) = try Checkpoint.openPair(base: base, tuned: tuned)
         // With --hash, the inputs' SHA-256 (which exact files were gated) is hashed on its own
         // threads while the drift pass runs; it reads every byte again, so it is asked for.
         let hashing = hash && !noHash

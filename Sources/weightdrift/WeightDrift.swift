@@ -114,8 +114,13 @@ enum Console {
 
     static func write(_ text: String, to path: String?) throws {
         if let path {
+            // A regular file is replaced whole (no half-written report); anything else that exists
+            // (/dev/null, a FIFO, a terminal) is written in place: replacing it would put a
+            // regular file where the device was.
+            var target = stat()
+            let special = stat(path, &target) == 0 && (target.st_mode & S_IFMT) != S_IFREG
             do {
-                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                try text.write(toFile: path, atomically: !special, encoding: .utf8)
             } catch {
                 throw CLIError(message: "\(path): cannot write output: \(error.localizedDescription)")
             }

@@ -258,3 +258,27 @@ import Testing
         #expect(!html.stdout.contains("<script"))
     }
 }
+
+/// An output that is not a regular file is written in place, never replaced by one.
+@Suite struct SpecialOutputTests {
+    /// A FIFO stands for /dev/null or a terminal (replacing those would need root in a test):
+    /// the report must arrive through it, and it must still be a FIFO afterwards.
+    @Test func aFIFOOutputIsWrittenInPlace() throws {
+        let folder = try Samples.temporaryDirectory()
+        let fifo = folder.appendingPathComponent("report.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let received = folder.appendingPathComponent("received.json")
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "cat \"$0\" > \"$1\"", fifo, received.path]
+        try reader.run()
+        let result = try CLI.run(["compare", "samples/k3/pretrained.keras", "samples/k3/ft_highlr.keras",
+                                  "--format", "json", "--output", fifo])
+        var info = stat()
+        #expect(stat(fifo, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO, "the FIFO was replaced")
+        if reader.isRunning { reader.terminate() }  // nothing opened the FIFO to write
+        reader.waitUntilExit()
+        #expect(result.status == 1)
+        #expect(try Data(contentsOf: received).count > 100)
+    }
+}

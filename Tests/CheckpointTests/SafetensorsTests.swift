@@ -162,7 +162,9 @@ import Testing
             let tensor = InMemoryTensor(shape: shape, dtype: .float64, values: (0..<count).map(Double.init))
             let values = try tensor.open()
             var pieces: [Double] = [], piece: [Double] = []
-            for slice in TensorSlices(shape: shape, maxElements: limit) {
+            let plan = TensorSlices(shape: shape, maxElements: limit)
+            #expect(Array(plan).count == plan.total, "\(shape) at limit \(limit)")
+            for slice in plan {
                 #expect(slice.elements.count <= limit, "\(shape) \(slice)")
                 #expect(slice.elements.count == slice.count.reduce(1, *))
                 #expect(slice.elements.lowerBound == zip(slice.start, shape).reduce(0) { $0 * $1.1 + $1.0 })

@@ -108,6 +108,30 @@ extension MetricsTests {
     }
 }
 
+extension MetricsTests {
+    /// A float32 drift of one unit in the last place (a relative change near 1e-7) reads as
+    /// itself through the vector kernel: agreement to 1e-9 relative with a plain sum in Double
+    /// over the same floats, at lengths that leave a tail after the vectors and span blocks.
+    @Test(arguments: [4096, 20_003])
+    func float32KernelKeepsADriftOfOneUlp(_ n: Int) throws {
+        let base = (0..<n).map { Float(sin(Double($0)) * 1e3) }
+        let tuned = base.map { $0.nextUp }
+        var sums = DriftSums()
+        sums.accumulate(base: base, tuned: tuned)
+        var squares = 0.0, diffs = 0.0
+        for (a, b) in zip(base, tuned) {
+            squares += Double(a) * Double(a)
+            diffs += (Double(b) - Double(a)) * (Double(b) - Double(a))
+        }
+        let expected = (diffs / squares).squareRoot()
+        let metrics = try #require(sums.metrics)
+        #expect(expected > 3e-8 && expected < 2e-7, "the drift under test is \(expected)")
+        #expect(abs(metrics.relativeChange / expected - 1) < 1e-9, "\(metrics.relativeChange) vs \(expected)")
+        #expect(sums.changedCount == n)
+        #expect(metrics.maxAbsChange == zip(base, tuned).map { Double($1) - Double($0) }.max())
+    }
+}
+
 /// A small seeded generator, so the property tests are repeatable.
 struct SplitMix {
     var state: UInt64

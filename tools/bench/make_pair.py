@@ -32,6 +32,9 @@ of inbound nodes); it is what a reader needs for model order, not a graph Keras 
 `--scale K` multiplies the vocabulary, the positions and the number of blocks by K
 (K = 4: 438 M parameters, 1.75 GB per file); `--layers400` writes a small pair of 400
 weighted layers (200 x Dense 64x64 + LayerNormalization) instead, for timing `inspect`.
+`--dtype float16` or `--dtype bfloat16` writes the same model (the float32 values rounded to
+nearest even) as a `.weights.h5` pair only, in bert<K>x-<dtype>: float16 as HDF5's IEEE half,
+bfloat16 as Keras 3 stores it (2-byte opaque, attribute dtype="bfloat16").
 
 Values: every tensor is N(mean, std) (kernels and embeddings std 0.02, LayerNorm gamma
 around 1), from numpy's PCG64 seeded by (--seed, tensor index), so the files are the same
@@ -42,7 +45,7 @@ Memory stays bounded: tensors are generated and written in blocks of 4 Mi elemen
 
 Next to the files, pair.json records every weight dataset's byte offset in both files of
 each layout (h5py `dset.id.get_offset()`; for the .keras the zip member's data offset is
-added), and offsets-<layout>.txt holds the same as "base_offset tuned_offset count" lines
+added), and offsets-<layout>.txt holds the same as "base_offset tuned_offset count dtype" lines
 for tools/bench/probe.c.
 """
 
@@ -304,7 +307,19 @@ def write_legacy(paths, model_name, layers, seed, drift, nan_at):
         f.close()
 
 
-def write_weights_h5(paths, model_name, layers, seed, drift, nan_at):
+def stored(values, dtype):
+    """float32 values as stored in `dtype` (round to nearest even)."""
+    if dtype == "float32":
+        return values
+    if dtype == "float16":
+        return values.astype("<f2")
+    bits = values.view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2")
+    rounded[np.isnan(values)] = 0x7FC0
+    return rounded.view("V2")
+
+
+def write_weights_h5(paths, model_name, layers, seed, drift, nan_at, dtype="float32"):
     """Keras 3.15 `save_weights("x.weights.h5")`: /vars, then layers/<path>/vars/<i>."""
     files = [h5py.File(p, "w") for p in paths]
     layer_paths = weights_h5_paths(layers)
@@ -316,19 +331,23 @@ def write_weights_h5(paths, model_name, layers, seed, drift, nan_at):
         for g in groups:
             g.attrs["name"] = layer.name
         for slot, (var, shape, mean, std) in enumerate(layer.weights):
-            dsets = [g.create_dataset(str(slot), shape, dtype="<f4") for g in groups]
-            write_values(dsets, seed, index, shape, mean, std, drift, nan_at, layer.name, var)
+            dsets = [g.create_dataset(str(slot), shape, dtype=stored(np.zeros(1, np.float32), dtype).dtype)
+                     for g in groups]
+            if dtype == "bfloat16":
+                for d in dsets:
+                    d.attrs["dtype"] = "bfloat16"
+            write_values(dsets, seed, index, shape, mean, std, drift, nan_at, layer.name, var, dtype)
             index += 1
     for f in files:
         f.close()
 
 
-def write_values(dsets, seed, index, shape, mean, std, drift, nan_at, layer_name, var):
+def write_values(dsets, seed, index, shape, mean, std, drift, nan_at, layer_name, var, dtype="float32"):
     base_dset, tuned_dset = dsets
     nan_index = nan_at[2] if (layer_name, var) == nan_at[:2] else None
     for start, stop, base, tuned in tensor_blocks(seed, index, shape, mean, std, drift, nan_index):
-        base_dset[start:stop] = base
-        tuned_dset[start:stop] = tuned
+        base_dset[start:stop] = stored(base, dtype)
+        tuned_dset[start:stop] = stored(tuned, dtype)
 
 
 def write_keras(path, weights_path, model_name, layers):
@@ -386,7 +405,7 @@ def dataset_offsets(path, dataset_paths, shift=0):
         out = []
         for p in dataset_paths:
             dset = f[p]
-            assert dset.dtype == np.dtype("<f4") and dset.chunks is None and dset.compression is None
+            assert dset.dtype.itemsize in (2, 4) and dset.chunks is None and dset.compression is None
             out.append(dset.id.get_offset() + shift)
         return out
 
@@ -398,6 +417,8 @@ def main():
     parser.add_argument("--layers400", action="store_true", help="the 400-layer pair for timing inspect")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--drift", type=float, default=1e-3, help="noise std relative to each tensor's RMS")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                        help="stored type; not float32: a .weights.h5 pair only")
     args = parser.parse_args()
 
     if args.layers400:
@@ -405,22 +426,25 @@ def main():
         folder = os.path.join(args.out, "layers400")
     else:
         model_name, layers, nan_at = bert(args.scale)
-        folder = os.path.join(args.out, f"bert{args.scale}x")
+        folder = os.path.join(args.out, f"bert{args.scale}x" + ("" if args.dtype == "float32" else f"-{args.dtype}"))
+    layouts_written = LAYOUTS if args.dtype == "float32" else ("weights.h5",)
     repo = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
     if os.path.realpath(folder).startswith(repo + os.sep):
         sys.exit(f"make_pair: refusing to write inside the repository ({folder})")
     os.makedirs(folder, exist_ok=True)
     path = {(side, layout): os.path.join(folder, f"{side}.{layout}")
-            for side in ("base", "tuned") for layout in LAYOUTS}
+            for side in ("base", "tuned") for layout in layouts_written}
     if os.path.exists(os.path.join(folder, "pair.json")):
         os.remove(os.path.join(folder, "pair.json"))  # written last: its presence means "complete"
 
     started = time.time()
-    write_legacy([path["base", "h5"], path["tuned", "h5"]], model_name, layers, args.seed, args.drift, nan_at)
+    if "h5" in layouts_written:
+        write_legacy([path["base", "h5"], path["tuned", "h5"]], model_name, layers, args.seed, args.drift, nan_at)
     write_weights_h5([path["base", "weights.h5"], path["tuned", "weights.h5"]], model_name, layers,
-                     args.seed, args.drift, nan_at)
-    for side in ("base", "tuned"):
-        write_keras(path[side, "keras"], path[side, "weights.h5"], model_name, layers)
+                     args.seed, args.drift, nan_at, args.dtype)
+    if "keras" in layouts_written:
+        for side in ("base", "tuned"):
+            write_keras(path[side, "keras"], path[side, "weights.h5"], model_name, layers)
 
     weights = weight_list(layers)
     layer_paths = weights_h5_paths(layers)
@@ -431,9 +455,9 @@ def main():
         slots[layer.name] = slots.get(layer.name, -1) + 1
         v3_paths.append(f"/{layer_paths[layer.name]}/vars/{slots[layer.name]}")
     safetensors_offsets = {side: write_safetensors(path[side, "h5"], path[side, "safetensors"], weights, legacy_paths)
-                           for side in ("base", "tuned")}
+                           for side in ("base", "tuned") if "safetensors" in layouts_written}
     layouts = {}
-    for layout in LAYOUTS:
+    for layout in layouts_written:
         entry = {"base": path["base", layout], "tuned": path["tuned", layout],
                  "bytes": [os.path.getsize(path["base", layout]), os.path.getsize(path["tuned", layout])]}
         offsets = {}
@@ -455,13 +479,14 @@ def main():
             for i, layer, var, shape, _, _ in weights]
         with open(os.path.join(folder, f"offsets-{layout}.txt"), "w") as handle:
             for d in entry["datasets"]:
-                handle.write(f"{d['base_offset']} {d['tuned_offset']} {d['count']}\n")
+                handle.write(f"{d['base_offset']} {d['tuned_offset']} {d['count']} {args.dtype}\n")
         layouts[layout] = entry
 
     parameters = sum(int(np.prod(w[3])) for w in weights)
     with open(__file__, "rb") as handle:
         generator = hashlib.sha256(handle.read()).hexdigest()
-    info = {"generator": generator, "model": model_name, "scale": 1 if args.layers400 else args.scale, "seed": args.seed,
+    info = {"generator": generator, "model": model_name, "scale": 1 if args.layers400 else args.scale,
+            "dtype": args.dtype, "seed": args.seed,
             "drift": args.drift, "parameters": parameters,
             "layers": len(layers), "weightedLayers": sum(1 for layer in layers if layer.weights),
             "weights": len(weights),
@@ -471,7 +496,7 @@ def main():
     with open(os.path.join(folder, "pair.json"), "w") as handle:
         json.dump(info, handle, indent=1)
     print(f"make_pair: {folder}: {len(layers)} layers, {parameters:,} parameters, "
-          f"{layouts['h5']['bytes'][0] / 1e6:.0f} MB per .h5, {time.time() - started:.0f} s")
+          f"{layouts['weights.h5']['bytes'][0] / 1e6:.0f} MB per .weights.h5, {time.time() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,23 @@
 /*
- * The limit probe: the fastest plain single pass over the weight bytes of a checkpoint pair.
+ * The limit probe: the fastest plain pass over the weight bytes of a checkpoint pair.
  *
- *   cc -O2 -o probe tools/bench/probe.c -lm
- *   ./probe BASE TUNED OFFSETS       OFFSETS: lines "base_offset tuned_offset count"
- *                                    (float32 little-endian datasets; make_pair.py writes them)
+ *   cc -O3 -march=native -ffast-math -pthread -o probe tools/bench/probe.c -lm
+ *   ./probe BASE TUNED OFFSETS [THREADS]   OFFSETS: lines "base_offset tuned_offset count width"
+ *                                          (little-endian float32, float16 or bfloat16 datasets,
+ *                                          width 4 or 2 bytes; make_pair.py writes them)
  *
- * Maps both files and computes, in one pass per dataset pair, the same fused sums as
- * weightdrift compare: over the elements finite in both files, Σa², Σb², Σab and Σ(b−a)²
- * in double (each block of 4096 elements into fresh accumulators, then added to the
- * totals), max|b−a|; over all elements, the count whose stored bits differ; NaN and Inf
- * counts per file. No HDF5, no Keras, no copies into buffers, one thread (as weightdrift):
- * it shows what the machine can do, the yardstick for weightdrift's time. On x86-64 the
- * inner loop uses SSE2 (part of the x86-64 baseline, so plain `cc -O2`); elsewhere plain C.
- * Prints the totals as one JSON line.
+ * Maps both files and computes, in one pass, the same fused sums as weightdrift compare: over
+ * the elements finite in both files, Σa², Σb², Σab and Σ(b−a)² in double (each block of 4096
+ * elements into fresh accumulators, then added to the totals), max|b−a|; over all elements,
+ * the count whose stored bits differ; NaN and Inf counts per file. No HDF5, no Keras, no copies
+ * into buffers; THREADS threads (default 1) each take an equal run of the blocks. Built for
+ * this machine's widest vector unit with the sums reassociated (-march=native -ffast-math):
+ * it shows what the machine can do, the yardstick for weightdrift's time (a portable build
+ * without fast-math). Prints the totals as one JSON line.
  */
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +30,19 @@
 #define BLOCK 4096
 #define EXPONENT 0x7f800000u
 
+/* Element loads that make no alignment promise (a .keras member may start at any byte). */
+typedef uint32_t u32 __attribute__((aligned(1)));
+typedef uint16_t u16 __attribute__((aligned(1)));
+
 struct totals {
     long long count, finite, changed, base_nan, base_inf, tuned_nan, tuned_inf;
     double sum_aa, sum_bb, sum_ab, sum_dd, max_abs;
+};
+
+/* One block of a dataset pair: where it starts in each file, its elements, their width. */
+struct job {
+    const unsigned char *a, *b;
+    unsigned n, width;
 };
 
 static const unsigned char *map_file(const char *path, size_t *size) {
@@ -51,142 +63,83 @@ static const unsigned char *map_file(const char *path, size_t *size) {
     return p;
 }
 
-static void count_non_finite(uint32_t bits, long long *nan, long long *inf) {
-    if ((bits & EXPONENT) != EXPONENT) return;
-    if (bits & 0x007fffffu) ++*nan; else ++*inf;
+/* The stored bits of element i as float32 bits (float16 widened exactly, branch-free so the
+ * loop vectorises; bfloat16 is the high half of a float32). */
+static inline uint32_t bits(const unsigned char *p, size_t i, unsigned width) {
+    if (width == 4) return ((const u32 *)p)[i];
+    uint32_t h = ((const u16 *)p)[i];
+    if (width == 3) return h << 16;
+    uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    uint32_t normal = ((e + 112) << 23) | (m << 13), special = EXPONENT | (m << 13);
+    float tiny = (float)m * 0x1p-24f; /* a subnormal half, exact (and a normal float) */
+    uint32_t sub;
+    memcpy(&sub, &tiny, 4);
+    return sign | (e == 0 ? sub : e == 0x1f ? special : normal);
 }
 
-/* Per block: the sums of the pairs finite in both files (a non-finite pair contributes
- * zeros), the number of non-finite pairs, the number of differing bit patterns. */
-struct block_sums {
-    double aa, bb, ab, dd, max_abs;
-    long long non_finite, changed;
+static inline float as_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void count_non_finite(uint32_t u, long long *nan, long long *inf) {
+    if ((u & EXPONENT) != EXPONENT) return;
+    if (u & 0x007fffffu) ++*nan; else ++*inf;
+}
+
+/* One block into the totals: a loop the compiler vectorises (a pair with NaN or Inf adds
+ * zeros), then, only when the block held one, which file holds what. Inlined once per width,
+ * so each loop knows its element type. */
+static inline __attribute__((always_inline)) void block_of(const struct job *j, struct totals *t, unsigned width) {
+    double aa = 0, bb = 0, ab = 0, dd = 0, mx = 0;
+    long long non_finite = 0, changed = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        uint32_t ua = bits(j->a, i, width), ub = bits(j->b, i, width);
+        int bad = ((ua & EXPONENT) == EXPONENT) | ((ub & EXPONENT) == EXPONENT);
+        double x = bad ? 0.0 : as_float(ua), y = bad ? 0.0 : as_float(ub), d = y - x;
+        aa += x * x;
+        bb += y * y;
+        ab += x * y;
+        dd += d * d;
+        mx = fmax(mx, fabs(d));
+        non_finite += bad;
+        changed += ua != ub;
+    }
+    if (non_finite > 0) {
+        for (size_t i = 0; i < j->n; i++) {
+            count_non_finite(bits(j->a, i, width), &t->base_nan, &t->base_inf);
+            count_non_finite(bits(j->b, i, width), &t->tuned_nan, &t->tuned_inf);
+        }
+    }
+    t->sum_aa += aa;
+    t->sum_bb += bb;
+    t->sum_ab += ab;
+    t->sum_dd += dd;
+    t->max_abs = fmax(t->max_abs, mx);
+    t->changed += changed;
+    t->finite += (long long)j->n - non_finite;
+    t->count += (long long)j->n;
+}
+
+static void block(const struct job *j, struct totals *t) {
+    switch (j->width) {
+    case 4: block_of(j, t, 4); break;
+    case 3: block_of(j, t, 3); break;
+    default: block_of(j, t, 2); break;
+    }
+}
+
+struct share {
+    const struct job *jobs;
+    size_t first, end;
+    struct totals totals;
 };
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-/* SSE2 is part of every x86-64 CPU, so this needs no -march flag: 4 floats per step,
- * widened to two pairs of doubles, 8 independent accumulators. */
-static size_t block_sums(const unsigned char *a, const unsigned char *b, size_t n, struct block_sums *s) {
-    __m128d aa0 = _mm_setzero_pd(), aa1 = aa0, bb0 = aa0, bb1 = aa0, ab0 = aa0, ab1 = aa0, dd0 = aa0, dd1 = aa0;
-    __m128d mx = aa0;
-    __m128i non_finite = _mm_setzero_si128(), changed = non_finite;
-    const __m128i exponent = _mm_set1_epi32((int)EXPONENT), ones = _mm_set1_epi32(-1);
-    const __m128d abs_mask = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m128i ua = _mm_loadu_si128((const __m128i *)(a + 4 * i));
-        __m128i ub = _mm_loadu_si128((const __m128i *)(b + 4 * i));
-        __m128i bad = _mm_or_si128(_mm_cmpeq_epi32(_mm_and_si128(ua, exponent), exponent),
-                                   _mm_cmpeq_epi32(_mm_and_si128(ub, exponent), exponent));
-        non_finite = _mm_sub_epi32(non_finite, bad);
-        changed = _mm_sub_epi32(changed, _mm_xor_si128(_mm_cmpeq_epi32(ua, ub), ones));
-        __m128 fa = _mm_castsi128_ps(_mm_andnot_si128(bad, ua)), fb = _mm_castsi128_ps(_mm_andnot_si128(bad, ub));
-        __m128d x0 = _mm_cvtps_pd(fa), x1 = _mm_cvtps_pd(_mm_movehl_ps(fa, fa));
-        __m128d y0 = _mm_cvtps_pd(fb), y1 = _mm_cvtps_pd(_mm_movehl_ps(fb, fb));
-        __m128d d0 = _mm_sub_pd(y0, x0), d1 = _mm_sub_pd(y1, x1);
-        aa0 = _mm_add_pd(aa0, _mm_mul_pd(x0, x0));
-        aa1 = _mm_add_pd(aa1, _mm_mul_pd(x1, x1));
-        bb0 = _mm_add_pd(bb0, _mm_mul_pd(y0, y0));
-        bb1 = _mm_add_pd(bb1, _mm_mul_pd(y1, y1));
-        ab0 = _mm_add_pd(ab0, _mm_mul_pd(x0, y0));
-        ab1 = _mm_add_pd(ab1, _mm_mul_pd(x1, y1));
-        dd0 = _mm_add_pd(dd0, _mm_mul_pd(d0, d0));
-        dd1 = _mm_add_pd(dd1, _mm_mul_pd(d1, d1));
-        mx = _mm_max_pd(mx, _mm_max_pd(_mm_and_pd(d0, abs_mask), _mm_and_pd(d1, abs_mask)));
-    }
-    double lane[2];
-    int32_t count[4];
-#define HSUM(v0, v1) (_mm_storeu_pd(lane, _mm_add_pd(v0, v1)), lane[0] + lane[1])
-    s->aa = HSUM(aa0, aa1);
-    s->bb = HSUM(bb0, bb1);
-    s->ab = HSUM(ab0, ab1);
-    s->dd = HSUM(dd0, dd1);
-    _mm_storeu_pd(lane, mx);
-    s->max_abs = fmax(lane[0], lane[1]);
-    _mm_storeu_si128((__m128i *)count, non_finite);
-    s->non_finite = (long long)count[0] + count[1] + count[2] + count[3];
-    _mm_storeu_si128((__m128i *)count, changed);
-    s->changed = (long long)count[0] + count[1] + count[2] + count[3];
-    return i;
-}
-#else
-/* Plain C elsewhere: four independent lanes so the adds overlap. */
-static size_t block_sums(const unsigned char *a, const unsigned char *b, size_t n, struct block_sums *s) {
-    double aa[4] = {0}, bb[4] = {0}, ab[4] = {0}, dd[4] = {0}, mx[4] = {0};
-    long long non_finite = 0, changed = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        for (int k = 0; k < 4; k++) {
-            uint32_t ua, ub;
-            float fa, fb;
-            memcpy(&ua, a + 4 * (i + k), 4);
-            memcpy(&ub, b + 4 * (i + k), 4);
-            memcpy(&fa, &ua, 4);
-            memcpy(&fb, &ub, 4);
-            int bad = ((ua & EXPONENT) == EXPONENT) | ((ub & EXPONENT) == EXPONENT);
-            double x = bad ? 0.0 : fa, y = bad ? 0.0 : fb, d = y - x, ad = fabs(d);
-            aa[k] += x * x;
-            bb[k] += y * y;
-            ab[k] += x * y;
-            dd[k] += d * d;
-            mx[k] = ad > mx[k] ? ad : mx[k];
-            non_finite += bad;
-            changed += ua != ub;
-        }
-    }
-    s->aa = (aa[0] + aa[1]) + (aa[2] + aa[3]);
-    s->bb = (bb[0] + bb[1]) + (bb[2] + bb[3]);
-    s->ab = (ab[0] + ab[1]) + (ab[2] + ab[3]);
-    s->dd = (dd[0] + dd[1]) + (dd[2] + dd[3]);
-    s->max_abs = fmax(fmax(mx[0], mx[1]), fmax(mx[2], mx[3]));
-    s->non_finite = non_finite;
-    s->changed = changed;
-    return i;
-}
-#endif
-
-/* One block (n ≤ BLOCK): the vector part, the tail element by element, into the totals. */
-static void block(const unsigned char *a, const unsigned char *b, size_t n, struct totals *t) {
-    struct block_sums s;
-    size_t i = block_sums(a, b, n, &s);
-    for (; i < n; i++) {
-        uint32_t ua, ub;
-        float fa, fb;
-        memcpy(&ua, a + 4 * i, 4);
-        memcpy(&ub, b + 4 * i, 4);
-        memcpy(&fa, &ua, 4);
-        memcpy(&fb, &ub, 4);
-        s.changed += ua != ub;
-        if ((ua & EXPONENT) == EXPONENT || (ub & EXPONENT) == EXPONENT) {
-            s.non_finite++;
-            continue;
-        }
-        double x = fa, y = fb, d = y - x;
-        s.aa += x * x;
-        s.bb += y * y;
-        s.ab += x * y;
-        s.dd += d * d;
-        s.max_abs = fmax(s.max_abs, fabs(d));
-    }
-    if (s.non_finite > 0) {
-        /* Rare: say which file holds NaN or Inf. */
-        for (size_t j = 0; j < n; j++) {
-            uint32_t ua, ub;
-            memcpy(&ua, a + 4 * j, 4);
-            memcpy(&ub, b + 4 * j, 4);
-            count_non_finite(ua, &t->base_nan, &t->base_inf);
-            count_non_finite(ub, &t->tuned_nan, &t->tuned_inf);
-        }
-    }
-    t->sum_aa += s.aa;
-    t->sum_bb += s.bb;
-    t->sum_ab += s.ab;
-    t->sum_dd += s.dd;
-    t->max_abs = fmax(t->max_abs, s.max_abs);
-    t->changed += s.changed;
-    t->finite += (long long)n - s.non_finite;
-    t->count += (long long)n;
+static void *run(void *arg) {
+    struct share *s = arg;
+    for (size_t k = s->first; k < s->end; k++) block(&s->jobs[k], &s->totals);
+    return NULL;
 }
 
 static double now(void) {
@@ -196,8 +149,13 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BASE TUNED OFFSETS\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s BASE TUNED OFFSETS [THREADS]\n", argv[0]);
+        return 2;
+    }
+    int threads = argc == 5 ? atoi(argv[4]) : 1;
+    if (threads < 1 || threads > 64) {
+        fprintf(stderr, "probe: THREADS must be 1 to 64\n");
         return 2;
     }
     size_t size_a, size_b;
@@ -209,32 +167,55 @@ int main(int argc, char **argv) {
         perror(argv[3]);
         return 2;
     }
-    struct totals t;
-    memset(&t, 0, sizeof t);
+    size_t jobs_count = 0, capacity = 1024;
+    struct job *jobs = malloc(capacity * sizeof *jobs);
     unsigned long long off_a, off_b, count;
+    char type[16];
     long datasets = 0;
-    while (fscanf(list, "%llu %llu %llu", &off_a, &off_b, &count) == 3) {
-        if (off_a + 4 * count > size_a || off_b + 4 * count > size_b) {
-            fprintf(stderr, "probe: dataset %ld (offsets %llu, %llu, %llu values) is outside the files\n",
-                    datasets, off_a, off_b, count);
+    while (fscanf(list, "%llu %llu %llu %15s", &off_a, &off_b, &count, type) == 4) {
+        /* width: 4 float32, 2 float16, 3 bfloat16 (2 bytes) */
+        unsigned width = strcmp(type, "float32") == 0 ? 4 : strcmp(type, "float16") == 0 ? 2
+                       : strcmp(type, "bfloat16") == 0 ? 3 : 0;
+        unsigned bytes = width == 4 ? 4 : 2;
+        if (width == 0 || off_a + bytes * count > size_a || off_b + bytes * count > size_b) {
+            fprintf(stderr, "probe: dataset %ld (offsets %llu, %llu, %llu values of %s) is outside the files\n",
+                    datasets, off_a, off_b, count, type);
             return 2;
         }
         for (unsigned long long i = 0; i < count; i += BLOCK) {
-            size_t n = count - i < BLOCK ? (size_t)(count - i) : BLOCK;
-            block(file_a + off_a + 4 * i, file_b + off_b + 4 * i, n, &t);
+            if (jobs_count == capacity) jobs = realloc(jobs, (capacity *= 2) * sizeof *jobs);
+            jobs[jobs_count++] = (struct job){file_a + off_a + bytes * i, file_b + off_b + bytes * i,
+                                              (unsigned)(count - i < BLOCK ? count - i : BLOCK), width};
         }
         datasets++;
     }
     fclose(list);
+    struct share shares[64];
+    pthread_t ids[64];
+    for (int k = 0; k < threads; k++) {
+        shares[k] = (struct share){jobs, jobs_count * k / threads, jobs_count * (k + 1) / threads, {0}};
+        if (k > 0) pthread_create(&ids[k], NULL, run, &shares[k]);
+    }
+    run(&shares[0]);
+    struct totals t = shares[0].totals;
+    for (int k = 1; k < threads; k++) {
+        pthread_join(ids[k], NULL);
+        const struct totals *o = &shares[k].totals;
+        t.count += o->count, t.finite += o->finite, t.changed += o->changed;
+        t.base_nan += o->base_nan, t.base_inf += o->base_inf, t.tuned_nan += o->tuned_nan, t.tuned_inf += o->tuned_inf;
+        t.sum_aa += o->sum_aa, t.sum_bb += o->sum_bb, t.sum_ab += o->sum_ab, t.sum_dd += o->sum_dd;
+        t.max_abs = fmax(t.max_abs, o->max_abs);
+    }
     double seconds = now() - start;
     double bytes = (double)size_a + (double)size_b;
-    printf("{\"datasets\": %ld, \"count\": %lld, \"finiteCount\": %lld, \"changedCount\": %lld, "
+    printf("{\"datasets\": %ld, \"threads\": %d, \"count\": %lld, \"finiteCount\": %lld, \"changedCount\": %lld, "
            "\"baseNaN\": %lld, \"baseInf\": %lld, \"tunedNaN\": %lld, \"tunedInf\": %lld, "
            "\"sumBaseSq\": %.17g, \"sumTunedSq\": %.17g, \"sumDot\": %.17g, \"sumDiffSq\": %.17g, "
            "\"maxAbsChange\": %.17g, \"relativeChange\": %.17g, \"fileBytes\": %.0f, "
            "\"seconds\": %.4f, \"GBps\": %.3f}\n",
-           datasets, t.count, t.finite, t.changed, t.base_nan, t.base_inf, t.tuned_nan, t.tuned_inf,
+           datasets, threads, t.count, t.finite, t.changed, t.base_nan, t.base_inf, t.tuned_nan, t.tuned_inf,
            t.sum_aa, t.sum_bb, t.sum_ab, t.sum_dd, t.max_abs, sqrt(t.sum_dd / t.sum_aa), bytes, seconds,
            bytes / seconds / 1e9);
+    free(jobs);
     return 0;
 }

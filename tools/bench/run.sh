@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # WeightDrift benchmark (tools/bench/README.md): times `weightdrift compare` against the limit
-# probe, the h5py+numpy peer and h5diff on BERT-base-sized pairs, and checks the targets.
+# probe, the h5py+numpy peer and h5diff on BERT-base-sized pairs (float32 at 1x and 4x, float16
+# and bfloat16 at 1x), warm and (where the page cache may be dropped) cold, and checks the targets.
 #
 #   tools/bench/run.sh                 everything; results in $OUT/results.md
 #
 # Environment: OUT (default /work/bench-data; data and results, never inside the repo),
-# SCALES (default "1 4"), RUNS (hyperfine runs, default 3), WEIGHTDRIFT (a binary to time;
+# SCALES (default "1 4"), DTYPES (default "float16 bfloat16": 1x .weights.h5 pairs; "" for none),
+# COLD (default 1: cold-cache runs when /proc/sys/vm/drop_caches is writable; 0 for none),
+# RUNS (hyperfine runs, default 3), WEIGHTDRIFT (a binary to time;
 # default: the repository's HEAD cloned and built in $BUILD, default /tmp/wd-bench).
 set -euo pipefail
 
@@ -13,6 +16,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 OUT=${OUT:-/work/bench-data}
 SCALES=${SCALES:-"1 4"}
+DTYPES=${DTYPES-"float16 bfloat16"}
+COLD=${COLD:-1}
 RUNS=${RUNS:-3}
 BUILD=${BUILD:-/tmp/wd-bench}
 LOG=$OUT/runs
@@ -53,15 +58,18 @@ else
 fi
 W=$WEIGHTDRIFT
 
-# --- the probe ---------------------------------------------------------------------------
+# --- the probe: this machine's widest vectors, reassociated sums (the limit, not portable) --
 PROBE=$OUT/bin/probe
-cc -O2 -o "$PROBE" "$HERE/probe.c" -lm
+cc -O3 -march=native -ffast-math -pthread -o "$PROBE" "$HERE/probe.c" -lm
 
 # --- data (regenerated when make_pair.py changed) ------------------------------------------
 generator=$(sha256sum "$HERE/make_pair.py" | cut -c1-64)
 fresh() { [ -f "$1/pair.json" ] && grep -q "$generator" "$1/pair.json"; }
 for s in $SCALES; do
   fresh "$OUT/bert${s}x" || { say "generating the ${s}x pair"; python3 "$HERE/make_pair.py" --scale "$s" --out "$OUT"; }
+done
+for t in $DTYPES; do
+  fresh "$OUT/bert1x-$t" || { say "generating the 1x $t pair"; python3 "$HERE/make_pair.py" --dtype "$t" --out "$OUT"; }
 done
 fresh "$OUT/layers400" || { say "generating the 400-layer pair"; python3 "$HERE/make_pair.py" --layers400 --out "$OUT"; }
 
@@ -80,17 +88,26 @@ measure() {
   hyperfine -N -i --style basic --warmup "$warmup" --runs "$runs" --export-json "$LOG/hyperfine-$tag.json" "${args[@]}"
 }
 
+# layouts LABEL FOLDER: the commands for every layout pair.json lists (safetensors: when the
+# generator writes one; the probe wherever offsets-<layout>.txt says where the bytes are).
+layouts() {
+  local size=$1 D=$2 l
+  for l in $(python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["layouts"]))' "$D/pair.json"); do
+    names+=("weightdrift|$l|$size") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null")
+    [ -f "$D/offsets-$l.txt" ] || continue
+    names+=("probe 1 thread|$l|$size") cmds+=("$PROBE $D/base.$l $D/tuned.$l $D/offsets-$l.txt 1")
+    names+=("probe 2 threads|$l|$size") cmds+=("$PROBE $D/base.$l $D/tuned.$l $D/offsets-$l.txt 2")
+  done
+}
+
 for s in $SCALES; do
   D=$OUT/bert${s}x
   say "${s}x pair: warming the page cache"
   cat "$D"/base.* "$D"/tuned.* > /dev/null
   names=() cmds=()
-  for l in h5 weights.h5 keras safetensors; do
-    names+=("weightdrift|$l|${s}x") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null")
-    names+=("weightdrift --no-hash|$l|${s}x") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null --no-hash")
-    names+=("probe|$l|${s}x") cmds+=("$PROBE $D/base.$l $D/tuned.$l $D/offsets-$l.txt")
-  done
+  layouts "${s}x" "$D"
   if [ "$s" = 1 ]; then  # the peer takes ~5 s per 1x run; at 4x it would eat the time budget
+    names+=("weightdrift --hash|h5|${s}x") cmds+=("$W compare $D/base.h5 $D/tuned.h5 --format json --output /dev/null --hash")
     for l in h5 weights.h5; do
       names+=("h5py+numpy peer|$l|${s}x") cmds+=("python3 $REPO/tools/reference_drift.py $D/base.$l $D/tuned.$l")
     done
@@ -98,10 +115,37 @@ for s in $SCALES; do
   # h5diff reads and compares every element; --delta=1 reports only |b-a| > 1 (here: the NaN),
   # so its time is reading + comparing, not printing 10^8 difference lines.
   names+=("h5diff|h5|${s}x") cmds+=("h5diff --delta=1 $D/base.h5 $D/tuned.h5")
-  # weightdrift reports the SHA-256 of both inputs: this is what hashing them costs on its own
+  # what hashing both inputs (--hash) costs on its own
   names+=("sha256 of both (openssl)|h5|${s}x") cmds+=("openssl dgst -sha256 $D/base.h5 $D/tuned.h5")
   measure "${s}x" 1 "$RUNS"
 done
+
+for t in $DTYPES; do
+  D=$OUT/bert1x-$t
+  say "1x $t pair"
+  cat "$D"/base.* "$D"/tuned.* > /dev/null
+  names=() cmds=()
+  layouts "1x-$t" "$D"
+  measure "1x-$t" 1 "$RUNS"
+done
+
+# Cold cache: every run after dropping the page cache, weightdrift against cat of both files.
+if [ "$COLD" = 1 ] && [ -w /proc/sys/vm/drop_caches ] && (sync; echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then
+  say "1x pair, cold cache"
+  D=$OUT/bert1x
+  names=() cmds=()
+  for l in h5 weights.h5 keras; do
+    names+=("cat (cold)|$l|1x") cmds+=("cat $D/base.$l $D/tuned.$l")
+    names+=("weightdrift (cold)|$l|1x") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null")
+  done
+  args=()
+  for i in "${!names[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+  # hyperfine -N cannot redirect: cat's output goes to hyperfine's own /dev/null
+  hyperfine -N -i --style basic --runs "$RUNS" --output null --prepare "sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches'" \
+    --export-json "$LOG/hyperfine-cold.json" "${args[@]}"
+else
+  say "cold cache: skipped (COLD=0, or /proc/sys/vm/drop_caches is not writable)"
+fi
 
 say "400 layers: inspect (no --stats) and compare"
 D=$OUT/layers400
