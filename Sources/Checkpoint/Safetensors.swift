@@ -12,6 +12,9 @@ import HDF5
 enum Safetensors {
     /// The crate's `MAX_HEADER_SIZE`.
     static let headerLimit: UInt64 = 100_000_000
+    /// Tensors read per file, as names per HDF5 file (`nameListLimit`): the largest real checkpoints
+    /// hold a few thousand per file.
+    static let tensorLimit = nameListLimit
 
     static let dtypes: [String: DType] = [
         "F16": .float16, "BF16": .bfloat16, "F32": .float32, "F64": .float64,
@@ -73,14 +76,19 @@ enum Safetensors {
         }
         var headerBytes: [UInt8] = []
         guard file.read(Int(length), at: 8, into: &headerBytes) else { throw corrupt(nil, "cannot read the safetensors header") }
-        guard let text = String(validating: headerBytes, as: UTF8.self) else {
+        guard String(validating: headerBytes, as: UTF8.self) != nil else {
             throw corrupt(nil, "safetensors header is not valid UTF-8")
         }
-        guard let json = JSONValue.parse(Data(text.utf8)) else { throw corrupt(nil, "safetensors header is not valid JSON") }
-        guard case .object(let entries) = json else { throw corrupt(nil, "safetensors header is not a JSON object") }
-        if let repeated = firstRepeatedKey(text) {
-            throw corrupt(repeated, "named twice in the safetensors header")
+        // Counted before the JSON is parsed: a million tiny entries would take gigabytes as objects.
+        let keys = topLevelKeys(headerBytes)
+        if let repeated = keys.repeated { throw corrupt(repeated, "named twice in the safetensors header") }
+        guard keys.count <= tensorLimit else {
+            throw CheckpointError(.unsupported, file: path, object: nil,
+                                  message: "safetensors header lists \(keys.count) tensors, more than the \(tensorLimit) read per file")
         }
+        guard let json = JSONValue.parse(Data(headerBytes)) else { throw corrupt(nil, "safetensors header is not valid JSON") }
+        headerBytes = []
+        guard case .object(let entries) = json else { throw corrupt(nil, "safetensors header is not a JSON object") }
         var metadata: [String: String]?
         if let value = entries["__metadata__"], value != .null {
             let strings = value.object?.compactMapValues(\.string)
@@ -135,7 +143,9 @@ enum Safetensors {
         var shape: [Int] = []
         var bytes = UInt64(dtype.byteWidth)
         for dimension in dimensions {
-            guard let extent = count(dimension) else { throw corrupt(name, "shape \(dimensions) is not a list of sizes") }
+            guard let extent = count(dimension) else {
+                throw corrupt(name, "shape [\(dimensions.map(Self.text).joined(separator: ", "))] is not a list of sizes (whole numbers up to 2^53)")
+            }
             let (product, overflow) = bytes.multipliedReportingOverflow(by: extent)
             guard !overflow, product <= UInt64(Int.max) else { throw corrupt(name, "shape \(dimensions.compactMap(\.number).map { Int($0) }) overflows") }
             bytes = product
@@ -154,28 +164,42 @@ enum Safetensors {
         return Tensor(name: name, dtype: dtype, shape: shape, range: (dataStart + begin)..<(dataStart + end))
     }
 
-    /// The first top-level key of a JSON object text that occurs twice (JSONSerialization keeps
-    /// the last silently). Scans strings and nesting only; the text is already known to be valid.
-    static func firstRepeatedKey(_ text: String) -> String? {
+    /// A header value as it would read in the file (numbers without an exponent where whole).
+    static func text(_ value: JSONValue) -> String {
+        switch value {
+        case .number(let number): number.rounded() == number && abs(number) < 1e21 ? String(format: "%.0f", number) : "\(number)"
+        case .string(let string): "\"\(string)\""
+        case .bool(let flag): "\(flag)"
+        case .null: "null"
+        case .array, .object: "…"
+        }
+    }
+
+    /// The top-level keys of a JSON object text: how many besides `__metadata__`, and the first that occurs twice
+    /// (JSONSerialization keeps the last silently). Scans strings and nesting only, over the bytes;
+    /// a key is decoded as JSON only where it holds an escape. The text is already valid UTF-8.
+    static func topLevelKeys(_ bytes: [UInt8]) -> (count: Int, repeated: String?) {
         var seen = Set<String>()
         var depth = 0
-        var index = text.utf8.startIndex
-        let bytes = text.utf8
-        while index < bytes.endIndex {
+        var index = 0
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        while index < bytes.count {
             let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                var end = bytes.index(after: index)
-                while bytes[end] != UInt8(ascii: "\"") {
-                    if bytes[end] == UInt8(ascii: "\\") { end = bytes.index(after: end) }
-                    end = bytes.index(after: end)
+            if byte == quote {
+                var end = index + 1
+                var escaped = false
+                while end < bytes.count, bytes[end] != quote {
+                    if bytes[end] == backslash { end += 1; escaped = true }
+                    end += 1
                 }
-                end = bytes.index(after: end)
+                end = min(end + 1, bytes.count)
                 if depth == 1 {
                     var next = end
-                    while next < bytes.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[next]) { next = bytes.index(after: next) }
-                    if next < bytes.endIndex, bytes[next] == UInt8(ascii: ":"),
-                       let key = JSONValue.parse(String(text[index..<end]))?.string, !seen.insert(key).inserted {
-                        return key
+                    while next < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[next]) { next += 1 }
+                    if next < bytes.count, bytes[next] == UInt8(ascii: ":") {
+                        let raw = bytes[index..<end]
+                        let key = escaped ? JSONValue.parse(Data(raw))?.string : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+                        if let key, !seen.insert(key).inserted { return (seen.count, key) }
                     }
                 }
                 index = end
@@ -183,9 +207,9 @@ enum Safetensors {
             }
             if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
             if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") { depth -= 1 }
-            index = bytes.index(after: index)
+            index += 1
         }
-        return nil
+        return (seen.count - (seen.contains("__metadata__") ? 1 : 0), nil)
     }
 
     /// A tensor name as a layer (its module path) and a weight: split at the last `/` (Keras

@@ -113,6 +113,28 @@ import Testing
         if file.contains("dtype"), error.code == .unsupported { #expect(error.message.contains("unsupported dtype")) }
     }
 
+    /// The catalogue the test above runs over is every file in samples/safetensors/bad (a list that
+    /// came out empty would make it pass without testing anything).
+    @Test func everyBrokenFileIsInTheCatalogue() throws {
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: Samples.path("safetensors/bad")).sorted()
+        #expect(!Self.badFiles.isEmpty)
+        #expect(Self.badFiles.filter { !$0.contains("/") } == onDisk.filter { $0.hasSuffix(".safetensors") })
+    }
+
+    /// A header listing more tensors than are read per file is refused from a count taken before
+    /// the JSON is parsed (a million tiny entries would take gigabytes as objects).
+    @Test func tooManyTensorsAreRefusedBeforeParsing() throws {
+        let count = 100_001
+        let entries = (0..<count).map { "\"l\($0)/w\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}" }
+        let header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        var bytes = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) }
+        bytes += header
+        let path = try Samples.temporaryDirectory().appendingPathComponent("many.safetensors")
+        try Data(bytes).write(to: path)
+        let error = try #require(throws: CheckpointError.self) { try Checkpoint.open(path.path) }
+        #expect(error.code == .unsupported && error.message.contains("\(count) tensors"), "\(error)")
+    }
+
     @Test func recognisedByContentNotName() throws {
         let folder = try Samples.temporaryDirectory()
         let renamed = folder.appendingPathComponent("weights.h5").path
