@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .mutate_hdf5 import mutate_hdf5_bytes, weighted
 from .mutate_json import mutate_json_bytes
+from .mutate_safetensors import mutate_safetensors
 from .mutate_zip import mutate_keras
 from .util import sha256
 
@@ -26,7 +27,8 @@ class Seed:
             data = path.read_bytes()
             self.files = {path.name: data}
             self.main = path.name
-            self.kind = "keras" if data[:4] == b"PK\x03\x04" else "h5"
+            self.kind = ("keras" if data[:4] == b"PK\x03\x04" else
+                         "safetensors" if path.suffix == ".safetensors" else "h5")
         self.ext = ext_of(self.main)
 
 
@@ -47,7 +49,7 @@ def load_seeds(samples: Path, seed_dirs) -> list[Seed]:
             seeds.append(Seed(samples, p))
             continue
         for f in sorted(p.iterdir()):
-            if f.is_file() and f.suffix in (".h5", ".keras"):
+            if f.is_file() and f.suffix in (".h5", ".keras", ".safetensors"):
                 seeds.append(Seed(samples, f))
     return seeds
 
@@ -58,7 +60,7 @@ def make_mutant(seeds: list[Seed], rng: random.Random) -> dict:
     kinds = defaultdict(list)
     for s in seeds:
         kinds[s.kind].append(s)
-    kind = weighted(rng, [(k, {"h5": 45, "keras": 35, "sharded": 20}[k]) for k in kinds])
+    kind = weighted(rng, [(k, {"h5": 40, "keras": 30, "sharded": 15, "safetensors": 15}[k]) for k in kinds])
     seed = rng.choice(kinds[kind])
     h5s = [s for s in seeds if s.kind == "h5"]
     other_seed = rng.choice(h5s) if h5s else None
@@ -70,6 +72,8 @@ def make_mutant(seeds: list[Seed], rng: random.Random) -> dict:
     ops = []
     if seed.kind == "h5":
         files[main], ops = mutate_hdf5_bytes(files[main], rng, other)
+    elif seed.kind == "safetensors":
+        files[main], ops = mutate_safetensors(files[main], rng)
     elif seed.kind == "keras":
         files[main], ops = mutate_keras(files[main], rng, ctx)
         if rng.random() < 0.1:
