@@ -32,6 +32,9 @@ What it writes, and why:
 * ``inf_base.weights.h5``: ``k3/pretrained.weights.h5`` with one layer's kernel set to +Inf.
 * ``int64_a.weights.h5`` / ``int64_b.weights.h5``: a layer of int64 values above 2**53, identical
   but for one element that differs by 1 (as Double the two values are equal).
+* ``userblock.weights.h5``: ``k3/ft_lowlr.weights.h5`` copied object by object into a file with a
+  512-byte user block (the superblock at byte 512, as ``h5jam`` or ``userblock_size`` leave it);
+  the user block holds text, so the file does not start with the HDF5 signature.
 
 Deterministic: seeds are fixed and TensorFlow runs with op determinism on one thread.
 """
@@ -210,6 +213,20 @@ def edits():
             f.create_group("layers/dense/vars").create_dataset("0", data=np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4))
 
 
+def userblock():
+    import h5py
+
+    source = os.path.join(ROOT, "k3", "ft_lowlr.weights.h5")
+    target = os.path.join(GATE, "userblock.weights.h5")
+    with h5py.File(source, "r") as src, h5py.File(target, "w", userblock_size=512) as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for key in src:
+            src.copy(src[key], dst, name=key)
+    with open(target, "r+b") as f:
+        f.write(b"user block written by tools/make_gate_samples.py\n".ljust(512, b" "))
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--train":
         train()
@@ -220,6 +237,7 @@ def main():
     subprocess.run([sys.executable, __file__, "--train"], check=True)
     rename_to_keras20(os.path.join(GATE, "era_tfk_pretrained.h5"), os.path.join(GATE, "era_k20_pretrained.h5"))
     edits()
+    userblock()
     for name in sorted(os.listdir(GATE)):
         print(f"{os.path.getsize(os.path.join(GATE, name)):>8}  gate/{name}")
 

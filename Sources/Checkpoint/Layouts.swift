@@ -1,5 +1,4 @@
 import Foundation
-import HDF5
 
 /// What layout readers look at to recognise a path: whether it is a folder, and a file's first bytes.
 struct Probe: Sendable {
@@ -69,8 +68,9 @@ extension Checkpoint {
         LayoutReader(recognises: {
             $0.head.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }) == UInt8(ascii: "{")
         }) { try openShardIndex($0.path) },
-        // HDF5 allows a user block before the superblock (at 512, 1024, … bytes): let libhdf5 look.
-        LayoutReader(recognises: { (try? HDF5.File.open($0.path)) != nil }) {
+        // HDF5 allows a user block before the superblock: its signature at 512, 1024, 2048, … bytes,
+        // where libhdf5 looks for it (the file is then opened once, by `openHDF5`).
+        LayoutReader(recognises: { !ZipArchive.hdf5SignatureOffsets(path: $0.path).isEmpty }) {
             if ZipArchive.hasArchiveTail(path: $0.path) { throw ambiguousPolyglot($0.path) }
             return try openHDF5($0.path)
         },

@@ -11,6 +11,24 @@ import Testing
 
     /// The argument lists below come from the manifest: it describes every checkpoint the
     /// generator left on disk (a shard set by its index), and some record stored values.
+    /// An HDF5 file with a user block (the superblock at byte 512, the file starting with text) is
+    /// recognised where libhdf5 finds its superblock and reads exactly as the file it was copied from.
+    @Test func hdf5AfterAUserBlockReadsAsItsSource() throws {
+        let path = Samples.path("gate/userblock.weights.h5")
+        let head = try #require(FileHandle(forReadingAtPath: path)?.readData(ofLength: 8))
+        #expect(head != Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]), "the sample must not start with the signature")
+        let checkpoint = try Checkpoint.open(path)
+        let source = try Checkpoint.open(Samples.path("k3/ft_lowlr.weights.h5"))
+        #expect(checkpoint.format == source.format)
+        #expect(checkpoint.layers.map(\.name) == source.layers.map(\.name))
+        for (layer, original) in zip(checkpoint.layers, source.layers) {
+            for (weight, expected) in zip(layer.weights, original.weights) {
+                var a = try checkpoint.reader(for: weight), b = try source.reader(for: expected)
+                #expect(try a.readAll() == b.readAll(), "\(layer.name)/\(weight.name)")
+            }
+        }
+    }
+
     @Test func manifestDescribesEverySampleOnDisk() throws {
         var onDisk = try Samples.filesOnDisk(in: "k3/sharded", endingIn: [".weights.json"])
         for folder in ["k3", "k3/series", "tfk", "tf213", "edge"] {
