@@ -26,12 +26,14 @@ let package = Package(
             pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]
         ),
+        // AVX2 + F16C kernels (C, per-function target attributes) behind a run-time CPU check.
+        .target(name: "CKernels"),
         // The only module with raw HDF5 ids and pointers.
         .target(name: "HDF5", dependencies: ["CHDF5"], swiftSettings: swiftSettings),
         // Keras checkpoint layouts → one Checkpoint value.
-        .target(name: "Checkpoint", dependencies: ["HDF5"], swiftSettings: swiftSettings),
+        .target(name: "Checkpoint", dependencies: ["HDF5", "CKernels"], swiftSettings: swiftSettings),
         // Matching, streamed metrics, policy and verdicts.
-        .target(name: "Drift", dependencies: ["Checkpoint", "Yams"], swiftSettings: swiftSettings),
+        .target(name: "Drift", dependencies: ["Checkpoint", "CKernels", "Yams"], swiftSettings: swiftSettings),
         // Renderers: report values → text.
         // The published JSON Schemas (Schemas/) ship beside the sources, not in the binary.
         .target(name: "Report", dependencies: ["Checkpoint", "Drift", .product(name: "Crypto", package: "swift-crypto")],

@@ -1,14 +1,42 @@
-/// 2-byte floats widened to float32, exactly, eight at a time in explicit vectors (the x86-64
-/// baseline has no F16C, and a table lookup per element does not vectorise).
+import CKernels
+import Foundation
+
+/// The vector kernels: the AVX2 + F16C ones of CKernels where this CPU has them (checked once,
+/// at run time), else the portable Swift ones. Both give the same bits.
+public enum VectorKernel: String, Sendable, CaseIterable {
+    case portable, avx2
+
+    /// Those this CPU runs.
+    public static let available: [VectorKernel] = wd_kernels_v3_available() != 0 ? [.portable, .avx2] : [.portable]
+
+    /// The one compare uses: the widest available; `WEIGHTDRIFT_KERNEL=portable` in the
+    /// environment forces the portable one.
+    public static let chosen: VectorKernel =
+        ProcessInfo.processInfo.environment["WEIGHTDRIFT_KERNEL"] == "portable" ? .portable : available.last ?? .portable
+}
+
+/// 2-byte floats widened to float32, exactly: with F16C where the CPU has it, else eight at a
+/// time in explicit vectors (the x86-64 baseline has no F16C, and a table lookup per element
+/// does not vectorise).
 public enum Widening {
     /// `halves` as float32 into `values` (resized to match): bfloat16 is the high half of a
     /// float32; an IEEE half's exponent and mantissa are moved into place and scaled by 2^112
     /// (the bias difference), which is exact for normal and subnormal halves alike, and
     /// infinities and NaNs (payload kept) get the float32 all-ones exponent.
-    public static func widen(_ halves: [UInt16], bfloat16: Bool, into values: inout [Float]) {
+    public static func widen(_ halves: [UInt16], bfloat16: Bool, into values: inout [Float],
+                             kernel: VectorKernel = .chosen) {
         if values.count != halves.count {  // every element is written below
             values.removeAll(keepingCapacity: true)
             values.append(contentsOf: repeatElement(0, count: halves.count))
+        }
+        if kernel == .avx2, VectorKernel.available.contains(.avx2) {
+            halves.withUnsafeBufferPointer { source in
+                values.withUnsafeMutableBytes { target in
+                    guard let from = source.baseAddress, let to = target.baseAddress else { return }
+                    wd_widen16_v3(from, to.assumingMemoryBound(to: UInt32.self), halves.count, bfloat16 ? 1 : 0)
+                }
+            }
+            return
         }
         halves.withUnsafeBytes { source in
             values.withUnsafeMutableBytes { target in

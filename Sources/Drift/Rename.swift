@@ -1,4 +1,4 @@
-public import Checkpoint
+import Checkpoint
 import Foundation
 
 /// One `rename:` rule of a policy (or `--rename`): a regular expression over one file's weight

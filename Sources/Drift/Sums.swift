@@ -1,3 +1,5 @@
+import CKernels
+public import Checkpoint
 import Foundation
 
 /// The raw sums of one streamed pass over a pair of tensors (or several, for a layer). Every
@@ -63,20 +65,22 @@ public struct DriftSums: Sendable, Equatable {
     /// case. Each block of `block` elements is summed by `floatBlock` into fresh Double
     /// accumulators; only when a block holds a NaN or Inf (its sums are then not finite — float32
     /// squares cannot overflow a Double) is it summed again element by element.
-    public mutating func accumulate(base: [Float], tuned: [Float]) {
+    public mutating func accumulate(base: [Float], tuned: [Float], kernel: VectorKernel = .chosen) {
         precondition(base.count == tuned.count, "slices of a pair must be aligned")
         base.withUnsafeBufferPointer { a in
-            tuned.withUnsafeBufferPointer { b in accumulate(base: a, tuned: b) }
+            tuned.withUnsafeBufferPointer { b in accumulate(base: a, tuned: b, kernel: kernel) }
         }
     }
 
-    public mutating func accumulate(base a: UnsafeBufferPointer<Float>, tuned b: UnsafeBufferPointer<Float>) {
+    public mutating func accumulate(base a: UnsafeBufferPointer<Float>, tuned b: UnsafeBufferPointer<Float>,
+                                    kernel: VectorKernel = .chosen) {
         precondition(a.count == b.count, "slices of a pair must be aligned")
+        let wide = kernel == .avx2 && VectorKernel.available.contains(.avx2)
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return }
         var start = 0
         while start < a.count {
             let n = min(Self.block, a.count - start)
-            let part = Self.floatBlock(pa + start, pb + start, n)
+            let part = Self.floatBlock(pa + start, pb + start, n, wide: wide)
             if part.bb.isFinite && part.tt.isFinite {
                 count += n
                 finiteCount += n
@@ -98,16 +102,27 @@ public struct DriftSums: Sendable, Equatable {
         var changed = 0
     }
 
-    /// One fused pass over `n` float32 pairs, four at a time in explicit vectors (SSE2, the
-    /// x86-64 baseline, holds each in one register; no fast-math, no -march): each float is widened
-    /// to Double, where the product of two floats is exact, and summed into two independent Double
-    /// lanes per sum, so the adds overlap. The changed-bit count is an integer compare in the same
-    /// pass; the largest |Δ| a compare-and-select that passes NaN over (a block with NaN or Inf
-    /// has sums that are not finite and is redone element by element). The tail of fewer than four
-    /// pairs is summed one by one.
+    /// One fused pass over `n` float32 pairs: the AVX2 kernel (CKernels) where the CPU has it,
+    /// else the portable one below. Both give the same bits.
     @inline(__always)
-    static func floatBlock(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Partial {
-        var bb0 = SIMD2<Double>(), bb1 = bb0, tt0 = bb0, tt1 = bb0, bt0 = bb0, bt1 = bb0, dd0 = bb0, dd1 = bb0
+    static func floatBlock(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, wide: Bool) -> Partial {
+        guard wide else { return portableFloatBlock(a, b, n) }
+        let p = wd_float_block_v3(a, b, n)
+        return Partial(bb: p.bb, tt: p.tt, bt: p.bt, dd: p.dd, maxChange: p.max_change, changed: Int(p.changed))
+    }
+
+    /// The portable kernel, eight pairs a step in explicit vectors (SSE2, the x86-64 baseline,
+    /// holds each 2-double vector in one register; no fast-math, no -march): each float is widened
+    /// to Double, where the product of two floats is exact, and summed into four independent
+    /// 2-double accumulators per sum, so the adds overlap — lane j sums the elements i ≡ j (mod 8)
+    /// in order, and the lanes are added as ((L0+L4)+(L2+L6)) + ((L1+L5)+(L3+L7)), the order the
+    /// AVX2 kernel's two 4-double accumulators give. The changed-bit count is an integer compare in
+    /// the same pass; the largest |Δ| a compare-and-select that passes NaN over (a block with NaN
+    /// or Inf has sums that are not finite and is redone element by element). The tail of fewer
+    /// than eight pairs is summed one by one.
+    static func portableFloatBlock(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Partial {
+        var bb0 = SIMD2<Double>(), bb1 = bb0, bb2 = bb0, bb3 = bb0, tt0 = bb0, tt1 = bb0, tt2 = bb0, tt3 = bb0
+        var bt0 = bb0, bt1 = bb0, bt2 = bb0, bt3 = bb0, dd0 = bb0, dd1 = bb0, dd2 = bb0, dd3 = bb0
         var largest = bb0
         var changed = SIMD4<UInt32>()
         let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
@@ -116,28 +131,48 @@ public struct DriftSums: Sendable, Equatable {
             unsafeBitCast(unsafeBitCast(v, to: SIMD2<UInt64>.self) & magnitude, to: SIMD2<Double>.self)
         }
         var i = 0
-        while i + 4 <= n {
-            let x = rawA.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD4<Float>.self)
-            let y = rawB.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD4<Float>.self)
-            changed &+= SIMD4<UInt32>().replacing(with: 1, where: unsafeBitCast(x, to: SIMD4<UInt32>.self) .!= unsafeBitCast(y, to: SIMD4<UInt32>.self))
-            let p0 = SIMD2<Double>(x.lowHalf), p1 = SIMD2<Double>(x.highHalf)
-            let q0 = SIMD2<Double>(y.lowHalf), q1 = SIMD2<Double>(y.highHalf)
-            let d0 = q0 - p0, d1 = q1 - p1
+        while i + 8 <= n {
+            let x = rawA.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD8<Float>.self)
+            let y = rawB.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD8<Float>.self)
+            let ne = unsafeBitCast(x, to: SIMD8<UInt32>.self) .!= unsafeBitCast(y, to: SIMD8<UInt32>.self)
+            let one = SIMD8<UInt32>().replacing(with: 1, where: ne)
+            changed &+= one.lowHalf &+ one.highHalf
+            let p0 = SIMD2<Double>(x.lowHalf.lowHalf), p1 = SIMD2<Double>(x.lowHalf.highHalf)
+            let p2 = SIMD2<Double>(x.highHalf.lowHalf), p3 = SIMD2<Double>(x.highHalf.highHalf)
+            let q0 = SIMD2<Double>(y.lowHalf.lowHalf), q1 = SIMD2<Double>(y.lowHalf.highHalf)
+            let q2 = SIMD2<Double>(y.highHalf.lowHalf), q3 = SIMD2<Double>(y.highHalf.highHalf)
+            let d0 = q0 - p0, d1 = q1 - p1, d2 = q2 - p2, d3 = q3 - p3
             bb0 += p0 * p0
             bb1 += p1 * p1
+            bb2 += p2 * p2
+            bb3 += p3 * p3
             tt0 += q0 * q0
             tt1 += q1 * q1
+            tt2 += q2 * q2
+            tt3 += q3 * q3
             bt0 += p0 * q0
             bt1 += p1 * q1
+            bt2 += p2 * q2
+            bt3 += p3 * q3
             dd0 += d0 * d0
             dd1 += d1 * d1
-            let m0 = abs(d0), m1 = abs(d1)
+            dd2 += d2 * d2
+            dd3 += d3 * d3
+            let m0 = abs(d0), m1 = abs(d1), m2 = abs(d2), m3 = abs(d3)
             largest = largest.replacing(with: m0, where: m0 .> largest)
             largest = largest.replacing(with: m1, where: m1 .> largest)
-            i &+= 4
+            largest = largest.replacing(with: m2, where: m2 .> largest)
+            largest = largest.replacing(with: m3, where: m3 .> largest)
+            i &+= 8
         }
-        var part = Partial(bb: (bb0 + bb1).sum(), tt: (tt0 + tt1).sum(), bt: (bt0 + bt1).sum(), dd: (dd0 + dd1).sum(),
-                           maxChange: Swift.max(largest[0], largest[1]), changed: Int(changed.wrappedSum()))
+        // (L0+L4, L1+L5) + (L2+L6, L3+L7) lane-wise, then the two lanes.
+        func total(_ v0: SIMD2<Double>, _ v1: SIMD2<Double>, _ v2: SIMD2<Double>, _ v3: SIMD2<Double>) -> Double {
+            let s = (v0 + v2) + (v1 + v3)
+            return s[0] + s[1]
+        }
+        var part = Partial(bb: total(bb0, bb1, bb2, bb3), tt: total(tt0, tt1, tt2, tt3), bt: total(bt0, bt1, bt2, bt3),
+                           dd: total(dd0, dd1, dd2, dd3), maxChange: Swift.max(largest[0], largest[1]),
+                           changed: Int(changed.wrappedSum()))
         while i < n {
             let p = Double(a[i]), q = Double(b[i]), d = q - p
             part.bb += p * p

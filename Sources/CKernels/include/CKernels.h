@@ -1,0 +1,30 @@
+// Vector kernels for x86-64 CPUs with AVX2 and F16C (x86-64-v3), chosen at run time.
+//
+// Plain functions over caller-owned buffers: no I/O, no allocation, no state. Each computes
+// exactly what its portable Swift twin computes (Sources/Drift/Sums.swift `floatBlock`,
+// Sources/Checkpoint/Widening.swift), with the same association of every sum, so a report is
+// byte-identical whichever kernel ran.
+#ifndef WD_KERNELS_H
+#define WD_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// The sums of one block of float32 pairs.
+typedef struct {
+    double bb, tt, bt, dd, max_change;
+    int64_t changed;
+} wd_partial;
+
+/// 1 when this CPU (and its operating system) runs the AVX2 + F16C kernels, else 0.
+int wd_kernels_v3_available(void);
+
+/// One fused pass over n float32 pairs (see `floatBlock` in Sums.swift). Only call when
+/// wd_kernels_v3_available() is 1.
+wd_partial wd_float_block_v3(const float *a, const float *b, size_t n);
+
+/// n IEEE halves (bfloat16 when `bfloat16` is non-zero) widened exactly to float32 bits, NaN
+/// payloads kept. Only call when wd_kernels_v3_available() is 1.
+void wd_widen16_v3(const uint16_t *halves, uint32_t *out, size_t n, int bfloat16);
+
+#endif

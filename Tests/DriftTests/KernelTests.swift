@@ -1,0 +1,69 @@
+import Checkpoint
+import Drift
+import Testing
+
+/// The AVX2 kernel against the portable one: the same sums to the last bit, so a report does not
+/// depend on the CPU that computed it.
+@Suite struct KernelTests {
+    /// Deterministic values of every kind the kernel meets: ordinary weights, exact repeats (so
+    /// some elements are unchanged), ±0, subnormals, the largest floats, and NaN/Inf in some runs.
+    static func values(_ count: Int, seed: UInt64, specials: Bool) -> ([Float], [Float]) {
+        var state = seed
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        var a: [Float] = [], b: [Float] = []
+        for _ in 0..<count {
+            let x = Float(Double(next() % 2_000_001) / 1_000_000 - 1) * 0.05
+            var y = x + Float(Double(next() % 2001) / 1000 - 1) * 1e-4
+            switch next() % 16 {
+            case 0: y = x
+            case 1 where specials: y = .nan
+            case 2 where specials: y = -.infinity
+            case 3: y = .leastNonzeroMagnitude
+            case 4: y = -.greatestFiniteMagnitude
+            case 5: y = -0.0
+            default: break
+            }
+            a.append(next() % 32 == 0 ? 0 : x)
+            b.append(y)
+        }
+        return (a, b)
+    }
+
+    static let lengths = [1, 7, 8, 9, 15, 4095, 4096, 4097, 65_536 + 13]
+
+    @Test(.enabled(if: VectorKernel.available.contains(.avx2)), arguments: [false, true])
+    func avx2GivesThePortableKernelsBits(_ specials: Bool) {
+        for (index, n) in Self.lengths.enumerated() {
+            let (a, b) = Self.values(n, seed: UInt64(index + 1), specials: specials)
+            var portable = DriftSums(), avx2 = DriftSums()
+            portable.accumulate(base: a, tuned: b, kernel: .portable)
+            avx2.accumulate(base: a, tuned: b, kernel: .avx2)
+            #expect(portable == avx2, "\(n) values, specials \(specials)")
+            #expect(portable.count == n)
+            #expect(portable.sumDiffSquares.bitPattern == avx2.sumDiffSquares.bitPattern)
+        }
+    }
+
+    /// Both kernels against a plain element-by-element Double loop: counts exactly, sums to
+    /// float64 rounding.
+    @Test(arguments: VectorKernel.available)
+    func eachKernelAgreesWithThePlainLoop(_ kernel: VectorKernel) {
+        for (index, n) in Self.lengths.enumerated() {
+            let (a, b) = Self.values(n, seed: UInt64(100 + index), specials: true)
+            var sums = DriftSums(), plain = DriftSums()
+            sums.accumulate(base: a, tuned: b, kernel: kernel)
+            plain.accumulate(base: a.map(Double.init), tuned: b.map(Double.init))
+            #expect(sums.count == plain.count && sums.finiteCount == plain.finiteCount)
+            #expect(sums.changedCount == plain.changedCount)
+            #expect((sums.tunedNaN, sums.tunedInf, sums.baseNaN) == (plain.tunedNaN, plain.tunedInf, plain.baseNaN))
+            #expect(sums.maxAbsChange == plain.maxAbsChange)
+            for (x, y) in [(sums.sumBaseSquares, plain.sumBaseSquares), (sums.sumTunedSquares, plain.sumTunedSquares),
+                           (sums.sumDot, plain.sumDot), (sums.sumDiffSquares, plain.sumDiffSquares)] {
+                #expect(abs(x - y) <= 1e-12 * max(abs(y), 1e-300), "\(kernel), \(n) values: \(x) vs \(y)")
+            }
+        }
+    }
+}
