@@ -64,6 +64,18 @@ public struct WeightReader {
         return true
     }
 
+    /// Whether `next(into: [UInt16])` reads this weight: float16 and bfloat16, as stored.
+    public var readsAsHalves: Bool { weight.dtype == .float16 || weight.dtype == .bfloat16 }
+
+    /// Reads the next slice of a float16 or bfloat16 weight as its stored 16-bit words, for a
+    /// kernel that widens them itself; false when done.
+    public mutating func next(into words: inout [UInt16]) throws -> Bool {
+        precondition(readsAsHalves, "next(into: [UInt16]) is for float16 and bfloat16 weights")
+        guard let selection = plan.next() else { return false }
+        try stored.readRaw16(selection, into: &words)
+        return true
+    }
+
     /// All values at once; for small weights and tests.
     public mutating func readAll() throws -> [Double] {
         var values: [Double] = []

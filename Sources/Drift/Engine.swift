@@ -70,6 +70,8 @@ public enum DriftEngine {
         var tuned: [Double] = []
         var baseFloats: [Float] = []
         var tunedFloats: [Float] = []
+        var baseHalves: [UInt16] = []
+        var tunedHalves: [UInt16] = []
         var baseBits: [UInt64] = []
         var tunedBits: [UInt64] = []
     }
@@ -233,6 +235,18 @@ public enum DriftEngine {
         var sums = DriftSums()
         func short() -> CheckpointError {
             CheckpointError(.corrupt, file: tuned.path, object: pair.1.path, message: "fewer values than its shape says")
+        }
+        // Two float16 (or two bfloat16) weights, with the AVX2 kernel: read as stored and widened
+        // in registers (the same sums as below, to the last bit).
+        if VectorKernel.chosen == .avx2, baseReader.readsAsHalves, pair.0.dtype == pair.1.dtype {
+            let bfloat16 = pair.0.dtype == .bfloat16
+            while more(), try baseReader.next(into: &buffers.baseHalves) {
+                guard try tunedReader.next(into: &buffers.tunedHalves), buffers.tunedHalves.count == buffers.baseHalves.count else {
+                    throw short()
+                }
+                sums.accumulate(halves: buffers.baseHalves, tuned: buffers.tunedHalves, bfloat16: bfloat16)
+            }
+            return sums
         }
         // float32, float16 and bfloat16 (widened exactly) share the float32 kernel. A changed bit
         // is then a changed value: the widening is one-to-one (NaN payloads aside).

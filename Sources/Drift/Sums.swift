@@ -82,19 +82,59 @@ public struct DriftSums: Sendable, Equatable {
             let n = min(Self.block, a.count - start)
             let part = Self.floatBlock(pa + start, pb + start, n, wide: wide)
             if part.bb.isFinite && part.tt.isFinite {
-                count += n
-                finiteCount += n
-                changedCount += part.changed
-                sumBaseSquares += part.bb
-                sumTunedSquares += part.tt
-                sumDot += part.bt
-                sumDiffSquares += part.dd
-                maxAbsChange = Swift.max(maxAbsChange, part.maxChange)
+                add(part, n)
             } else {
                 accumulate(base: (0..<n).map { Double(pa[start + $0]) }, tuned: (0..<n).map { Double(pb[start + $0]) })
             }
             start += n
         }
+    }
+
+    /// The same for a pair of float16 (or, with `bfloat16`, bfloat16) slices as stored: the sums
+    /// are those of the values widened to float32 (exactly) and passed to `accumulate(base:tuned:)`,
+    /// to the last bit. The AVX2 kernel widens in registers, a block at a time; the portable one
+    /// widens the slice into float32 buffers first.
+    public mutating func accumulate(halves base: [UInt16], tuned: [UInt16], bfloat16: Bool, kernel: VectorKernel = .chosen) {
+        precondition(base.count == tuned.count, "slices of a pair must be aligned")
+        guard kernel == .avx2, VectorKernel.available.contains(.avx2) else {
+            var a: [Float] = [], b: [Float] = []
+            Widening.widen(base, bfloat16: bfloat16, into: &a, kernel: kernel)
+            Widening.widen(tuned, bfloat16: bfloat16, into: &b, kernel: kernel)
+            accumulate(base: a, tuned: b, kernel: kernel)
+            return
+        }
+        base.withUnsafeBufferPointer { a in
+            tuned.withUnsafeBufferPointer { b in
+                guard let pa = a.baseAddress, let pb = b.baseAddress else { return }
+                var start = 0
+                while start < a.count {
+                    let n = min(Self.block, a.count - start)
+                    let p = wd_half_block_v3(pa + start, pb + start, n, bfloat16 ? 1 : 0)
+                    if p.bb.isFinite && p.tt.isFinite {
+                        add(Partial(bb: p.bb, tt: p.tt, bt: p.bt, dd: p.dd, maxChange: p.max_change, changed: Int(p.changed)), n)
+                    } else {
+                        // NaN or Inf in the block: widened and summed element by element.
+                        var x: [Float] = [], y: [Float] = []
+                        Widening.widen(Array(a[start..<start + n]), bfloat16: bfloat16, into: &x, kernel: kernel)
+                        Widening.widen(Array(b[start..<start + n]), bfloat16: bfloat16, into: &y, kernel: kernel)
+                        accumulate(base: x.map(Double.init), tuned: y.map(Double.init))
+                    }
+                    start += n
+                }
+            }
+        }
+    }
+
+    /// Adds a finite block's sums.
+    private mutating func add(_ part: Partial, _ n: Int) {
+        count += n
+        finiteCount += n
+        changedCount += part.changed
+        sumBaseSquares += part.bb
+        sumTunedSquares += part.tt
+        sumDot += part.bt
+        sumDiffSquares += part.dd
+        maxAbsChange = Swift.max(maxAbsChange, part.maxChange)
     }
 
     struct Partial {

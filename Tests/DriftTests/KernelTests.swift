@@ -66,4 +66,41 @@ import Testing
             }
         }
     }
+
+    /// Deterministic 16-bit words: ordinary small weights with small changes, exact repeats, and
+    /// (with `specials`) every kind of pattern, NaN and Inf included.
+    static func words(_ count: Int, seed: UInt64, specials: Bool) -> ([UInt16], [UInt16]) {
+        var state = seed
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        var a: [UInt16] = [], b: [UInt16] = []
+        for _ in 0..<count {
+            let x = UInt16(0x2000 + next() % 0x1000) | (next() % 2 == 0 ? 0x8000 : 0)
+            var y = next() % 4 == 0 ? x : x &+ UInt16(next() % 16) &- 8
+            if specials, next() % 64 == 0 { y = UInt16(truncatingIfNeeded: next()) }
+            a.append(x)
+            b.append(y)
+        }
+        return (a, b)
+    }
+
+    /// The fused 16-bit kernel (AVX2) against widening first and the portable float32 kernel.
+    @Test(.enabled(if: VectorKernel.available.contains(.avx2)), arguments: [false, true])
+    func fusedHalvesGiveTheWidenedFloatsBits(_ bfloat16: Bool) {
+        for (index, n) in Self.lengths.enumerated() {
+            for specials in [false, true] {
+                let (a, b) = Self.words(n, seed: UInt64(200 + index), specials: specials)
+                var fused = DriftSums(), widened = DriftSums()
+                fused.accumulate(halves: a, tuned: b, bfloat16: bfloat16, kernel: .avx2)
+                var x: [Float] = [], y: [Float] = []
+                Widening.widen(a, bfloat16: bfloat16, into: &x, kernel: .portable)
+                Widening.widen(b, bfloat16: bfloat16, into: &y, kernel: .portable)
+                widened.accumulate(base: x, tuned: y, kernel: .portable)
+                #expect(fused == widened, "\(n) words, bfloat16 \(bfloat16), specials \(specials)")
+                #expect(fused.changedCount == zip(a, b).filter { $0 != $1 }.count)
+            }
+        }
+    }
 }

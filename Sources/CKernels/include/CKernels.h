@@ -23,6 +23,13 @@ int wd_kernels_v3_available(void);
 /// wd_kernels_v3_available() is 1.
 wd_partial wd_float_block_v3(const float *a, const float *b, size_t n);
 
+/// The same over n pairs of 2-byte floats (IEEE halves, or bfloat16 when `bfloat16` is
+/// non-zero), widened in registers exactly as wd_widen16_v3 widens them: the sums are those of
+/// the widened float32 pairs to the last bit; the changed count compares the stored 16-bit words
+/// (the widening is one-to-one, so this is the count of changed float32 bits too). Callers pass
+/// blocks of at most 4096 pairs (the sums are then those of one float32 block).
+wd_partial wd_half_block_v3(const uint16_t *a, const uint16_t *b, size_t n, int bfloat16);
+
 /// n IEEE halves (bfloat16 when `bfloat16` is non-zero) widened exactly to float32 bits, NaN
 /// payloads kept. Only call when wd_kernels_v3_available() is 1.
 void wd_widen16_v3(const uint16_t *halves, uint32_t *out, size_t n, int bfloat16);
