@@ -35,31 +35,44 @@ public struct Group: @unchecked Sendable {
                 throw HDF5Error(.unsupported, file: file.path, object: path,
                                 message: "group has \(info.nlinks) links, more than the \(Group.memberLimit) read")
             }
-            var result: [Member] = []
-            result.reserveCapacity(Int(info.nlinks))
-            for index in 0..<info.nlinks {
-                let size = H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, wd_H5P_DEFAULT())
-                guard size >= 0, size < 1 << 16 else { throw error("cannot read a member name") }
-                var buffer = [CChar](repeating: 0, count: Int(size) + 1)
-                guard H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
-                                         wd_H5P_DEFAULT()) >= 0 else {
-                    throw error("cannot read a member name")
+            // One pass over the links in name order (asking for member i by index costs a walk of
+            // the group's name index each time, quadratic in the members).
+            final class Links {
+                var names: [String] = []
+                var types: [H5L_type_t] = []
+                var tooLong = false
+            }
+            let links = Links()
+            links.names.reserveCapacity(Int(info.nlinks))
+            var position: hsize_t = 0
+            let status = H5Literate(handle.id, H5_INDEX_NAME, H5_ITER_INC, &position, { _, name, linkInfo, context in
+                guard let name, let linkInfo, let context else { return -1 }
+                let links = Unmanaged<Links>.fromOpaque(context).takeUnretainedValue()
+                let length = strnlen(name, 1 << 16)
+                if length >= 1 << 16 {
+                    links.tooLong = true
+                    return -1
                 }
-                let name = decodeCString(buffer)
+                links.names.append(decodeCString(UnsafeBufferPointer(start: name, count: length)))
+                links.types.append(linkInfo.pointee.type)
+                return 0
+            }, Unmanaged.passUnretained(links).toOpaque())
+            guard status >= 0, !links.tooLong, links.names.count == Int(info.nlinks) else {
+                throw error("cannot read a member name")
+            }
+            var result: [Member] = []
+            result.reserveCapacity(links.names.count)
+            for (name, type) in zip(links.names, links.types) {
                 let childPath = path == "/" ? "/" + name : path + "/" + name
-                let (kind, address) = try kindOfMember(name, path: childPath)
+                let (kind, address) = try kindOfMember(name, linkType: type, path: childPath)
                 result.append(Member(name: name, kind: kind, path: childPath, address: address))
             }
             return result
         }
     }
 
-    private func kindOfMember(_ name: String, path childPath: String) throws -> (ObjectKind, UInt64) {
-        var linkInfo = H5L_info_t()
-        guard H5Lget_info(handle.id, name, &linkInfo, wd_H5P_DEFAULT()) >= 0 else {
-            throw error("cannot read the link of member \(name)")
-        }
-        switch linkInfo.type {
+    private func kindOfMember(_ name: String, linkType: H5L_type_t, path childPath: String) throws -> (ObjectKind, UInt64) {
+        switch linkType {
         case H5L_TYPE_HARD, H5L_TYPE_SOFT: break
         case H5L_TYPE_EXTERNAL:
             _ = Library.takeErrorStack()
@@ -73,7 +86,7 @@ public struct Group: @unchecked Sendable {
         var info = H5O_info_t()
         guard H5Oget_info_by_name2(handle.id, name, &info, UInt32(H5O_INFO_BASIC), file.linkAccess.id) >= 0 else {
             let stack = Library.takeErrorStack()
-            if linkInfo.type == H5L_TYPE_SOFT {
+            if linkType == H5L_TYPE_SOFT {
                 throw HDF5Error(.cannotRead, file: file.path, object: childPath,
                                 message: "soft link to an object that is not in the file (or a soft-link loop)", stack: stack)
             }
@@ -128,6 +141,11 @@ public struct Group: @unchecked Sendable {
 }
 
 func decodeCString(_ buffer: [CChar]) -> String {
+    buffer.withUnsafeBufferPointer { decodeCString($0) }
+}
+
+/// The bytes up to the first NUL, as UTF-8 (invalid sequences replaced).
+func decodeCString(_ buffer: UnsafeBufferPointer<CChar>) -> String {
     let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     return String(decoding: bytes, as: UTF8.self)
 }
