@@ -86,6 +86,12 @@ static inline void wd_die(const char *why) {
 // section). A crash elsewhere is not libhdf5's: it says so, naming the last file and object read
 // when there was one (memory damaged by libhdf5 earlier cannot be ruled out), or none at all.
 static inline void wd_fatal_signal(int sig) {
+    // One report: a second thread that faults meanwhile (libhdf5 damaged memory both use) waits
+    // here for the first one's _exit instead of dying by the signal.
+    static atomic_int reporting = 0;
+    if (atomic_exchange(&reporting, 1) != 0) {
+        for (;;) pause();
+    }
     if (atomic_load(wd_call_started()) != 0) {
         wd_die("libhdf5 crashed reading this (the file is damaged or not what it claims to be)");
     }
@@ -122,7 +128,9 @@ static inline int wd_install_crash_guard(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = wd_fatal_signal;
-    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    // Not SA_RESETHAND: with it, a second thread's fault while the first one reports would kill
+    // the process by the signal (the handler is entered once; see wd_fatal_signal).
+    sa.sa_flags = SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
     for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) {
