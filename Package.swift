@@ -20,10 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
-        // libhdf5 from Debian's libhdf5-dev (headers under include/hdf5/serial, found by pkg-config).
+        // libhdf5 from Debian's libhdf5-dev, linked statically (headers under include/hdf5/serial;
+        // see Sources/CHDF5/module.modulemap).
         .systemLibrary(
             name: "CHDF5",
-            pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]
         ),
         // AVX2 + F16C kernels (C, per-function target attributes) behind a run-time CPU check.

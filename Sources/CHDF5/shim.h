@@ -7,7 +7,9 @@
 #ifndef WEIGHTDRIFT_CHDF5_SHIM_H
 #define WEIGHTDRIFT_CHDF5_SHIM_H
 
-#include <hdf5.h>
+// Debian's libhdf5-dev (serial) keeps its headers here, off the default include path; naming the
+// path is what pkg-config would add, without also linking the shared library (see module.modulemap).
+#include "/usr/include/hdf5/serial/hdf5.h"
 #include <stdint.h>
 // zlib (a dependency of libhdf5-dev) inflates DEFLATE members of re-zipped .keras archives.
 #include <zlib.h>

@@ -11,7 +11,7 @@
 #ifndef WEIGHTDRIFT_RANGE_VFD_H
 #define WEIGHTDRIFT_RANGE_VFD_H
 
-#include <hdf5.h>
+#include "/usr/include/hdf5/serial/hdf5.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 
 tools/build-dist writes DIST (default ../../.build-dist/weightdrift, or $WEIGHTDRIFT_DIST):
   bin/weightdrift       the executable (Swift runtime static, rpath $ORIGIN/../lib/weightdrift)
-  lib/weightdrift/*.so* libhdf5 and every library it needs but glibc
+  lib/weightdrift/*.so* every shared library it needs but glibc (libhdf5 is linked in)
   glibc-floor           e.g. "2.36", the highest GLIBC_x.y symbol version any of them needs
 Both go inside the package as weightdrift/_dist/bin and weightdrift/_dist/lib/weightdrift, the
 same relative layout, so the rpath holds wherever pip puts the package (venv, --user, --prefix,
