@@ -34,8 +34,14 @@ enum Library {
     // and inlines `locked` into its callers, so every call into that state goes through these
     // non-inlinable functions: one object file, one copy, the one the watchdog and the signal
     // handler read. (Inlined, the watchdog never saw a call running and the crumb stayed empty.)
+    /// Filter plugins off: libhdf5 would otherwise load shared objects from HDF5_PLUGIN_PATH (or
+    /// its default folder) to decode a dataset with a filter it lacks — code and files the user did
+    /// not name. Such a dataset is refused as stored with an unavailable filter instead.
+    private static let pluginsOff: Void = { _ = H5PLset_loading_state(0) }()
+
     @inline(never) private static func enter() {
         lock.lock()
+        _ = pluginsOff
         depth += 1
         if depth == 1 { wd_call_begin() }
         wd_silence_this_thread()
