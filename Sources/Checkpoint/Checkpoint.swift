@@ -99,38 +99,46 @@ public final class Checkpoint: @unchecked Sendable {
             throw CheckpointError(.notKeras, file: path, object: "model.weights.h5",
                                   message: "zip archive has no model.weights.h5 member\(other)")
         }
-        let config = try archive.member(named: "config.json").map { try parseJSON(archive.read($0), file: path, object: "config.json") }
-        let metadata = try archive.member(named: "metadata.json").map { try parseJSON(archive.read($0), file: path, object: "metadata.json") }
-        let file: HDF5.File
-        if weightsMember.method == 0 {
-            // Stored, as Keras writes it: read in place, a byte range of the archive.
-            let range = try archive.dataRange(of: weightsMember)
-            guard weightsMember.compressedSize == weightsMember.uncompressedSize else {
-                throw CheckpointError(.corrupt, file: path, object: "model.weights.h5", message: "stored member's sizes disagree")
+        // The config (large for a big model) is parsed on another thread while libhdf5 walks the
+        // weights file; a broken config is still the error reported first.
+        let configBytes = try archive.member(named: "config.json").map { try archive.read($0) }
+        let config = Deferred { try configBytes.map { try parseJSON($0, file: path, object: "config.json") } }
+        do {
+            let metadata = try archive.member(named: "metadata.json").map { try parseJSON(archive.read($0), file: path, object: "metadata.json") }
+            let file: HDF5.File
+            if weightsMember.method == 0 {
+                // Stored, as Keras writes it: read in place, a byte range of the archive.
+                let range = try archive.dataRange(of: weightsMember)
+                guard weightsMember.compressedSize == weightsMember.uncompressedSize else {
+                    throw CheckpointError(.corrupt, file: path, object: "model.weights.h5", message: "stored member's sizes disagree")
+                }
+                // libhdf5 would find the member's own superblock in place; any other is a second HDF5 file.
+                if ZipArchive.hdf5SignatureOffsets(path: path).contains(where: { $0 != range.offset }) { throw ambiguousPolyglot(path) }
+                file = try openMember { try HDF5.File.open(path, byteRange: range) }
+            } else {
+                // Re-zipped with compression: inflate to a private temporary file, open it, and unlink it
+                // at once (the open descriptors keep it readable; nothing is left behind).
+                let temporary = FileManager.default.temporaryDirectory
+                    .appendingPathComponent("weightdrift-\(UUID().uuidString).h5").path
+                if !ZipArchive.hdf5SignatureOffsets(path: path).isEmpty { throw ambiguousPolyglot(path) }
+                guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
+                      let output = FileHandle(forWritingAtPath: temporary) else {
+                    throw CheckpointError(.cannotOpen, file: path, object: "model.weights.h5", message: "cannot create a temporary file to inflate into")
+                }
+                defer { try? FileManager.default.removeItem(atPath: temporary) }
+                do {
+                    defer { try? output.close() }
+                    try archive.stream(weightsMember) { try output.write(contentsOf: $0) }
+                }
+                file = try openMember { try HDF5.File.open(temporary, displayPath: path) }
             }
-            // libhdf5 would find the member's own superblock in place; any other is a second HDF5 file.
-            if ZipArchive.hdf5SignatureOffsets(path: path).contains(where: { $0 != range.offset }) { throw ambiguousPolyglot(path) }
-            file = try openMember { try HDF5.File.open(path, byteRange: range) }
-        } else {
-            // Re-zipped with compression: inflate to a private temporary file, open it, and unlink it
-            // at once (the open descriptors keep it readable; nothing is left behind).
-            let temporary = FileManager.default.temporaryDirectory
-                .appendingPathComponent("weightdrift-\(UUID().uuidString).h5").path
-            if !ZipArchive.hdf5SignatureOffsets(path: path).isEmpty { throw ambiguousPolyglot(path) }
-            guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
-                  let output = FileHandle(forWritingAtPath: temporary) else {
-                throw CheckpointError(.cannotOpen, file: path, object: "model.weights.h5", message: "cannot create a temporary file to inflate into")
-            }
-            defer { try? FileManager.default.removeItem(atPath: temporary) }
-            do {
-                defer { try? output.close() }
-                try archive.stream(weightsMember) { try output.write(contentsOf: $0) }
-            }
-            file = try openMember { try HDF5.File.open(temporary, displayPath: path) }
+            var (_, contents) = try readHDF5Layout(file, config: try config.value(), kerasVersion: metadata?["keras_version"]?.string)
+            contents.kerasVersion = metadata?["keras_version"]?.string
+            return Checkpoint(path: path, format: .kerasZip, contents: contents)
+        } catch {
+            _ = try config.value()  // a broken config is the first error, as when it was parsed first
+            throw error
         }
-        var (_, contents) = try readHDF5Layout(file, config: config, kerasVersion: metadata?["keras_version"]?.string)
-        contents.kerasVersion = metadata?["keras_version"]?.string
-        return Checkpoint(path: path, format: .kerasZip, contents: contents)
     }
 
     /// A file that is both a zip and HDF5 is refused: Keras's load_model reads a `.keras` as a zip
@@ -224,4 +232,23 @@ func parseJSON(_ data: Data, file: String, object: String) throws -> JSONValue {
         throw CheckpointError(.corrupt, file: file, object: object, message: "not valid JSON")
     }
     return value
+}
+
+/// A value computed on another thread from creation on; `value()` waits for it.
+final class Deferred<T: Sendable>: @unchecked Sendable {
+    private let done = DispatchGroup()
+    private var result: Result<T, any Error>?
+
+    init(_ work: @escaping @Sendable () throws -> T) {
+        done.enter()
+        DispatchQueue.global().async {
+            self.result = Result { try work() }
+            self.done.leave()
+        }
+    }
+
+    func value() throws -> T {
+        done.wait()
+        return try result!.get()
+    }
 }

@@ -3,7 +3,9 @@ import HDF5
 /// Recognises which Keras layout an HDF5 file has and reads it.
 /// `config` is the model config from outside the file (a `.keras` archive's `config.json`),
 /// `kerasVersion` the writer's version from its `metadata.json`.
-func readHDF5Layout(_ file: HDF5.File, config: JSONValue?, kerasVersion: String? = nil) throws -> (CheckpointFormat, Checkpoint.Contents) {
+/// `config` is asked for only where the layout uses it, after the file's groups were walked (a
+/// `.keras` archive's config is parsed meanwhile, on another thread).
+func readHDF5Layout(_ file: HDF5.File, config: @autoclosure () throws -> JSONValue?, kerasVersion: String? = nil) throws -> (CheckpointFormat, Checkpoint.Contents) {
     let root = try hdf5 { try file.root() }
     let rootKinds = Dictionary(try hdf5 { try root.members() }.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
     if rootKinds["model_weights"] == .group {
@@ -13,7 +15,7 @@ func readHDF5Layout(_ file: HDF5.File, config: JSONValue?, kerasVersion: String?
         return (.legacyWeightsH5, try readLegacy(file: file, root: root, weightsGroupPath: "/"))
     }
     if rootKinds["layers"] == .group || rootKinds["_layer_checkpoint_dependencies"] == .group || rootKinds["vars"] == .group {
-        return (.weightsH5, try readWeightsH5(files: [file], config: config, kerasVersion: kerasVersion))
+        return (.weightsH5, try readWeightsH5(files: [file], config: try config(), kerasVersion: kerasVersion))
     }
     throw CheckpointError(.notKeras, file: file.path, object: "/",
                           message: "HDF5 file is not a Keras checkpoint (no model_weights group, layer_names attribute or layers group)")

@@ -5,7 +5,7 @@ import HDF5
 /// its attribute path (`/layers/conv2d/vars/0`); names are not stored, and model order only
 /// in a `.keras` config. With several files (shards), one `vars` group may be split across
 /// them; `pathPrefixes` names each file in weight paths.
-func readWeightsH5(files: [HDF5.File], config: JSONValue?, kerasVersion: String? = nil,
+func readWeightsH5(files: [HDF5.File], config configProvider: @autoclosure () throws -> JSONValue?, kerasVersion: String? = nil,
                    pathPrefixes: [String]? = nil) throws -> Checkpoint.Contents {
     var contents = Checkpoint.Contents()
     var groups: [String: VarsGroup] = [:]
@@ -23,6 +23,8 @@ func readWeightsH5(files: [HDF5.File], config: JSONValue?, kerasVersion: String?
         }
     }
 
+    // Asked for after the walk: a `.keras` archive's config is parsed on another thread meanwhile.
+    let config = try configProvider()
     let model = KerasConfig(config)
     contents.modelConfig = config
     contents.trainingConfig = config?["compile_config"]
