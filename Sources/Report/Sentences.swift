@@ -254,9 +254,11 @@ public enum Sentences {
         case .bracketed:
             lines.append("the runs bracket the high cut (runs that lost at most 20 points and runs that lost more): they place it")
         case .ratioPrior:
-            let allHigh = c.runs.allSatisfy { $0.forgetting > ForgettingCalibration.highLoss }
-            lines.append("the high cut rests on shared assumptions: " + (allHigh ? "every run" : "no run") + " lost more than 20 "
-                         + "points, so how far above the medium cut it sits comes from other models' ratios; label a run that lost "
+            let scored = c.runs.filter { $0.score.map { $0.isFinite && $0 > 0 } ?? false }
+            let allHigh = scored.allSatisfy { $0.forgetting > ForgettingCalibration.highLoss }
+            lines.append("the high cut rests on shared assumptions: " + (allHigh ? "every run" : "no run")
+                         + " with a positive score lost more than 20 points, so how far above the medium cut it sits comes from "
+                         + "other models' ratios; label a run that lost "
                          + (allHigh ? "less" : "more than 20 points"))
         }
         lines.append("the fitted cut points put \(c.rightBand) of \(c.runs.count) runs in the band their measured loss warrants "
