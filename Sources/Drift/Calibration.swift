@@ -35,21 +35,37 @@ public struct ForgettingCalibration: Sendable, Equatable {
     /// chosen on the five model families of tools/experiments/transfer, where leave-one-family-out
     /// figures say how well it carries to a family it was not chosen on.
     public struct Shape: Sendable, Equatable {
-        /// The high cut over the medium cut.
-        public let ratio: Double
-        /// Width (in log score) of the logistic edge of a band: how sharply a labelled run bounds the cut.
+        /// Width (in log score) of the logistic edge of a band: how sharply a labelled run bounds a cut.
         public let edge: Double
-        /// The posterior's point the medium cut is placed at (below 0.5: the cautious side).
+        /// The point of the medium cut's posterior it is placed at (below 0.5: the cautious side).
         public let quantile: Double
+        /// The point of the high cut's posterior it is placed at.
+        public let highQuantile: Double
         /// Prior on the medium cut, log-normal: the median and the sd of log(medium cut) across the
         /// study's model families.
         public let priorMedian: Double
         public let priorSD: Double
+        /// Prior on the ratio high cut / medium cut, log-normal: the median and the sd of its log
+        /// across the study's model families.
+        public let ratioMedian: Double
+        public let ratioSD: Double
 
-        public static let study = Shape(ratio: 1.3, edge: 0.05, quantile: 0.1, priorMedian: 0.0402, priorSD: 0.74)
+        public init(edge: Double, quantile: Double, highQuantile: Double, priorMedian: Double, priorSD: Double,
+                    ratioMedian: Double, ratioSD: Double) {
+            self.edge = edge
+            self.quantile = quantile
+            self.highQuantile = highQuantile
+            self.priorMedian = priorMedian
+            self.priorSD = priorSD
+            self.ratioMedian = ratioMedian
+            self.ratioSD = ratioSD
+        }
+
+        public static let study = Shape(edge: 0.02, quantile: 0.25, highQuantile: 0.35, priorMedian: 0.0306, priorSD: 1.16,
+                                        ratioMedian: 1.92, ratioSD: 0.45)
     }
 
-    /// What the labelled runs bound, and so how far the fit rests on the shared shape.
+    /// What the labelled runs bound, and so how far the medium cut rests on the shared shape.
     public enum Support: String, Sendable, Equatable {
         /// Runs that kept the task below the medium cut and runs that forgot above it.
         case bracketed
@@ -59,10 +75,19 @@ public struct ForgettingCalibration: Sendable, Equatable {
         case keptOnly
     }
 
+    /// What bounds the high cut.
+    public enum HighSupport: String, Sendable, Equatable {
+        /// Runs that lost at most 20 points below it and runs that lost more above it: the runs place it.
+        case bracketed
+        /// No run on one side of it: where it sits above the medium cut rests on the ratio prior.
+        case ratioPrior
+    }
+
     public let runs: [Run]
     public let shape: Shape
     public let cutPoints: ForgettingAssessment.CutPoints
     public let support: Support
+    public let highSupport: HighSupport
     /// Labelled runs below 5 points lost and runs that lost 5 or more, with a positive finite score:
     /// what the cut points rest on.
     public let keptTask: Int
@@ -85,18 +110,21 @@ public struct ForgettingCalibration: Sendable, Equatable {
         case noForgettingSeen(runs: Int, furthest: Double, priorMedian: Double)
     }
 
-    /// The grid of log(medium cut) the posterior is evaluated on: 1e-6 to 1e3 in steps of 0.005.
-    static let gridStart = log(1e-6), gridStep = 0.005, gridCount = 4145
+    /// The grid the posterior is evaluated on, in steps of 0.02: log(medium cut) from log 1e-6
+    /// (1037 points, to about 1e3) and log(high cut / medium cut) from 0.02 (150 points, ratios 1.02
+    /// to about 20). log(high cut) = log(medium cut) + log(ratio) lands on the same grid.
+    static let gridStart = log(1e-6), gridStep = 0.02, gridCount = 1037, ratioCount = 150
 
-    /// The rule (also `fit_cuts` in tools/experiments/transfer/analyse.py, evaluated there). The
-    /// medium cut m is a per-user scale and the high cut `ratio` × m, a shape shared across
-    /// architectures. Each labelled run is an interval-censored observation of log m: a run that kept
-    /// the task (< 5 points) says m is above its score, a medium run (5–20) that m is at most its score
-    /// and above score / ratio² (not score / ratio: that would rest on the shared ratio alone), a high
-    /// run (> 20) that m is at most score / ratio; each bound is a logistic edge of width `edge` in
-    /// log score, so runs out of order weigh against each other instead of failing. The prior on
-    /// log m is normal (the study's families' scales); the medium cut is the posterior's `quantile`
-    /// point. One informative run is enough; the report says when the fit rests on the prior.
+    /// The rule (also `fit_cuts` in tools/experiments/transfer/analyse.py, evaluated there). Two
+    /// per-user parameters: the medium cut m and the ratio r = high cut / medium cut. Each labelled
+    /// run is an interval-censored observation of (log m, log r): a run that kept the task (< 5
+    /// points) says its score is under m, a medium run (5–20) that it is between m and the high cut
+    /// h = r·m, a high run (> 20) that it is over h; each bound is a logistic edge of width `edge` in
+    /// log score, so runs out of order weigh against each other instead of failing. The priors are
+    /// normal in log m and log r (the study's families' own cut points): runs that bracket the high
+    /// cut place it, the ratio prior fills in when none do. The medium cut is the `quantile` point
+    /// of log m's marginal posterior, the high cut the `highQuantile` point of log h's (never below
+    /// the medium cut). One informative run is enough; the report says when the fit rests on a prior.
     public init(runs: [Run], shape: Shape = .study) throws {
         self.runs = runs
         self.shape = shape
@@ -115,8 +143,10 @@ public struct ForgettingCalibration: Sendable, Equatable {
             throw Failure.noForgettingSeen(runs: runs.count, furthest: furthest, priorMedian: shape.priorMedian)
         }
         support = kept.isEmpty ? .forgotOnly : lost.isEmpty ? .keptOnly : .bracketed
-        let medium = Self.mediumCut(scored.map { (log($0.score), $0.loss) }, shape: shape)
-        let cuts = ForgettingAssessment.CutPoints(medium: medium, high: shape.ratio * medium, source: .policy)
+        let high = scored.contains { $0.loss > Self.highLoss }, notHigh = scored.contains { $0.loss <= Self.highLoss }
+        highSupport = high && notHigh ? .bracketed : .ratioPrior
+        let fitted = Self.fit(scored.map { (log($0.score), $0.loss) }, shape: shape)
+        let cuts = ForgettingAssessment.CutPoints(medium: fitted.medium, high: fitted.high, source: .policy)
         cutPoints = cuts
         func level(_ score: Double?) -> ForgettingAssessment.Risk {
             guard let score else { return .unknown }
@@ -128,35 +158,59 @@ public struct ForgettingCalibration: Sendable, Equatable {
         spearman = withScore.count >= 3 ? Self.spearman(withScore.map { $0.score! }, withScore.map(\.forgetting)) : nil
     }
 
-    /// The posterior's `quantile` point of the medium cut, on the grid.
-    static func mediumCut(_ points: [(x: Double, loss: Double)], shape: Shape) -> Double {
-        let mu = log(shape.priorMedian), r = log(shape.ratio), tau = shape.edge
-        let grid = (0..<gridCount).map { gridStart + gridStep * Double($0) }
-        var logp = grid.map { g in
-            let z = (g - mu) / shape.priorSD
+    /// The cut points: the posterior on the (log m, log r) grid, and the `quantile` point of log m's
+    /// marginal and the `highQuantile` point of log h's.
+    static func fit(_ points: [(x: Double, loss: Double)], shape: Shape) -> (medium: Double, high: Double) {
+        let nm = gridCount, nr = ratioCount, tau = shape.edge
+        let grid = (0..<nm).map { gridStart + gridStep * Double($0) }
+        let ratios = (1...nr).map { gridStep * Double($0) }
+        let mu = log(shape.priorMedian), muRatio = log(shape.ratioMedian)
+        let priorRatio = ratios.map { r in
+            let z = (r - muRatio) / shape.ratioSD
             return -0.5 * (z * z)
         }
+        var logp = [Double](repeating: 0, count: nm * nr)
+        for i in 0..<nm {
+            let z = (grid[i] - mu) / shape.priorSD
+            let prior = -0.5 * (z * z)
+            for j in 0..<nr { logp[i * nr + j] = prior + priorRatio[j] }
+        }
         for (x, loss) in points {
-            for k in grid.indices {
-                let u = x - grid[k]
-                let below = 1 / (1 + exp(u / tau))            // P(score under the medium cut)
-                let above = 1 / (1 + exp(-(u - r) / tau))     // P(score over the high cut)
-                let beyond = 1 / (1 + exp(-(u - 2 * r) / tau)) // P(score over ratio × the high cut)
-                let p = loss < mediumLoss ? below : loss > highLoss ? above : 1 - below - beyond
-                logp[k] += log(max(p, 1e-300))
+            for i in 0..<nm {
+                let u = x - grid[i]
+                let below = 1 / (1 + exp(u / tau))                    // P(score under the medium cut)
+                for j in 0..<nr {
+                    let above = 1 / (1 + exp(-(u - ratios[j]) / tau)) // P(score over the high cut)
+                    let p = loss < mediumLoss ? below : loss > highLoss ? above : 1 - below - above
+                    logp[i * nr + j] += log(max(p, 1e-300))
+                }
             }
         }
         let top = logp.max()!
-        var cumulative = [Double]()
-        cumulative.reserveCapacity(gridCount)
-        var sum = 0.0
-        for v in logp {
-            sum += exp(v - top)
-            cumulative.append(sum)
+        var medium = [Double](repeating: 0, count: nm), high = [Double](repeating: 0, count: nm + nr)
+        for i in 0..<nm {
+            var row = 0.0
+            for j in 0..<nr {
+                let w = exp(logp[i * nr + j] - top)
+                row += w
+                high[i + j + 1] += w
+            }
+            medium[i] = row
         }
-        let target = shape.quantile * sum
-        let k = cumulative.firstIndex { $0 >= target }!
-        return exp(grid[k])
+        func point(_ weights: [Double], _ q: Double) -> Int {
+            var cumulative = [Double]()
+            cumulative.reserveCapacity(weights.count)
+            var sum = 0.0
+            for w in weights {
+                sum += w
+                cumulative.append(sum)
+            }
+            let target = q * sum
+            return cumulative.firstIndex { $0 >= target }!
+        }
+        let m = exp(grid[point(medium, shape.quantile)])
+        let h = exp(gridStart + gridStep * Double(point(high, shape.highQuantile)))
+        return (m, max(h, m))
     }
 
     /// The level these cut points give a score.

@@ -231,8 +231,9 @@ public enum Sentences {
         var lines = ["\(c.runs.count) labelled runs: \(c.keptTask) kept the original task (< 5 points lost), \(c.forgot) lost 5 points "
                      + "or more (runs with a positive score)"]
         lines.append("medium cut: the cautious \(Int((shape.quantile * 100).rounded()))% point of where forgetting starts, given these runs "
-                     + "and the scales of other models (prior median \(format(shape.priorMedian))); high cut: \(format(shape.ratio)) × the "
-                     + "medium cut — a ratio shared across architectures, not fitted to your runs")
+                     + "and the scales of other models (prior median \(format(shape.priorMedian))); high cut: the "
+                     + "\(Int((shape.highQuantile * 100).rounded()))% point of where more than 20 points are lost, "
+                     + "\(format(c.cutPoints.high / c.cutPoints.medium))× the medium cut (other models: about \(format(shape.ratioMedian))×)")
         let kept = c.furthestKept.map(format) ?? "—", lost = c.leastForgot.map(format) ?? "—"
         switch c.support {
         case .bracketed:
@@ -248,6 +249,17 @@ public enum Sentences {
         case .keptOnly:
             lines.append("rests on shared assumptions: no run lost 5 points or more, so the cut rests on the runs that kept the task "
                          + "(up to \(kept)) and the prior; label a run that forgot (e.g. a larger learning rate)")
+        }
+        switch c.highSupport {
+        case .bracketed:
+            lines.append("the runs bracket the high cut (runs that lost at most 20 points and runs that lost more): they place it")
+        case .ratioPrior:
+            let scored = c.runs.filter { $0.score.map { $0.isFinite && $0 > 0 } ?? false }
+            let allHigh = scored.allSatisfy { $0.forgetting > ForgettingCalibration.highLoss }
+            lines.append("the high cut rests on shared assumptions: " + (allHigh ? "every run" : "no run")
+                         + " with a positive score lost more than 20 points, so how far above the medium cut it sits comes from "
+                         + "other models' ratios; label a run that lost "
+                         + (allHigh ? "less" : "more than 20 points"))
         }
         lines.append("the fitted cut points put \(c.rightBand) of \(c.runs.count) runs in the band their measured loss warrants "
                      + "(low < 5 points, medium 5–20, high > 20); \(c.highCalledLow) that lost more than 20 points are called low")

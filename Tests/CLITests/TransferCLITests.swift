@@ -115,6 +115,13 @@ import Testing
         let doc = try Self.json(fit.stdout)
         #expect(doc["support"] as? String == "forgotOnly")
         #expect((doc["summary"] as? [String] ?? []).contains { $0.hasPrefix("rests on shared assumptions") })
+        // Two medium runs and a high one bracket the high cut: it comes from the runs, and the
+        // reported ratio is the fitted cut points' own.
+        #expect(doc["highSupport"] as? String == "bracketed")
+        #expect((doc["summary"] as? [String] ?? []).contains { $0.hasPrefix("the runs bracket the high cut") })
+        let cuts = try #require(doc["forgetting"] as? [String: Double])
+        let ratio = try #require(doc["ratio"] as? Double)
+        #expect(abs(ratio - cuts["high"]! / cuts["medium"]!) <= 1e-12 * ratio)
         #expect((doc["fragment"] as? String ?? "").hasPrefix("forgetting: {medium: "))
     }
 

@@ -186,8 +186,11 @@ import Testing
     @Test func calibrationMatchesTheNumpyOracle() throws {
         let shape = try #require(Self.oracle["shape"])
         let study = ForgettingCalibration.Shape.study
-        #expect(shape["ratio"]?.number == study.ratio && shape["edge"]?.number == study.edge && shape["quantile"]?.number == study.quantile)
+        #expect(shape["edge"]?.number == study.edge && shape["quantile"]?.number == study.quantile
+                && shape["highQuantile"]?.number == study.highQuantile)
         #expect(shape["priorMedian"]?.number == study.priorMedian && shape["priorSD"]?.number == study.priorSD)
+        #expect(shape["ratioMedian"]?.number == study.ratioMedian && shape["ratioSD"]?.number == study.ratioSD)
+        #expect(shape.object.map { Set($0.keys) } == ["edge", "quantile", "highQuantile", "priorMedian", "priorSD", "ratioMedian", "ratioSD"])
         let keys = ["labelled", "forgotOnly", "keptOnly", "barelyMoved", "allMlp"]
         #expect(Set(Self.oracle.keys) == Set(keys + ["shape"]))
         for key in keys {
@@ -202,6 +205,18 @@ import Testing
         }
     }
 
+    /// Labelled runs on both sides of the high cut (at most 20 points lost, and more) place it
+    /// between them, whatever the ratio prior says.
+    static func expectHighCutBracketed(_ fit: ForgettingCalibration) throws {
+        #expect(fit.highSupport == .bracketed)
+        let scored = fit.runs.filter { $0.score != nil }
+        let below = try #require(scored.filter { $0.forgetting <= ForgettingCalibration.highLoss }.compactMap(\.score).max())
+        let above = try #require(scored.filter { $0.forgetting > ForgettingCalibration.highLoss }.compactMap(\.score).min())
+        try #require(below < above)
+        #expect(fit.cutPoints.high > below && fit.cutPoints.high <= above, "\(fit.cutPoints.high) not in (\(below), \(above)]")
+        #expect(fit.level(below) != .high && fit.level(above) == .high)
+    }
+
     /// Fitted on three labelled runs (one per band), the family's other runs: none that lost more
     /// than 20 points is low, runs that kept the task and moved less than the labelled one that kept
     /// it are low, runs that moved further than the labelled high run are high.
@@ -210,6 +225,8 @@ import Testing
         let fit = try ForgettingCalibration(runs: try Self.labelled(names))
         #expect(Set(fit.runs.map { ForgettingCalibration.band(forLoss: $0.forgetting) }) == [.low, .medium, .high])
         #expect(fit.support == .bracketed && fit.highCalledLow == 0)
+        #expect(fit.rightBand == fit.runs.count)
+        try Self.expectHighCutBracketed(fit)
         let keptScore = try #require(fit.furthestKept)
         let highScore = try #require(fit.runs.filter { $0.forgetting > ForgettingCalibration.highLoss }.compactMap(\.score).min())
         let others = Self.runs.filter { $0.family == "mlp" && !names.contains($0.name) }
@@ -230,9 +247,13 @@ import Testing
         #expect(forgot.support == .forgotOnly && forgot.keptTask == 0 && forgot.forgot == 3)
         // A cut that rests on runs that all forgot sits below the least-moved of them.
         #expect(forgot.cutPoints.medium < (forgot.leastForgot ?? 0))
+        // Two medium runs and a high one: the high cut sits between them, from the runs alone.
+        try Self.expectHighCutBracketed(forgot)
         let kept = try ForgettingCalibration(runs: try Self.oracleSet("keptOnly").runs)
         #expect(kept.support == .keptOnly && kept.forgot == 0)
         #expect(kept.cutPoints.medium > (kept.furthestKept ?? .infinity))
+        // No run lost more than 20 points: the high cut rests on the ratio prior, above the medium cut.
+        #expect(kept.highSupport == .ratioPrior && kept.cutPoints.high > kept.cutPoints.medium)
         let barely = try Self.oracleSet("barelyMoved").runs
         let furthest = try #require(barely.compactMap(\.score).max())
         #expect(throws: ForgettingCalibration.Failure.noForgettingSeen(runs: 2, furthest: furthest,

@@ -8,8 +8,9 @@ each candidate score in float64 with numpy, and reports:
     accuracy lost), over all families and per family;
   - a paired bootstrap (runs resampled, 2000 draws, seed 0) of rho(candidate) - rho(current);
   - leave-one-family-out (LOFO) banding: cut points fitted on four families, applied to the fifth;
-  - calibration: for every family and every choice of three labelled runs, cut points fitted on
-    the three (the rule `weightdrift calibrate` implements), applied to the family's other runs.
+  - calibration: for every family and every choice of three labelled runs (and the "spread" and
+    "one per band" choices), cut points fitted on the three (the rule `weightdrift calibrate`
+    implements, `fit_cuts`, against the rules before it), applied to the family's other runs.
 
 With --weightdrift BINARY it also runs `weightdrift compare BASE TUNED --format json` on every
 run and checks that the tool's forgetting score equals the kept candidate (to 1e-6 relative).
@@ -248,48 +249,134 @@ def old_fit_cuts(scores, lost):
     return medium, max(high, medium)
 
 
-# The shared shape of the calibration rule `weightdrift calibrate` ships (Sources/Drift/Calibration.swift,
-# ForgettingCalibration.Shape.study): select_shape on all five families, rounded. main() prints what
-# select_shape picks next to it.
-SHAPE = {"ratio": 1.3, "edge": 0.05, "quantile": 0.1, "priorMedian": 0.0402, "priorSD": 0.74}
-# The grid of log(medium cut) the posterior is evaluated on: 1e-6 to 1e3 in steps of 0.005.
-GRID = math.log(1e-6) + 0.005 * np.arange(4145)
+# The previous calibration rule's shared shape (a fixed high/medium ratio), kept for comparison:
+# fixed_ratio_select_shape on all five families, rounded.
+FIXED_RATIO_SHAPE = {"ratio": 1.3, "edge": 0.05, "quantile": 0.1, "priorMedian": 0.0402, "priorSD": 0.74}
+# Its grid of log(medium cut): 1e-6 to 1e3 in steps of 0.005.
+FIXED_RATIO_GRID = math.log(1e-6) + 0.005 * np.arange(4145)
 
 
-def fit_cuts(scores, lost, shape=SHAPE):
-    """The rule `weightdrift calibrate` implements (Sources/Drift/Calibration.swift). The medium cut m
-    is a per-user scale; the high cut is ratio x m (a shape shared across architectures). Each
-    labelled run is an interval-censored observation of log m: a run that kept the task (< 5 points)
-    says m is above its score, a medium run (5-20) that m is at most its score and above
-    score/ratio^2, a high run (> 20) that m is at most score/ratio; each edge is a logistic of width
-    `edge` in log score. (A medium run's lower bound is score/ratio^2, not score/ratio: at
-    score/ratio it rests on the shared ratio alone, and on the digits runs it called a run that lost
-    29 points low.) The prior on log m is normal (median priorMedian, sd priorSD: the other models' scales).
-    The medium cut is the posterior's `quantile` point (the cautious side). None (calibrate refuses)
-    without a positive finite score, or when no run lost >= 5 points and none moved past the prior
-    median (nothing says where forgetting starts)."""
+def fixed_ratio_posterior(scores, lost, shape):
+    """The previous rule's posterior of log m (high cut = ratio x m, ratio shared): the cumulative
+    weights on FIXED_RATIO_GRID, or None where it refuses."""
     pts = [(math.log(s), f) for s, f in zip(scores, lost) if np.isfinite(s) and s > 0]
     mu = math.log(shape["priorMedian"])
     if not pts or (all(f < BANDS[0] for _, f in pts) and max(x for x, _ in pts) < mu):
         return None
-    r, tau = math.log(shape["ratio"]), shape["edge"]
-    logp = -0.5 * ((GRID - mu) / shape["priorSD"]) ** 2
+    r, tau, grid = math.log(shape["ratio"]), shape["edge"], FIXED_RATIO_GRID
+    logp = -0.5 * ((grid - mu) / shape["priorSD"]) ** 2
     with np.errstate(over="ignore"):
         for x, f in pts:
-            u = x - GRID
-            below = 1 / (1 + np.exp(u / tau))           # P(score under the medium cut)
-            above = 1 / (1 + np.exp(-(u - r) / tau))    # P(score over the high cut)
-            beyond = 1 / (1 + np.exp(-(u - 2 * r) / tau))  # P(score over ratio x the high cut)
+            u = x - grid
+            below = 1 / (1 + np.exp(u / tau))
+            above = 1 / (1 + np.exp(-(u - r) / tau))
+            beyond = 1 / (1 + np.exp(-(u - 2 * r) / tau))
             p = below if f < BANDS[0] else above if f > BANDS[1] else 1 - below - beyond
             logp = logp + np.log(np.maximum(p, 1e-300))
-    c = np.cumsum(np.exp(logp - np.max(logp)))
-    m = math.exp(GRID[int(np.searchsorted(c, shape["quantile"] * c[-1]))])
+    return np.cumsum(np.exp(logp - np.max(logp)))
+
+
+def fixed_ratio_cuts(c, shape):
+    m = math.exp(FIXED_RATIO_GRID[int(np.searchsorted(c, shape["quantile"] * c[-1]))])
     return m, shape["ratio"] * m
 
 
+def fixed_ratio_fit_cuts(scores, lost, shape=FIXED_RATIO_SHAPE):
+    """The previous rule (what `weightdrift calibrate` shipped before the two-parameter rule): the
+    medium cut m a per-user scale, the high cut a FIXED shared ratio x m; each labelled run an
+    interval-censored observation of log m (a medium run: m at most its score and above
+    score/ratio^2), logistic edges; log-normal prior on m; m = the posterior's `quantile` point."""
+    c = fixed_ratio_posterior(scores, lost, shape)
+    return None if c is None else fixed_ratio_cuts(c, shape)
+
+
+# The shared shape of the calibration rule `weightdrift calibrate` ships (Sources/Drift/Calibration.swift,
+# ForgettingCalibration.Shape.study): select_shape on all five families, rounded. main() prints what
+# select_shape picks next to it.
+SHAPE = {"edge": 0.02, "quantile": 0.25, "highQuantile": 0.35, "priorMedian": 0.0306, "priorSD": 1.16,
+         "ratioMedian": 1.92, "ratioSD": 0.45}
+# The posterior is evaluated on a grid of (log m, log r), r = high cut / medium cut, both in steps
+# of 0.02: log m from log 1e-6 (1037 points, to about 1e3), log r from 0.02 (150 points, r 1.02 to
+# about 20). log h = log m + log r lands on the same grid, index i + j.
+STEP = 0.02
+GRID = math.log(1e-6) + STEP * np.arange(1037)
+RATIO_GRID = STEP * np.arange(1, 151)
+HIGH_INDEX = (np.arange(len(GRID))[:, None] + np.arange(1, 151)[None, :]).ravel()
+
+
+def run_loglik(x, lost, edge):
+    """log P(this run's band | m, r) on the grid, for a run at log score x: a run that kept the task
+    (< 5 points) is under the medium cut, a high run (> 20) over the high cut, a medium run between
+    them; each edge a logistic of width `edge` in log score."""
+    with np.errstate(over="ignore"):
+        u = x - GRID[:, None]
+        below = 1 / (1 + np.exp(u / edge))                            # P(score under m)
+        above = 1 / (1 + np.exp(-(u - RATIO_GRID[None, :]) / edge))   # P(score over h = r m)
+    p = np.broadcast_to(below, (len(GRID), len(RATIO_GRID))) if lost < BANDS[0] else above if lost > BANDS[1] \
+        else 1 - below - above
+    return np.log(np.maximum(p, 1e-300))
+
+
+def posterior(scores, lost, shape=SHAPE, liks=None):
+    """The two-parameter rule's posterior: (cumulative weights of log m on GRID, cumulative weights of
+    log h on GRID[0] + STEP x index), or None where calibrate refuses (no positive finite score, or
+    no run lost >= 5 points and none moved past the prior median of m). liks: run_loglik per run, if
+    already computed."""
+    keep = [i for i, s in enumerate(scores) if np.isfinite(s) and s > 0]
+    mu = math.log(shape["priorMedian"])
+    if not keep or (all(lost[i] < BANDS[0] for i in keep) and max(math.log(scores[i]) for i in keep) < mu):
+        return None
+    logp = (-0.5 * ((GRID - mu) / shape["priorSD"]) ** 2)[:, None] \
+        + (-0.5 * ((RATIO_GRID - math.log(shape["ratioMedian"])) / shape["ratioSD"]) ** 2)[None, :]
+    for i in keep:
+        logp = logp + (liks[i] if liks is not None else run_loglik(math.log(scores[i]), lost[i], shape["edge"]))
+    w = np.exp(logp - np.max(logp))
+    return np.cumsum(w.sum(axis=1)), np.cumsum(np.bincount(HIGH_INDEX, weights=w.ravel()))
+
+
+def cuts_at(post, quantile, high_quantile):
+    """The medium cut at the `quantile` point of log m's marginal, the high cut at the `high_quantile`
+    point of log h's (never below the medium cut)."""
+    cm, ch = post
+    m = math.exp(GRID[int(np.searchsorted(cm, quantile * cm[-1]))])
+    h = math.exp(GRID[0] + STEP * int(np.searchsorted(ch, high_quantile * ch[-1])))
+    return m, max(h, m)
+
+
+def fit_cuts(scores, lost, shape=SHAPE):
+    """The rule `weightdrift calibrate` implements (Sources/Drift/Calibration.swift). Two per-user
+    parameters: the medium cut m and the ratio r = high cut / medium cut. Each labelled run is an
+    interval-censored observation of (log m, log r): a run that kept the task (< 5 points) says its
+    score is under m, a medium run (5-20) that it is between m and h = r m, a high run (> 20) that
+    it is over h; each edge a logistic of width `edge` in log score. The priors are normal in log m
+    and log r (the study families' own cut points), independent. So runs that bracket the high cut
+    (a medium or kept run and a high run) place it from the data, and the ratio prior fills in when
+    they do not. The medium cut is the `quantile` point of log m's marginal (the cautious side), the
+    high cut the `highQuantile` point of log h's. None (calibrate refuses) as posterior()."""
+    post = posterior(scores, lost, shape)
+    return None if post is None else cuts_at(post, shape["quantile"], shape["highQuantile"])
+
+
+def best_cuts(runs):
+    """A family's own cut points: the middle (in log, medium and high separately) of the (medium,
+    high) pairs that put the most of its runs in the right band. runs: [(score, lost)]."""
+    ms = np.exp(np.linspace(math.log(5e-4), math.log(0.5), 240))
+    s = clean([x for x, _ in runs])
+    bands = np.array([band(f) for _, f in runs])
+    best, cells = -1, []
+    for i, m in enumerate(ms):
+        for h in ms[i:]:
+            ok = int(np.sum(np.where(s < m, 0, np.where(s < h, 1, 2)) == bands))
+            if ok > best:
+                best, cells = ok, [(m, h)]
+            elif ok == best:
+                cells.append((m, h))
+    return math.exp(np.mean([math.log(m) for m, _ in cells])), math.exp(np.mean([math.log(h) for _, h in cells]))
+
+
 def best_medium(runs, ratio):
-    """A family's own medium cut with high = ratio x medium: the middle (in log) of the cuts that put
-    the most of its runs in the right band. runs: [(score, lost)]."""
+    """A family's own medium cut with high = ratio x medium (the previous rule's prior): the middle
+    (in log) of the cuts that put the most of its runs in the right band. runs: [(score, lost)]."""
     ms = np.exp(np.linspace(math.log(5e-4), math.log(0.5), 700))
     ok = [sum(classify(s, m, ratio * m) == band(f) for s, f in runs) for m in ms]
     top = [m for m, o in zip(ms, ok) if o == max(ok)]
@@ -304,26 +391,30 @@ def lr_thirds(lrs):
             for k in range(3)]
 
 
-def triples(lrs, spread):
-    """Every choice of three labelled runs, or (spread) one from each third of the learning-rate range."""
-    if not spread:
-        return list(itertools.combinations(range(len(lrs)), 3))
-    return list(itertools.product(*lr_thirds(lrs)))
+KINDS = ("every", "spread", "one per band")
 
 
-def three_run_calibration(runs, fit, spread=False):
-    """runs: [(score, lost, lr)]. For each triple: cut points fitted on it by `fit`, applied to the
-    family's other runs."""
+def triples(runs, kind):
+    """runs: [(score, lost, lr)]. Every choice of three labelled runs; (spread) one from each third of
+    the learning-rate range; (one per band) one run that kept the task, one medium, one high — what a
+    user gets who labels one run of each kind."""
+    if kind == "every":
+        return list(itertools.combinations(range(len(runs)), 3))
+    if kind == "spread":
+        return list(itertools.product(*lr_thirds([lr for _, _, lr in runs])))
+    return list(itertools.product(*[[i for i, r in enumerate(runs) if band(r[1]) == b] for b in range(3)]))
+
+
+def judge(runs, tris, cuts):
+    """cuts: per triple, cut points fitted on it (None: refused), applied to the family's other runs."""
     shares, refused, lowbad = [], 0, 0
-    tris = triples([lr for _, _, lr in runs], spread)
-    for tri in tris:
-        cuts = fit([runs[i][0] for i in tri], [runs[i][1] for i in tri])
-        if cuts is None:
+    for tri, c in zip(tris, cuts):
+        if c is None:
             refused += 1
             continue
         rest = [runs[i] for i in range(len(runs)) if i not in tri]
-        shares.append(sum(classify(s, *cuts) == band(f) for s, f, _ in rest) / len(rest))
-        lowbad += sum(classify(s, *cuts) == 0 and f > BANDS[1] for s, f, _ in rest)
+        shares.append(sum(classify(s, *c) == band(f) for s, f, _ in rest) / len(rest))
+        lowbad += sum(classify(s, *c) == 0 and f > BANDS[1] for s, f, _ in rest)
     return {"triples": len(tris), "refused": refused, "lostOver20CalledLow": lowbad,
             "meanShare": float(np.mean(shares)) if shares else 0.0,
             "medianShare": float(np.median(shares)) if shares else 0.0,
@@ -332,42 +423,116 @@ def three_run_calibration(runs, fit, spread=False):
             "objective": float(np.sum(shares)) / len(tris)}
 
 
-SHAPE_GRID = [(ratio, edge, q) for ratio in (1.3, 1.45, 1.6, 1.9) for edge in (0.05, 0.15, 0.3) for q in (0.05, 0.1, 0.2, 0.35)]
+def three_run_calibration(runs, fit, kind="every"):
+    """runs: [(score, lost, lr)]. For each triple of `kind`: cut points fitted on it by `fit`
+    (scores, lost), applied to the family's other runs."""
+    tris = triples(runs, kind)
+    return judge(runs, tris, [fit([runs[i][0] for i in t], [runs[i][1] for i in t]) for t in tris])
+
+
+def value(results):
+    """What a shape is chosen by: the mean share right over every triple of every family, less one per
+    run that lost more than 20 points called low (per triple); a shape that calls any such run low
+    on any triple is ruled out."""
+    v = np.mean([r["objective"] - r["lostOver20CalledLow"] / r["triples"] for r in results])
+    return v - (100 if any(r["lostOver20CalledLow"] for r in results) else 0)
+
+
+SHAPE_GRID = [(edge, q, qh) for edge in (0.02, 0.05, 0.15) for q in (0.05, 0.1, 0.15, 0.2, 0.25, 0.35)
+              for qh in (0.1, 0.2, 0.35, 0.5)]
+_OWN_CUTS = {}
 
 
 def select_shape(families):
-    """The shared shape chosen on some families ({name: [(score, lost, lr)]}): the prior is the
-    families' own medium cuts (log mean and sd); ratio, edge and quantile maximise the mean share of
-    the other runs in the right band over every triple of every family, less one per run that lost
-    more than 20 points called low (per triple)."""
+    """The two-parameter rule's shape chosen on some families ({name: [(score, lost, lr)]}): the priors
+    are the families' own cut points (mean and sd of log medium cut and of log high/medium ratio;
+    sd at least 0.1); edge, quantile and highQuantile maximise value() over every triple."""
+    own = []
+    for name, runs in families.items():
+        key = (name, tuple(runs))
+        if key not in _OWN_CUTS:
+            _OWN_CUTS[key] = best_cuts([(s, f) for s, f, _ in runs])
+        own.append(_OWN_CUTS[key])
+    lm = [math.log(m) for m, _ in own]
+    lr = [math.log(h / m) for m, h in own]
+    prior = {"priorMedian": math.exp(np.mean(lm)), "priorSD": max(float(np.std(lm, ddof=1)), 0.1),
+             "ratioMedian": math.exp(np.mean(lr)), "ratioSD": max(float(np.std(lr, ddof=1)), 0.1)}
     best = None
-    for ratio, edge, q in SHAPE_GRID:
-        logs = [math.log(best_medium([(s, f) for s, f, _ in runs], ratio)) for runs in families.values()]
-        shape = {"ratio": ratio, "edge": edge, "quantile": q, "priorMedian": math.exp(np.mean(logs)),
-                 "priorSD": max(float(np.std(logs, ddof=1)), 0.1)}
-        res = [three_run_calibration(runs, lambda s, f: fit_cuts(s, f, shape)) for runs in families.values()]
-        value = np.mean([r["objective"] - r["lostOver20CalledLow"] / r["triples"] for r in res])
-        if best is None or value > best[0]:
-            best = (value, shape)
+    for edge in sorted({e for e, _, _ in SHAPE_GRID}):
+        shape = dict(prior, edge=edge)
+        posts = {}
+        for name, runs in families.items():
+            liks = [run_loglik(math.log(s), f, edge) if np.isfinite(s) and s > 0 else None for s, f, _ in runs]
+            tris = triples(runs, "every")
+            posts[name] = (tris, [posterior([runs[i][0] for i in t], [runs[i][1] for i in t], shape, [liks[i] for i in t])
+                                  for t in tris])
+        for e, q, qh in SHAPE_GRID:
+            if e != edge:
+                continue
+            res = [judge(runs, posts[n][0], [None if p is None else cuts_at(p, q, qh) for p in posts[n][1]])
+                   for n, runs in families.items()]
+            v = value(res)
+            if best is None or v > best[0]:
+                best = (v, dict(shape, quantile=q, highQuantile=qh))
     return best[1]
 
 
+FIXED_RATIO_SHAPE_GRID = [(ratio, edge, q) for ratio in (1.3, 1.45, 1.6, 1.9) for edge in (0.05, 0.15, 0.3)
+                          for q in (0.05, 0.1, 0.2, 0.35)]
+
+
+def fixed_ratio_select_shape(families):
+    """The previous rule's shape chosen on some families: the prior is the families' own medium cuts
+    (log mean and sd) at each ratio; ratio, edge and quantile maximise the mean share right over
+    every triple, less one per run that lost more than 20 points called low (per triple)."""
+    best = None
+    for ratio, edge in sorted({(r, e) for r, e, _ in FIXED_RATIO_SHAPE_GRID}):
+        logs = [math.log(best_medium([(s, f) for s, f, _ in runs], ratio)) for runs in families.values()]
+        shape = {"ratio": ratio, "edge": edge, "priorMedian": math.exp(np.mean(logs)),
+                 "priorSD": max(float(np.std(logs, ddof=1)), 0.1)}
+        posts = {n: (triples(runs, "every"), [fixed_ratio_posterior([runs[i][0] for i in t], [runs[i][1] for i in t], shape)
+                                               for t in triples(runs, "every")])
+                 for n, runs in families.items()}
+        for r, e, q in FIXED_RATIO_SHAPE_GRID:
+            if (r, e) != (ratio, edge):
+                continue
+            sh = dict(shape, quantile=q)
+            res = [judge(runs, posts[n][0], [None if p is None else fixed_ratio_cuts(p, sh) for p in posts[n][1]])
+                   for n, runs in families.items()]
+            v = np.mean([x["objective"] - x["lostOver20CalledLow"] / x["triples"] for x in res])
+            if best is None or v > best[0]:
+                best = (v, sh)
+    return best[1]
+
+
+RULES = ("gaps between the labels", "fixed ratio, shipped shape", "fixed ratio, leave-one-family-out shape",
+         "two parameters, shipped shape", "two parameters, leave-one-family-out shape")
+
+
 def calibration_study(rows, digits):
-    """Three labelled runs per family, old rule against the new one: the shipped shape, and the shape
-    selected leave-one-family-out (never on the family it is judged on). digits: the sixth family."""
+    """Three labelled runs per family: the rule before the shared shape (gaps between the labels),
+    the fixed-ratio rule, and the two-parameter rule (shipped), each rule with its shipped shape and
+    with the shape selected leave-one-family-out (never on the family it is judged on). digits: the
+    sixth family, on which nothing is chosen."""
     kept = [n for n in rows[0]["scores"] if n.startswith("KEPT")][0]
     fams = {}
     for r in rows:
         fams.setdefault(r["family"], []).append((r["scores"][kept], r["forgetting"], r["lr"]))
-    out = {"selectedOnAll": select_shape(fams), "shipped": SHAPE, "lofoShapes": {}, "families": {}}
+    out = {"selectedOnAll": select_shape(fams), "shipped": SHAPE, "lofoShapes": {},
+           "fixedRatio": {"selectedOnAll": fixed_ratio_select_shape(fams), "shipped": FIXED_RATIO_SHAPE, "lofoShapes": {}},
+           "families": {}}
     judged = dict(fams, digits=digits) if digits else fams
     for f, runs in judged.items():
-        lofo = select_shape({g: v for g, v in fams.items() if g != f}) if f in fams else SHAPE
+        others = {g: v for g, v in fams.items() if g != f}
+        lofo = select_shape(others) if f in fams else SHAPE
+        lofo_fixed = fixed_ratio_select_shape(others) if f in fams else FIXED_RATIO_SHAPE
         out["lofoShapes"][f] = lofo
-        rules = {"previous rule": old_fit_cuts, "shipped shape": fit_cuts,
-                 "leave-one-family-out shape": lambda s, l, sh=lofo: fit_cuts(s, l, sh)}
-        out["families"][f] = {rule: {kind: three_run_calibration(runs, fit, kind == "spread") for kind in ("every", "spread")}
-                              for rule, fit in rules.items()}
+        out["fixedRatio"]["lofoShapes"][f] = lofo_fixed
+        fits = dict(zip(RULES, (old_fit_cuts, fixed_ratio_fit_cuts, lambda s, l, sh=lofo_fixed: fixed_ratio_fit_cuts(s, l, sh),
+                                fit_cuts, lambda s, l, sh=lofo: fit_cuts(s, l, sh))))
+        out["families"][f] = {rule: {kind: three_run_calibration(runs, fit, kind) for kind in KINDS}
+                              for rule, fit in fits.items()}
+        print(f"calibration: {f} done", flush=True)
     return out
 
 
@@ -417,7 +582,7 @@ def digits_cnn():
 
 
 def check_calibrate(binary, runs, scores):
-    """`weightdrift calibrate` on the spread triples of every family (and on all of a family's runs):
+    """`weightdrift calibrate` on every 8th spread and one-per-band triple of every family (and on all of a family's runs):
     its cut points against fit_cuts on the scores it reports; where it refuses, fit_cuts on the
     study's scores must refuse too."""
     import tempfile
@@ -425,7 +590,8 @@ def check_calibrate(binary, runs, scores):
     runs = [dict(r, score=s) for r, s in zip(runs, scores)]
     for f in sorted({r["family"] for r in runs}):
         fr = [r for r in runs if r["family"] == f]
-        sets += [[fr[i] for i in tri] for tri in triples([r["lr"] for r in fr], True)[::8]] + [fr]
+        tri_runs = [(0.0, r["forgetting"], r["lr"]) for r in fr]
+        sets += [[fr[i] for i in tri] for kind in ("spread", "one per band") for tri in triples(tri_runs, kind)[::8]] + [fr]
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "runs.csv"
@@ -581,19 +747,39 @@ def write_md(out, fams, cur, kept):
     for f, d in out["banding"][kept]["lofoPerFamily"].items():
         L.append(f"| {f} | {d['cuts'][0]:.4g} | {d['cuts'][1]:.4g} | {d['right']}/{d['runs']} | {d['lostOver20CalledLow']} |")
     c = out["calibration"]
-    shape = lambda d: (f"ratio {d['ratio']:.3g}, edge {d['edge']:.3g}, quantile {d['quantile']:.3g}, "
+    shape = lambda d: (f"edge {d['edge']:.3g}, quantile {d['quantile']:.3g}, high quantile {d['highQuantile']:.3g}, "
+                       f"prior median {d['priorMedian']:.3g} (sd {d['priorSD']:.2f} in log), "
+                       f"ratio prior median {d['ratioMedian']:.3g} (sd {d['ratioSD']:.2f} in log)")
+    fixed = lambda d: (f"ratio {d['ratio']:.3g}, edge {d['edge']:.3g}, quantile {d['quantile']:.3g}, "
                        f"prior median {d['priorMedian']:.3g}, prior sd {d['priorSD']:.2f}")
     L += ["", "## Calibration on three labelled runs of a family", "",
-          "For every choice of three labelled runs of a family (*every*), and for every choice of one run from each third "
-          "of the family's log learning-rate range (*spread*), cut points are fitted on the three and the family's other "
-          "runs banded with them. *previous rule*: cut points in the gaps the labelled runs show (refuses without a run "
-          "that kept the task and one that lost ≥ 5 points). *New rule*: the medium cut is a per-user scale, the high cut "
-          "a shared ratio above it; each labelled run is an interval-censored observation of the scale, the prior is the "
-          "other models' scales, the cut is the posterior's cautious quantile (`fit_cuts`). *shipped shape*: the shape "
-          "chosen on all five families, rounded (what `weightdrift calibrate` uses) — judged on the same families, so "
-          "optimistic; *leave-one-family-out shape*: chosen on the other four families only — the honest figure. "
-          "digits (the 48 runs of `tools/experiments/forgetting`) had no part in any choice.", "",
-          f"Shipped shape: {shape(c['shipped'])}. Chosen on all five: {shape(c['selectedOnAll'])}.", "",
+          "Three kinds of label sets per family: *every* choice of three labelled runs; *spread*: one run from each third "
+          "of the family's log learning-rate range; *one per band*: one run that kept the task (< 5 points), one medium "
+          "(5–20), one high (> 20) — what a user gets who labels one run of each kind. Cut points are fitted on the three "
+          "and the family's other runs banded with them. Rules: *gaps between the labels*: cut points in the gaps the "
+          "labelled runs show (refuses without a run that kept the task and one that lost ≥ 5 points). *Fixed ratio* (the "
+          "rule shipped before): the medium cut a per-user scale, the high cut a shared ratio above it; each labelled run an "
+          "interval-censored observation of the scale, the prior the other models' scales, the cut the posterior's cautious "
+          "quantile. *Two parameters* (shipped, `fit_cuts`): the medium cut and the high/medium ratio both fitted, each "
+          "with a log-normal prior from the families' own cut points; the medium cut is a cautious quantile of its "
+          "marginal, the high cut a quantile of the high cut's marginal. *shipped shape*: chosen on all five families, "
+          "rounded (what `weightdrift calibrate` uses) — judged on the same families, so optimistic; "
+          "*leave-one-family-out shape*: chosen on the other four families only — the honest figure. digits (the 48 runs "
+          "of `tools/experiments/forgetting`) had no part in any choice; its leave-one-family-out figure is the shipped one.", "",
+          f"Two-parameter rule, shipped shape: {shape(c['shipped'])}. Chosen on all five: {shape(c['selectedOnAll'])}.", "",
+          f"Fixed-ratio rule, shipped shape: {fixed(c['fixedRatio']['shipped'])}. Chosen on all five: "
+          f"{fixed(c['fixedRatio']['selectedOnAll'])}.", "",
+          "Mean share of the family's other runs in the right band (every / spread / one per band), and runs that lost "
+          "more than 20 points called low, summed over all triples of the three kinds:", "",
+          "| family | triples (every / spread / one per band) | " + " | ".join(RULES) + " |",
+          "|---|---|" + "---:|" * len(RULES)]
+    for f, rules in c["families"].items():
+        cell = lambda r: (" / ".join(f"{r[k]['meanShare']:.0%}" for k in KINDS)
+                          + (f" ({sum(r[k]['lostOver20CalledLow'] for k in KINDS)} called low)"
+                             if any(r[k]['lostOver20CalledLow'] for k in KINDS) else ""))
+        n = " / ".join(str(rules[RULES[0]][k]["triples"]) for k in KINDS)
+        L.append(f"| {f} | {n} | " + " | ".join(cell(rules[r]) for r in RULES) + " |")
+    L += ["", "In full:", "",
           "| family | rule | triples | mean share right | median | triples ≥ 90% right | refused | lost > 20 called low (runs, over all triples) |",
           "|---|---|---|---:|---:|---:|---:|---:|"]
     for f, rules in c["families"].items():
@@ -601,8 +787,10 @@ def write_md(out, fams, cur, kept):
             for kind, e in kinds.items():
                 L.append(f"| {f} | {rule} | {kind} ({e['triples']}) | {e['meanShare']:.0%} | {e['medianShare']:.0%} | "
                          f"{e['atLeast90']:.0%} | {e['refused']} | {e['lostOver20CalledLow']} |")
-    L += ["", "Shapes chosen leave-one-family-out:", ""]
+    L += ["", "Two-parameter shapes chosen leave-one-family-out:", ""]
     L += [f"- without {f}: {shape(d)}" for f, d in c["lofoShapes"].items() if f != "digits"]
+    L += ["", "Fixed-ratio shapes chosen leave-one-family-out:", ""]
+    L += [f"- without {f}: {fixed(d)}" for f, d in c["fixedRatio"]["lofoShapes"].items() if f != "digits"]
     if out.get("calibrateVsFitCuts") is not None:
         L += ["", f"`weightdrift calibrate` against `fit_cuts` on the tool's own scores, {out['calibrateVsFitCuts']['csvs']} "
                   f"label sets: max relative difference of the cut points {out['calibrateVsFitCuts']['maxRelativeDifference']:.2g}."]
