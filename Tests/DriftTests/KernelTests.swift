@@ -5,14 +5,20 @@ import Testing
 /// The AVX2 kernel against the portable one: the same sums to the last bit, so a report does not
 /// depend on the CPU that computed it.
 @Suite struct KernelTests {
-    /// Deterministic values of every kind the kernel meets: ordinary weights, exact repeats (so
-    /// some elements are unchanged), ±0, subnormals, the largest floats, and NaN/Inf in some runs.
-    static func values(_ count: Int, seed: UInt64, specials: Bool) -> ([Float], [Float]) {
-        var state = seed
-        func next() -> UInt64 {
+    /// A fixed linear congruential sequence (Knuth's MMIX constants), so every run tests the same values.
+    struct LCG {
+        var state: UInt64
+        mutating func next() -> UInt64 {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return state >> 11
         }
+    }
+
+    /// Deterministic values of every kind the kernel meets: ordinary weights, exact repeats (so
+    /// some elements are unchanged), ±0, subnormals, the largest floats, and NaN/Inf in some runs.
+    static func values(_ count: Int, seed: UInt64, specials: Bool) -> ([Float], [Float]) {
+        var generator = LCG(state: seed)
+        func next() -> UInt64 { generator.next() }
         var a: [Float] = [], b: [Float] = []
         for _ in 0..<count {
             let x = Float(Double(next() % 2_000_001) / 1_000_000 - 1) * 0.05
@@ -70,11 +76,8 @@ import Testing
     /// Deterministic 16-bit words: ordinary small weights with small changes, exact repeats, and
     /// (with `specials`) every kind of pattern, NaN and Inf included.
     static func words(_ count: Int, seed: UInt64, specials: Bool) -> ([UInt16], [UInt16]) {
-        var state = seed
-        func next() -> UInt64 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return state >> 11
-        }
+        var generator = LCG(state: seed)
+        func next() -> UInt64 { generator.next() }
         var a: [UInt16] = [], b: [UInt16] = []
         for _ in 0..<count {
             let x = UInt16(0x2000 + next() % 0x1000) | (next() % 2 == 0 ? 0x8000 : 0)
