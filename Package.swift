@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "DriftTests", dependencies: ["Drift", "Checkpoint", "SampleFixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Drift", "Checkpoint", "SampleFixtures"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["SampleFixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["SampleFixtures", "Checkpoint"], swiftSettings: swiftSettings),
     ]
 )
