@@ -173,7 +173,7 @@ public final class Checkpoint: @unchecked Sendable {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) || isSymbolicLink(file) else { return nil }
             try requireMember(file, inFolder: path, object: name, reportedAs: path)
-            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? UInt64) ?? 0
+            let size = FileStatus(path: file)?.size ?? 0
             guard size <= 64 << 20 else {
                 throw CheckpointError(.unsupported, file: path, object: name, message: "larger than 64 MiB: not a Keras config")
             }
@@ -213,17 +213,16 @@ func requireMember(_ path: String, inFolder folder: String, object: String, repo
 }
 
 func isSymbolicLink(_ path: String) -> Bool {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
+    FileStatus(linkAt: path)?.kind == .symbolicLink
 }
 
 /// Refuses FIFOs, devices and sockets before anything opens them: opening a FIFO waits for a
 /// writer forever, and a device can be endless.
 func requireRegularFile(_ path: String, object: String?, reportedAs file: String) throws {
-    let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-    let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType
-    guard type == .typeRegular else {
+    let kind = FileStatus(path: path)?.kind
+    guard kind == .regular else {
         throw CheckpointError(.notACheckpoint, file: file, object: object,
-                              message: "not a regular file (\(type.map { "\($0.rawValue)" } ?? "unknown type"))")
+                              message: "not a regular file (\(kind.map { "a \($0.rawValue)" } ?? "nothing there"))")
     }
 }
 

@@ -245,8 +245,7 @@ enum Safetensors {
             throw CheckpointError(.cannotOpen, file: display, object: object, message: "cannot open for reading (permission denied?)")
         }
         // The size of what a symbolic link (which the caller has vetted) leads to, not of the link.
-        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        let size = (try? FileManager.default.attributesOfItem(atPath: resolved)[.size] as? UInt64) ?? 0
+        let size = FileStatus(path: path)?.size ?? 0
         return (try readHeader(file, size: size), file)
     }
 }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// A Keras CSVLogger log: one row per epoch.
@@ -24,8 +25,7 @@ public struct TrainingHistory: Sendable {
     /// than `lineByteLimit`, more than `epochLimit` epochs or `columnLimit` columns are refused
     /// (naming the line) before memory grows with them.
     public init(path: String) throws {
-        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        guard (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType == .typeRegular else {
+        guard FileStatus(path: path)?.isRegular == true else {
             throw HistoryError(path: path, line: 1, message: "not a regular file")
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {

@@ -52,8 +52,9 @@ public final class File: @unchecked Sendable {
             // Every file goes through the byte-range driver (the whole file when no range is
             // given): it bounds what a damaged size field can make libhdf5 read (see wd_range_vfd.h).
             // (The size of the file, not of a symbolic link naming it.)
-            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-            let fileSize = (try? FileManager.default.attributesOfItem(atPath: resolved)[.size] as? UInt64) ?? nil
+            // (stat, not FileManager's attributes, which read /etc/passwd and /etc/group for the owner's name.)
+            var info = stat()
+            let fileSize = stat(path, &info) == 0 ? UInt64(max(0, info.st_size)) : nil
             if let range = byteRange ?? fileSize.map({ (offset: UInt64(0), length: $0) }) {
                 guard wd_range_set_fapl(fapl, haddr_t(range.offset), haddr_t(range.length)) >= 0 else {
                     throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "cannot set up the byte-range driver",

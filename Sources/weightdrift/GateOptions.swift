@@ -1,3 +1,4 @@
+import Checkpoint
 import ArgumentParser
 import Drift
 import Foundation
@@ -87,12 +88,11 @@ struct GateOptions: ParsableArguments {
     func makePolicy() throws -> Policy {
         var result = Policy()
         if let path = policy {
-            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-            let attributes = try? FileManager.default.attributesOfItem(atPath: resolved)
-            guard attributes?[.type] as? FileAttributeType == .typeRegular else {
+            let status = FileStatus(path: path)
+            guard status?.isRegular == true else {
                 throw CLIError(message: "\(path): the policy file is missing or not a regular file")
             }
-            guard (attributes?[.size] as? UInt64 ?? 0) <= 1 << 20 else {
+            guard (status?.size ?? 0) <= 1 << 20 else {
                 throw CLIError(message: "\(path): the policy file is larger than 1 MiB")
             }
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
