@@ -28,13 +28,15 @@ struct FileAccessTests {
                                                       CLI.binary] + arguments)
         let text = try String(contentsOfFile: log, encoding: .utf8)
         var calls: [Opened] = []
-        for line in text.split(separator: "\n") {
+        let lines = text.split(separator: "\n")
+        // "/proc/<pid>/…" of the process or one of its threads (strace's first column) is its own state.
+        let own = Set(lines.compactMap { $0.split(separator: " ").first.map { "\"/proc/\($0)/" } })
+        for line in lines {
+            if own.contains(where: { line.contains($0) }) || line.contains("\"/proc/thread-self/") { continue }
             guard let call = ["openat2", "openat", "open", "creat", "execve"].first(where: { line.contains(" \($0)(") }),
                   let firstQuote = line.firstIndex(of: "\"") else { continue }
             let rest = line[line.index(after: firstQuote)...]
             guard let end = rest.firstIndex(of: "\"") else { continue }
-            // "/proc/<pid>/…" of the process itself (or its threads) is its own state.
-            if let pid = line.split(separator: " ").first, line.contains("\"/proc/\(pid)/") { continue }
             let flags = rest[end...]
             let writes = ["O_WRONLY", "O_RDWR", "O_CREAT"].contains { flags.contains($0) }
             calls.append(Opened(call: call, path: String(rest[..<end]), writes: writes))
@@ -116,6 +118,16 @@ struct FileAccessTests {
         let runs = named.map { $0.hasPrefix("/") ? $0 : "samples/transfer/" + $0 }
         try expectOnlyNamed(["calibrate", "samples/transfer/mlp_labelled.csv"],
                             allowed: ["samples/transfer/mlp_labelled.csv"] + runs, status: 0)
+    }
+
+    @Test func trendHistoryAndScheduleOpenOnlyTheirInputs() throws {
+        let series = try FileManager.default.contentsOfDirectory(atPath: Samples.path("k3/series")).sorted()
+            .map { "samples/k3/series/\($0)" }
+        #expect(series.count >= 3)
+        try expectOnlyNamed(["trend", "samples/k3/pretrained.weights.h5"] + series,
+                            allowed: ["samples/k3/pretrained.weights.h5"] + series, status: 1)
+        try expectOnlyNamed(["history", "samples/logs/k3_ft_lowlr.csv"], allowed: ["samples/logs/k3_ft_lowlr.csv"], status: 0)
+        try expectOnlyNamed(["schedule", "samples/k3/ft_schedule.keras"], allowed: ["samples/k3/ft_schedule.keras"], status: 0)
     }
 
     @Test func refusedInputIsNotFollowedElsewhere() throws {
