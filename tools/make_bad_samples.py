@@ -36,10 +36,20 @@ def main():
         tmp = crashed + ".tmp"
         os.system(f"{repack} {crashed} {tmp} && mv {tmp} {crashed}")
 
-    # A dataset compressed with h5py's LZF filter (id 32000), which libhdf5 cannot decode.
-    with h5py.File(os.path.join(BAD, "lzf.weights.h5"), "w") as f:
+    # A dataset compressed with Blosc (filter 32001, hdf5plugin's), which WeightDrift does not
+    # decode (libhdf5 has no Blosc and plugin loading is off). The filter is optional, so h5py can
+    # write it without the plugin: libhdf5 stores the chunks as they are and marks them, but the
+    # dataset still declares the filter, and WeightDrift refuses what declares a filter it lacks.
+    if os.path.exists(os.path.join(BAD, "lzf.weights.h5")):
+        os.remove(os.path.join(BAD, "lzf.weights.h5"))  # LZF is decoded now (make_samples.py: edge/repacked_lzf.h5)
+    with h5py.File(os.path.join(BAD, "blosc.weights.h5"), "w") as f:
         g = f.create_group("layers/dense/vars")
-        g.create_dataset("0", data=np.ones((64, 8), dtype=np.float32), compression="lzf", chunks=(16, 8))
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((16, 8))
+        dcpl.set_obj_track_times(False)  # deterministic bytes
+        dcpl.set_filter(32001, h5py.h5z.FLAG_OPTIONAL, (2, 2, 4, 512, 5, 1, 0))
+        kernel = h5py.h5d.create(g.id, b"0", h5py.h5t.IEEE_F32LE, h5py.h5s.create_simple((64, 8)), dcpl=dcpl)
+        h5py.Dataset(kernel)[...] = np.ones((64, 8), dtype=np.float32)
         g.create_dataset("1", data=np.zeros((8,), dtype=np.float32))
 
     # A zip with a Keras config but no model.weights.h5.

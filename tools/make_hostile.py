@@ -156,6 +156,9 @@ def small(out):
     # --- corrupt data: the real cause, not "Read failed" -------------------------------------
     corrupt_chunk(p("fletcher32_corrupt.weights.h5"), fletcher32=True)
     corrupt_chunk(p("deflate_corrupt.weights.h5"), fletcher32=False)
+    lzf_damaged(p("lzf_corrupt.weights.h5"), "flip")
+    lzf_damaged(p("lzf_short.weights.h5"), "short")
+    lzf_damaged(p("lzf_huge.weights.h5"), "huge")
 
     # --- forged reports --------------------------------------------------------------------
     legacy(p("forged_names.h5"), [dense("dense\x1b[2J\x1b[31mrm -rf\x1b[0m"), dense("ok\n::error::forged annotation"),
@@ -192,6 +195,34 @@ def corrupt_chunk(path, fletcher32):
         byte = f.read(1)
         f.seek(offset + size // 2)
         f.write(bytes([byte[0] ^ 0x5A]))
+
+
+def lzf_damaged(path, how):
+    """An LZF-compressed kernel (h5py's filter 32000) with a damaged chunk or filter record:
+    "flip" flips a byte in the middle of a compressed chunk; "short" and "huge" rewrite the
+    chunk size h5py records in the filter's third client value (4 bytes after the
+    NUL-padded name "lzf" in the dataset's filter pipeline message) to 1 byte less than the
+    chunk and to 4 GiB - 1: a decoder trusting either would write past its buffer or allocate
+    gigabytes."""
+    value = np.arange(64 * 64, dtype="float32").reshape(64, 64) / 7  # compressible: LZF shrinks it
+    with h5py.File(path, "w") as f:
+        group = f.create_group("layers/dense/vars")
+        group.create_dataset("0", data=value, chunks=(64, 64), compression="lzf")
+        group.create_dataset("1", data=np.zeros(64, "float32"))
+    with h5py.File(path, "r") as f:
+        info = f["layers/dense/vars/0"].id.get_chunk_info(0)
+        assert info.filter_mask == 0, "the chunk must be stored compressed"
+        offset, size = info.byte_offset, info.size
+    data = bytearray(open(path, "rb").read())
+    if how == "flip":
+        data[offset + size // 2] ^= 0x5A
+    else:
+        chunk_bytes = (64 * 64 * 4).to_bytes(4, "little")
+        name = data.index(b"lzf\0\0\0\0\0")
+        record = name + 8 + 8  # past the name (padded to 8) and the first two client values
+        assert data[record:record + 4] == chunk_bytes, "filter record not found"
+        data[record:record + 4] = (64 * 64 * 4 - 1 if how == "short" else 0xFFFFFFFF).to_bytes(4, "little")
+    open(path, "wb").write(bytes(data))
 
 
 def members(path):

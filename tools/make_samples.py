@@ -1338,6 +1338,42 @@ def repack(out, files):
         f"{len(scalars)} scalar datasets left unchunked {scalars}")
 
 
+def repack_lzf(out, files):
+    """edge/repacked_lzf.h5: a copy of tfk/pretrained.h5 in which every weight array is chunked,
+    shuffled and compressed with h5py's LZF filter (`compression="lzf"`, filter 32000), the
+    attributes kept. With shuffle, LZF shrinks some chunks and not others (h5py then stores the
+    chunk as it is and marks it in the chunk's filter mask): both kinds are checked below."""
+    import h5py
+    src, dst = out / "tfk" / "pretrained.h5", out / "edge" / "repacked_lzf.h5"
+    shutil.copyfile(src, dst)
+    shrunk = kept = 0
+    with h5py.File(dst, "r+") as f:
+        names = []
+        f["model_weights"].visititems(lambda name, obj: names.append("model_weights/" + name)
+                                      if isinstance(obj, h5py.Dataset) and obj.shape != () else None)
+        for name in names:
+            value, attrs = f[name][()], dict(f[name].attrs)
+            del f[name]
+            chunks = tuple(max(1, n // 2) for n in value.shape)
+            d = f.create_dataset(name, data=value, chunks=chunks, shuffle=True, compression="lzf")
+            for key, item in attrs.items():
+                d.attrs[key] = item
+        for name in names:
+            d = f[name]
+            for index in range(d.id.get_num_chunks()):
+                if d.id.get_chunk_info(index).filter_mask == 0:
+                    shrunk += 1
+                else:
+                    kept += 1
+    assert shrunk > 0 and kept > 0, (shrunk, kept)
+    entry = json.loads(json.dumps(files["tfk/pretrained.h5"]))
+    entry["repackedFrom"] = "tfk/pretrained.h5"
+    entry["repackCommand"] = ("h5py: every model_weights dataset rewritten with chunks of half its shape, "
+                              "shuffle=True, compression='lzf'")
+    files["edge/repacked_lzf.h5"] = entry
+    log(f"== repacked with lzf: {len(names)} datasets, {shrunk} chunks compressed, {kept} stored as they are")
+
+
 def check_chunked_with_h5dump(path):
     """h5dump must show layer_names0/layer_names1 (fixed-length strings) and no layer_names."""
     dump = subprocess.run(["h5dump", "-H", "-A", str(path)], check=True, stdout=subprocess.PIPE,
@@ -1455,6 +1491,7 @@ def main_generate(args):
             runs.update(doc["runs"])
             series = doc.get("series", series)
         repack(out, files)
+        repack_lzf(out, files)
         check_chunked_with_h5dump(out / "edge" / "chunked_names_tfk.h5")
         generator = {"seed": SEED, "packages": versions(py),
                      "h5repack": tool_version("h5repack"), "platform": platform.platform(),

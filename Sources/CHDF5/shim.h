@@ -3,7 +3,8 @@
 // Swift cannot import function-like macros, casts in macros, or the `_g` globals behind
 // `H5T_NATIVE_*` (Swift 6 rejects mutable C globals as not concurrency-safe), so each one
 // gets a `static inline` accessor here with a one-line reason. Nothing else lives here
-// except the read-only "byte range" file driver in wd_range_vfd.h.
+// except the read-only "byte range" file driver in wd_range_vfd.h, the crash guard in
+// wd_guard.h and h5py's LZF decoder in wd_lzf_filter.h.
 #ifndef WEIGHTDRIFT_CHDF5_SHIM_H
 #define WEIGHTDRIFT_CHDF5_SHIM_H
 
@@ -69,5 +70,6 @@ static inline int wd_inflateInit2(z_stream *stream, int windowBits) { return inf
 
 #include "wd_range_vfd.h"
 #include "wd_guard.h"
+#include "wd_lzf_filter.h"
 
 #endif

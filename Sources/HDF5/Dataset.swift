@@ -147,7 +147,7 @@ public final class Dataset: @unchecked Sendable {
 
     /// How the data is stored (contiguous, chunked with filters, compact).
     public var storage: StorageLayout { get throws { try storageInfo().layout } }
-    /// HDF5 filter ids that libhdf5 cannot decode here (e.g. 32000, h5py's LZF).
+    /// HDF5 filter ids that libhdf5 cannot decode here (e.g. 32001, Blosc: plugins are off).
     public var unavailableFilters: [Int] { get throws { try storageInfo().unavailableFilters } }
     /// Bytes actually stored in the file for the data (after compression; 0 when never written).
     public var storedBytes: UInt64 { get throws { try storageInfo().storedBytes } }
@@ -337,7 +337,7 @@ public final class Dataset: @unchecked Sendable {
         if !info.unavailableFilters.isEmpty {
             let names = info.unavailableFilters.map(filterName).joined(separator: ", ")
             throw HDF5Error(.unsupported, file: file.path, object: path,
-                            message: "compressed with \(names), which this libhdf5 cannot decode")
+                            message: "compressed with \(names), which WeightDrift does not decode (it decodes deflate, shuffle, fletcher32, szip, nbit, scaleoffset and lzf; filter plugins are never loaded): rewrite the file with one of those, e.g. `h5repack -f GZIP=4` where that filter's plugin is installed")
         }
         let elements = count == 0 ? 0 : selection.elementCount
         // Every element is overwritten below: a reused buffer of the right size is not cleared.

@@ -1,3 +1,4 @@
+import Foundation
 /// A failure reported by libhdf5 (or by this layer's own checks), with the file and the object
 /// named, and libhdf5's error stack captured instead of printed.
 public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
@@ -48,6 +49,11 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
             ("inflate()", "corrupt deflate data: the compressed chunk does not decompress"),
             ("checksum", "metadata checksum mismatch: the file is damaged"),
         ]
+        // WeightDrift's own LZF decoder says why (wd_lzf_filter.h): "wd_lzf_filter(): lzf: WHY (…)".
+        if let entry = stack.first(where: { $0.contains("wd_lzf_filter()") }), let why = entry.range(of: "lzf: ") {
+            let text = entry[why.upperBound...]
+            return "corrupt lzf data: " + (text.range(of: " (").map { String(text[..<$0.lowerBound]) } ?? String(text))
+        }
         for (needle, cause) in known where stack.contains(where: { $0.lowercased().contains(needle) }) {
             return cause
         }

@@ -36,8 +36,13 @@ enum Library {
     // handler read. (Inlined, the watchdog never saw a call running and the crumb stayed empty.)
     /// Filter plugins off: libhdf5 would otherwise load shared objects from HDF5_PLUGIN_PATH (or
     /// its default folder) to decode a dataset with a filter it lacks — code and files the user did
-    /// not name. Such a dataset is refused as stored with an unavailable filter instead.
-    private static let pluginsOff: Void = { _ = H5PLset_loading_state(0) }()
+    /// not name. Such a dataset is refused as stored with an unavailable filter instead. h5py's
+    /// LZF (filter 32000, `compression="lzf"`) is decoded by WeightDrift's own registration over
+    /// liblzf (wd_lzf_filter.h), not by a plugin.
+    private static let pluginsOff: Void = {
+        _ = H5PLset_loading_state(0)
+        _ = wd_register_lzf()
+    }()
 
     @inline(never) private static func enter() {
         lock.lock()

@@ -116,7 +116,7 @@ import Testing
         ["compare", "samples/k3/pretrained.keras", "/no/such/file.h5"],
         ["inspect", "samples/bad/not_keras.h5"],
         ["inspect", "samples/bad/no_weights.keras"],
-        ["inspect", "--stats", "samples/bad/lzf.weights.h5"],
+        ["inspect", "--stats", "samples/bad/blosc.weights.h5"],
         ["inspect", "samples/bad/missing_dataset.h5"],
         ["inspect", "samples"],
         ["compare", "samples/k3/pretrained.keras", "samples/k3/ft_lowlr.keras", "--fail-cosine", "1.5"],

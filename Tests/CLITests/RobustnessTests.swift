@@ -183,7 +183,7 @@ import Testing
         #expect(before == after)
     }
 
-    @Test(arguments: ["samples/bad/missing_dataset.h5", "samples/bad/lzf.weights.h5", "samples/bad/absurd_dims.weights.h5"])
+    @Test(arguments: ["samples/bad/missing_dataset.h5", "samples/bad/blosc.weights.h5", "samples/bad/absurd_dims.weights.h5"])
     func theGateNeverPassesACheckpointItCouldNotRead(_ tuned: String) throws {
         let result = try CLI.run(["compare", "samples/tfk/pretrained.h5", tuned])
         #expect(result.status == 2, "\(result.stdout)\(result.stderr)")

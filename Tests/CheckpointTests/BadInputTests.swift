@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func compressionLibhdf5CannotDecode() {
-        expectError(Samples.path("bad/lzf.weights.h5"), [.unsupported], object: "/layers/dense/vars/0")
+        expectError(Samples.path("bad/blosc.weights.h5"), [.unsupported], object: "/layers/dense/vars/0")
     }
 
     @Test func zipWithoutModelWeights() {

@@ -63,6 +63,7 @@ def test_installed_binary_is_the_built_one_and_needs_only_glibc(fresh_venv):
     bundled = installed.parent.parent / "lib" / "weightdrift"
     resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", ldd.stdout, re.M))
     assert "libsz.so.2" in resolved  # libhdf5 is linked in; its SZIP library is bundled
+    assert "liblzf.so.1" in resolved  # h5py's LZF filter
     assert not any(name.startswith("libhdf5") for name in resolved), resolved
     for soname, path in resolved.items():
         if not GLIBC_OWN.match(soname):
