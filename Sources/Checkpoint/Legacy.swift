@@ -66,10 +66,24 @@ func readLegacy(file: HDF5.File, root: Group, weightsGroupPath: String) throws -
 /// a nested model's leaves follow its config's layer order (else first appearance).
 private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String, group: Group, weightNames: [String],
                           entry: KerasConfig.Entry?, config: KerasConfig?) throws -> [Layer] {
-    func owner(_ stored: String) -> String? {
-        let parts = stored.split(separator: "/")
-        return parts.count >= 2 ? String(parts[parts.count - 2]) : nil
+    // The layer that made a stored weight: the path component before the weight's own name
+    // (`dense_1/kernel:0` in a nested model). When one such name stands for different paths —
+    // a custom layer holding sublayers, as Hugging Face's TF main layers do
+    // (`tf_bert_for_sequence_classification/bert/encoder/layer_._0/attention/self/query/kernel:0`
+    // and `…/layer_._1/…/query/kernel:0`) — it is the path below what all the group's weights
+    // share (`encoder/layer_._0/attention/self/query`), so two sublayers never merge into one row.
+    let folders = weightNames.map { $0.split(separator: "/").dropLast().map(String.init) }
+    var pathsByName: [String: Set<[String]>] = [:]
+    for folder in folders { if let last = folder.last { pathsByName[last, default: []].insert(folder) } }
+    let shared: Int? = pathsByName.values.contains(where: { $0.count > 1 }) ? folders.dropFirst().reduce(folders.first ?? []) { common, folder in
+        Array(zip(common, folder).prefix { $0 == $1 }.map(\.0))
+    }.count : nil
+    var ownerOf: [String: String] = [:]
+    for (stored, folder) in zip(weightNames, folders) where !folder.isEmpty {
+        let below = shared.map { Array(folder.dropFirst($0)) } ?? []
+        ownerOf[stored] = below.isEmpty ? folder.last! : below.joined(separator: "/")
     }
+    func owner(_ stored: String) -> String? { ownerOf[stored] }
     var owners: [String?] = []
     for name in weightNames where !owners.contains(owner(name)) { owners.append(owner(name)) }
     // Without a config, a Bidirectional still shows itself: its two owners are the
@@ -91,7 +105,8 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
 
     var layers: [Layer] = []
     for leafOwner in (nested ? owners : [owners.first ?? nil]) {
-        let leafEntry = nested ? leafOwner.flatMap { config?.find($0, in: entry) } : entry
+        // (A path owner is looked up in the config by its last name.)
+        let leafEntry = nested ? leafOwner.flatMap { config?.find(String($0.split(separator: "/").last ?? ""), in: entry) } : entry
         if let leafOwner, weightless.contains(leafOwner) {
             layers.append(Layer(name: "\(layerName)/\(leafOwner)", className: leafEntry?.className, path: groupPath,
                                 weights: [], trainable: leafEntry?.trainable))

@@ -61,12 +61,25 @@ enum OtherFormats {
         return nil
     }
 
-    /// A folder that is a TensorFlow SavedModel.
+    /// A folder that is a TensorFlow SavedModel, or a Hugging Face `save_pretrained` folder
+    /// whose weights are in a format not read here.
     static func identifyDirectory(_ path: String) -> String? {
-        let pb = (path as NSString).appendingPathComponent("saved_model.pb")
-        if FileManager.default.fileExists(atPath: pb) {
+        func has(_ name: String) -> Bool { FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name)) }
+        if has("saved_model.pb") {
             return "a TensorFlow SavedModel folder (saved_model.pb), not a Keras checkpoint: save the model with "
                 + "model.save(\"m.keras\") (or .h5) and pass that"
+        }
+        if has("pytorch_model.bin") || has("pytorch_model.bin.index.json") {
+            return "a Hugging Face folder with PyTorch weights only (pytorch_model.bin, a pickle, not read here): "
+                + "save it with model.save_pretrained(folder, safe_serialization=True) and pass that folder or its model.safetensors"
+        }
+        if has("tf_model.h5.index.json") {
+            return "a Hugging Face folder with sharded TF weights (tf_model.h5.index.json), not read here: "
+                + "save it with model.save_pretrained(folder, safe_serialization=True) or with a larger max_shard_size (one tf_model.h5)"
+        }
+        if has("flax_model.msgpack") || has("flax_model.msgpack.index.json") {
+            return "a Hugging Face folder with Flax weights only (flax_model.msgpack, not read here): "
+                + "save it with safe_serialization=True (model.safetensors) and pass that"
         }
         return nil
     }

@@ -45,8 +45,9 @@ enum Safetensors {
     }
 
     /// The file a folder written by Hugging Face's `save_pretrained` is read through:
-    /// `model.safetensors.index.json`, else `model.safetensors`; nil for any other folder (and for
-    /// an unzipped `.keras`, which has `model.weights.h5`).
+    /// `model.safetensors.index.json`, else `model.safetensors`, else a TF model's `tf_model.h5`
+    /// (Keras `save_weights` HDF5); nil for any other folder (and for an unzipped `.keras`,
+    /// which has `model.weights.h5`).
     static func folderEntry(_ probe: Probe) -> String? {
         guard probe.isDirectory else { return nil }
         let present = { (name: String) in
@@ -54,7 +55,7 @@ enum Safetensors {
             return FileManager.default.fileExists(atPath: path) || isSymbolicLink(path)
         }
         if present("model.weights.h5") { return nil }
-        return ["model.safetensors.index.json", "model.safetensors"].first(where: present)
+        return ["model.safetensors.index.json", "model.safetensors", "tf_model.h5"].first(where: present)
     }
 
     /// Reads and checks the header of the file at `path`; errors name `path` and the tensor.
@@ -214,11 +215,14 @@ enum Safetensors {
 
     /// A tensor name as a layer (its module path) and a weight: split at the last `/` (Keras
     /// variable paths, `dense/kernel`) or else the last `.` (`model.layers.3.mlp.up_proj.weight`).
-    /// A name with neither is a layer of one weight of the same name.
+    /// A name with neither is a layer of one weight of the same name. TensorFlow's variable
+    /// suffix goes, as it does in HDF5 files (`bert/embeddings/LayerNorm/beta:0`, from a
+    /// Hugging Face TF model's `save_pretrained(safe_serialization=True)`, is weight `beta`).
     static func split(_ name: String) -> (layer: String, weight: String) {
         guard let cut = name.lastIndex(of: "/") ?? name.lastIndex(of: "."),
               cut != name.startIndex, name.index(after: cut) != name.endIndex else { return (name, name) }
-        return (String(name[..<cut]), String(name[name.index(after: cut)...]))
+        let weight = String(name[name.index(after: cut)...])
+        return (String(name[..<cut]), name[cut] == "/" ? KerasNames.shortWeightName(weight) : weight)
     }
 
     /// Layers from tensors (each with its file), by module path in natural order (`layers.10`
@@ -231,6 +235,13 @@ enum Safetensors {
                                            byteRange: TensorByteRange(path: file.path, offset: tensor.range.lowerBound,
                                                                       length: tensor.range.upperBound - tensor.range.lowerBound))
             weights[layer, default: []].append(Weight(name: name, storedName: tensor.name, path: tensor.name, tensor: source))
+        }
+        // Two tensors whose names differ only in that suffix keep their stored names.
+        for (layer, list) in weights where Set(list.map(\.name)).count < list.count {
+            weights[layer] = list.map { weight in
+                Weight(name: String(weight.path.split(separator: "/").last ?? Substring(weight.name)),
+                       storedName: weight.storedName, path: weight.path, tensor: weight.tensor)
+            }
         }
         var contents = Checkpoint.Contents()
         contents.layers = weights.keys.sorted(by: KerasNames.naturalLess).map { Layer(name: $0, path: $0, weights: weights[$0]!) }

@@ -1,0 +1,85 @@
+import Foundation
+import SampleFixtures
+import Testing
+
+/// What Hugging Face transformers' TF models save (`samples/hf/`, written by transformers itself
+/// with `tools/make_hf_samples.py`): `tf_model.h5`, a Keras `save_weights` file in which one
+/// Keras layer (`bert`) holds every sublayer's weights under name scopes, and the same weights
+/// as safetensors with TF variable names. The truth is transformers' own variable list.
+@Suite struct HuggingFaceTests {
+    struct Truth: Decodable {
+        struct Layer: Decodable {
+            let name: String
+            let weights: [String]
+            let shapes: [[Int]]
+            let relativeChange: Double
+        }
+        let parameters: Int
+        let layers: [Layer]
+    }
+
+    static let truth: Truth = {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: Samples.path("hf/truth.json")))
+        return try! JSONDecoder().decode(Truth.self, from: data)
+    }()
+
+    static func json(_ arguments: [String], status: Int32 = 0) throws -> [String: Any] {
+        let result = try CLI.run(arguments + ["--format", "json"])
+        #expect(result.status == status, "\(result.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    }
+
+    /// Each sublayer is its own row (the two encoder layers' `query` are two layers, not one),
+    /// in transformers' variable order, with its weights' short names and shapes.
+    @Test func tfModelH5HasOneRowPerSublayer() throws {
+        let report = try Self.json(["inspect", "samples/hf/tf_base/tf_model.h5"])
+        // (inspect also lists the classifier's dropout, a layer without weights)
+        let all = try #require(report["layers"] as? [[String: Any]])
+        let layers = all.filter { ($0["weights"] as? [Any])?.isEmpty == false }
+        #expect(all.count == layers.count + 1)
+        #expect(layers.map { $0["name"] as? String } == Self.truth.layers.map(\.name))
+        for (layer, expected) in zip(layers, Self.truth.layers) {
+            let weights = try #require(layer["weights"] as? [[String: Any]])
+            #expect(weights.map { $0["name"] as? String } == expected.weights, "\(expected.name)")
+            #expect(weights.map { $0["shape"] as? [Int] } == expected.shapes, "\(expected.name)")
+        }
+        #expect(report["totalParameters"] as? Int == Self.truth.parameters)
+        #expect(Set(Self.truth.layers.map(\.name)).count == Self.truth.layers.count)
+        #expect(Self.truth.layers.contains { $0.name.hasSuffix("layer_._0/attention/self/query") })
+        #expect(Self.truth.layers.contains { $0.name.hasSuffix("layer_._1/attention/self/query") })
+    }
+
+    /// Two `save_pretrained` folders, and the h5 against the tuned model's safetensors: every
+    /// layer paired by name, each layer's relative change as computed from transformers' variables.
+    @Test(arguments: [["samples/hf/tf_base", "samples/hf/tf_tuned"],
+                      ["samples/hf/tf_base/tf_model.h5", "samples/hf/tf_tuned_st/model.safetensors"],
+                      ["samples/hf/tf_base", "samples/hf/tf_tuned_st"]])
+    func foldersAndLayoutsCompareLayerByLayer(_ pair: [String]) throws {
+        let report = try Self.json(["compare"] + pair)
+        let layers = try #require(report["layers"] as? [[String: Any]])
+        #expect(layers.map { $0["name"] as? String } == Self.truth.layers.map(\.name))
+        #expect(layers.allSatisfy { $0["matchedBy"] as? String == "name" })
+        for (layer, expected) in zip(layers, Self.truth.layers) {
+            let change = try #require(layer["relativeChange"] as? Double)
+            #expect(abs(change - expected.relativeChange) <= 1e-9 * expected.relativeChange, "\(expected.name)")
+        }
+        let coverage = try #require(report["coverage"] as? [String: Any])
+        #expect(coverage["fraction"] as? Double == 1)
+    }
+
+    /// A folder with only PyTorch (or Flax, or sharded TF) weights is named for what it is.
+    @Test func foldersWithWeightsNotReadSayWhatToDo() throws {
+        for (file, expected) in [("pytorch_model.bin", "PyTorch"), ("flax_model.msgpack", "Flax"),
+                                 ("tf_model.h5.index.json", "sharded TF")] {
+            let folder = try Samples.temporaryDirectory().appendingPathComponent("model")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Data("{}".utf8).write(to: folder.appendingPathComponent("config.json"))
+            try Data([0x80, 0x02]).write(to: folder.appendingPathComponent(file))
+            let result = try CLI.run(["inspect", folder.path])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains(folder.path) && result.stderr.contains(expected) && result.stderr.contains("safe_serialization=True"),
+                    "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+        }
+    }
+}
