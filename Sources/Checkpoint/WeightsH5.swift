@@ -37,9 +37,11 @@ func readWeightsH5(files: [HDF5.File], config configProvider: @autoclosure () th
             !files.contains { $0.kind(of: "/layers") == .group } ? "_layer_checkpoint_dependencies" : "layers"
         assignConfigPaths(model.root.children, containerPath: "/" + container, container: container, namePrefix: "",
                           parentClass: model.root.className, files: files, groups: groups, into: &ordered, claimed: &claimed)
-    } else {
-        contents.layerOrder = "path"
     }
+    // No config, or one that lists none of the stored layers (a keras-hub preset's
+    // `config.json` holds the backbone's hyperparameters, not its layers): by path.
+    let orderFromConfig = model != nil && !claimed.isEmpty
+    if !orderFromConfig { contents.layerOrder = "path" }
     // A layer's sub-objects (an RNN's `cell`, a wrapper's `layer`, a Bidirectional's
     // `forward_layer`/`backward_layer`) are part of its row, as Keras has one layer.
     let unclaimed = groups.keys.filter { !claimed.contains($0) && !isOptimizerOrMetric($0) }
@@ -50,7 +52,7 @@ func readWeightsH5(files: [HDF5.File], config configProvider: @autoclosure () th
     let partPaths = Set(parts.values.joined())
     let rest = unclaimed.filter { !partPaths.contains($0) && groupHasWeights($0, groups: groups, parts: parts) }
         .sorted(by: KerasNames.naturalLess)
-    if model != nil, !rest.isEmpty {
+    if orderFromConfig, !rest.isEmpty {
         contents.notes.append("\(rest.count) variable group(s) not in the model config, listed last: \(rest.joined(separator: ", "))")
     }
     for path in rest {

@@ -2,11 +2,14 @@ import Foundation
 import SampleFixtures
 import Testing
 
-/// What Hugging Face transformers' TF models save (`samples/hf/`, written by transformers itself
-/// with `tools/make_hf_samples.py`): `tf_model.h5`, a Keras `save_weights` file in which one
-/// Keras layer (`bert`) holds every sublayer's weights under name scopes, and the same weights
-/// as safetensors with TF variable names. The truth is transformers' own variable list.
-@Suite struct HuggingFaceTests {
+/// What two model hubs' libraries save, written by the libraries themselves
+/// (`tools/make_hub_samples.py`); the truth is each library's own variable list.
+/// `samples/hf/`: Hugging Face transformers' TF models — `tf_model.h5`, a Keras `save_weights`
+/// file in which one Keras layer (`bert`) holds every sublayer's weights under name scopes, and
+/// the same weights as safetensors with TF variable names.
+/// `samples/kerashub/`: keras-hub's `save_to_preset` — a folder with `model.weights.h5` and a
+/// `config.json` of hyperparameters that lists no layers.
+@Suite struct HubTests {
     struct Truth: Decodable {
         struct Layer: Decodable {
             let name: String
@@ -18,10 +21,13 @@ import Testing
         let layers: [Layer]
     }
 
-    static let truth: Truth = {
-        let data = try! Data(contentsOf: URL(fileURLWithPath: Samples.path("hf/truth.json")))
+    static func truth(_ folder: String) -> Truth {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: Samples.path("\(folder)/truth.json")))
         return try! JSONDecoder().decode(Truth.self, from: data)
-    }()
+    }
+
+    static let truth = truth("hf")
+    static let kerasHub = truth("kerashub")
 
     static func json(_ arguments: [String], status: Int32 = 0) throws -> [String: Any] {
         let result = try CLI.run(arguments + ["--format", "json"])
@@ -65,6 +71,34 @@ import Testing
         }
         let coverage = try #require(report["coverage"] as? [String: Any])
         #expect(coverage["fraction"] as? Double == 1)
+    }
+
+    /// A keras-hub preset folder: every variable group read (the config lists no layers, so by
+    /// path, and said so), each layer's relative change as computed from the backbone's variables.
+    @Test func kerasHubPresetsCompareLayerByLayer() throws {
+        let inspected = try Self.json(["inspect", "samples/kerashub/base_preset"])
+        #expect(inspected["format"] as? String == "keras-directory")
+        #expect(inspected["layerOrder"] as? String == "path")
+        #expect(inspected["totalParameters"] as? Int == Self.kerasHub.parameters)
+        #expect((inspected["notes"] as? [String] ?? []).allSatisfy { !$0.contains("not in the model config") })
+        let shapes = try #require(inspected["layers"] as? [[String: Any]]).filter { ($0["weights"] as? [Any])?.isEmpty == false }
+            .map { layer in (layer["name"] as? String ?? "", (layer["weights"] as? [[String: Any]] ?? []).map { $0["shape"] as? [Int] ?? [] }) }
+        #expect(Set(shapes.map(\.0)) == Set(Self.kerasHub.layers.map(\.name)))
+        for layer in Self.kerasHub.layers {
+            #expect(shapes.first { $0.0 == layer.name }?.1.sorted { $0.lexicographicallyPrecedes($1) }
+                    == layer.shapes.sorted { $0.lexicographicallyPrecedes($1) }, "\(layer.name)")
+        }
+
+        let report = try Self.json(["compare", "samples/kerashub/base_preset", "samples/kerashub/tuned_preset"])
+        let layers = try #require(report["layers"] as? [[String: Any]])
+        #expect(layers.count == Self.kerasHub.layers.count)
+        for expected in Self.kerasHub.layers {
+            let layer = try #require(layers.first { $0["name"] as? String == expected.name }, "\(expected.name)")
+            #expect(layer["matchedBy"] as? String == "name")
+            let change = try #require(layer["relativeChange"] as? Double)
+            #expect(abs(change - expected.relativeChange) <= 1e-9 * expected.relativeChange, "\(expected.name)")
+        }
+        #expect((report["coverage"] as? [String: Any])?["fraction"] as? Double == 1)
     }
 
     /// A folder with only PyTorch (or Flax, or sharded TF) weights is named for what it is.
