@@ -11,7 +11,9 @@ size 32, 26,819 parameters), written by transformers itself with `save_pretraine
   * tf_tuned/     the same model after every weight moved by a relative 1e-3 × (1 + layer index):
                   a "fine-tune" whose per-layer change the truth records;
   * tf_tuned_st/  the tuned model with `safe_serialization=True`: model.safetensors with TF
-                  variable names (`bert/encoder/layer_._0/attention/self/query/kernel:0`).
+                  variable names (`bert/encoder/layer_._0/attention/self/query/kernel:0`);
+  * tf_tuned_sharded/  the tuned model with `max_shard_size="40KB"`: tf_model.h5.index.json and
+                  three .h5 shards whose datasets are the variable paths.
 
 The truth is computed here from transformers' own variables (name minus the model prefix and
 the `:0` suffix; a layer is the module path, the weight the last name), not from the files.
@@ -101,6 +103,7 @@ def huggingface():
         v.assign(moved(v.numpy(), order.index(name.rpartition("/")[0]), rng))
     model.save_pretrained(os.path.join(out, "tf_tuned"))
     model.save_pretrained(os.path.join(out, "tf_tuned_st"), safe_serialization=True)
+    model.save_pretrained(os.path.join(out, "tf_tuned_sharded"), max_shard_size="40KB")
     layers = relative_changes(base, rows())
     parameters = int(sum(np.prod(w[1]) for ws in base.values() for w in ws))
     write_truth(out, {"transformers": transformers.__version__, "tensorflow": tf.__version__,

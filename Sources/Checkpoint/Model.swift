@@ -16,6 +16,9 @@ public enum CheckpointFormat: String, Sendable, Codable, CaseIterable {
     case safetensors = "safetensors"
     /// `model.safetensors.index.json` and the `.safetensors` shards its `weight_map` names.
     case safetensorsSharded = "safetensors-sharded"
+    /// `tf_model.h5.index.json` and its `.h5` shards: a Hugging Face TF model's sharded
+    /// `save_pretrained` (datasets named by TF variable paths, listed in each shard's `layer_names`).
+    case hfTFSharded = "hf-tf-sharded"
     /// Built in memory with `Checkpoint(inMemory:)`, for tests and tools.
     case inMemory = "in-memory"
 }

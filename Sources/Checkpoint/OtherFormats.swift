@@ -73,10 +73,6 @@ enum OtherFormats {
             return "a Hugging Face folder with PyTorch weights only (pytorch_model.bin, a pickle, not read here): "
                 + "save it with model.save_pretrained(folder, safe_serialization=True) and pass that folder or its model.safetensors"
         }
-        if has("tf_model.h5.index.json") {
-            return "a Hugging Face folder with sharded TF weights (tf_model.h5.index.json), not read here: "
-                + "save it with model.save_pretrained(folder, safe_serialization=True) or with a larger max_shard_size (one tf_model.h5)"
-        }
         if has("flax_model.msgpack") || has("flax_model.msgpack.index.json") {
             return "a Hugging Face folder with Flax weights only (flax_model.msgpack, not read here): "
                 + "save it with safe_serialization=True (model.safetensors) and pass that"

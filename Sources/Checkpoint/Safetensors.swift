@@ -45,8 +45,8 @@ enum Safetensors {
     }
 
     /// The file a folder written by Hugging Face's `save_pretrained` is read through:
-    /// `model.safetensors.index.json`, else `model.safetensors`, else a TF model's `tf_model.h5`
-    /// (Keras `save_weights` HDF5); nil for any other folder (and for an unzipped `.keras`,
+    /// `model.safetensors.index.json`, else `model.safetensors`, else a TF model's sharded
+    /// `tf_model.h5.index.json` or its `tf_model.h5` (Keras `save_weights` HDF5); nil for any other folder (and for an unzipped `.keras`,
     /// which has `model.weights.h5`).
     static func folderEntry(_ probe: Probe) -> String? {
         guard probe.isDirectory else { return nil }
@@ -55,7 +55,7 @@ enum Safetensors {
             return FileManager.default.fileExists(atPath: path) || isSymbolicLink(path)
         }
         if present("model.weights.h5") { return nil }
-        return ["model.safetensors.index.json", "model.safetensors", "tf_model.h5"].first(where: present)
+        return ["model.safetensors.index.json", "model.safetensors", "tf_model.h5.index.json", "tf_model.h5"].first(where: present)
     }
 
     /// Reads and checks the header of the file at `path`; errors name `path` and the tensor.
