@@ -52,6 +52,22 @@ def main():
         h5py.Dataset(kernel)[...] = np.ones((64, 8), dtype=np.float32)
         g.create_dataset("1", data=np.zeros((8,), dtype=np.float32))
 
+    # Files from other tools, each to be named for what it is: a NumPy array (np.save), a NumPy
+    # archive (np.savez: a zip of .npy members; written here with a fixed date for stable bytes),
+    # the first bytes of a GGUF model (magic "GGUF", version 3) and of a TensorFlow Lite
+    # flatbuffer (file identifier "TFL3" at byte 4).
+    import io
+    np.save(os.path.join(BAD, "array.npy"), np.arange(6, dtype=np.float32))
+    with zipfile.ZipFile(os.path.join(BAD, "arrays.npz"), "w", zipfile.ZIP_STORED) as z:
+        for name, value in (("kernel", np.ones((2, 3), np.float32)), ("bias", np.zeros(3, np.float32))):
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            z.writestr(zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
+    with open(os.path.join(BAD, "model.gguf"), "wb") as f:
+        f.write(b"GGUF" + (3).to_bytes(4, "little") + bytes(56))
+    with open(os.path.join(BAD, "model.tflite"), "wb") as f:
+        f.write((28).to_bytes(4, "little") + b"TFL3" + bytes(56))
+
     # A zip with a Keras config but no model.weights.h5.
     with zipfile.ZipFile(os.path.join(BAD, "no_weights.keras"), "w", zipfile.ZIP_STORED) as z:
         info = zipfile.ZipInfo("metadata.json", date_time=(1980, 1, 1, 0, 0, 0))

@@ -32,6 +32,21 @@ enum OtherFormats {
             return "a TensorFlow SavedModel graph (saved_model.pb), not a Keras checkpoint: save the model with "
                 + "model.save(\"m.keras\") (or .h5) and pass that"
         }
+        // NumPy `.npy` (`np.save`): the magic "\x93NUMPY".
+        if head.starts(with: [0x93] + Array("NUMPY".utf8)) {
+            return "a NumPy array file (np.save), not a checkpoint: it holds one array with no layer names; "
+                + "save the model with Keras (model.save(\"m.keras\") or save_weights) or the arrays as safetensors "
+                + "(safetensors.numpy.save_file({\"layer/weight\": array, …}, \"w.safetensors\"))"
+        }
+        // GGUF (llama.cpp and others): "GGUF" then a little-endian version.
+        if bytes.count >= 8, head.starts(with: Array("GGUF".utf8)), bytes[5] == 0, bytes[6] == 0, bytes[7] == 0 {
+            return "a GGUF model (llama.cpp), not a Keras checkpoint: its weights are usually quantised; "
+                + "compare the safetensors checkpoints it was converted from"
+        }
+        // TensorFlow Lite flatbuffer: the file identifier "TFL3" at byte 4.
+        if bytes.count >= 8, bytes[4...7].elementsEqual(Array("TFL3".utf8)) {
+            return "a TensorFlow Lite model (.tflite), not a Keras checkpoint: compare the Keras checkpoints it was converted from"
+        }
         // TensorFlow checkpoint index (`.index`): an SSTable ending in the magic 0xdb4775248b80fb57.
         if isTensorFlowCheckpointIndex(path) {
             return "a TensorFlow checkpoint index (tf.train.Checkpoint / save_format=\"tf\"), not a Keras HDF5 checkpoint: "
@@ -57,6 +72,11 @@ enum OtherFormats {
     static func identifyZip(memberNames: [String]) -> String? {
         if memberNames.contains(where: { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }) {
             return "a PyTorch torch.save archive (data.pkl), not a Keras checkpoint: WeightDrift reads Keras files only"
+        }
+        // NumPy `.npz` (`np.savez`): every member an `.npy` array.
+        if !memberNames.isEmpty, memberNames.allSatisfy({ $0.hasSuffix(".npy") }) {
+            return "a NumPy .npz archive (np.savez) of \(memberNames.count) arrays, not a checkpoint: save the model with Keras "
+                + "(model.save(\"m.keras\") or save_weights) or the arrays as safetensors (safetensors.numpy.save_file)"
         }
         return nil
     }

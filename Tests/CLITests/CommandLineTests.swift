@@ -136,6 +136,16 @@ import Testing
         }
     }
 
+    /// Files from other tools are named for what they are, with what to do instead.
+    @Test(arguments: [("samples/bad/array.npy", "NumPy array file"), ("samples/bad/arrays.npz", "NumPy .npz archive"),
+                      ("samples/bad/model.gguf", "GGUF model"), ("samples/bad/model.tflite", "TensorFlow Lite model")])
+    func otherToolsFilesAreNamed(_ file: String, _ what: String) throws {
+        let result = try CLI.run(["compare", file, "samples/k3/pretrained.keras"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(file) && result.stderr.contains(what), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test func truncatedFileIsOneLineOnStderr() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Samples.path("k3/pretrained.h5")))
         let path = try Samples.temporaryDirectory().appendingPathComponent("cut.h5")
