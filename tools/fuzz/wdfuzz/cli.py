@@ -43,7 +43,7 @@ from .worker import FuzzConfig, init_worker, mutant_for, process
 HERE = Path(__file__).resolve().parent.parent  # tools/fuzz
 REPO = HERE.parent.parent
 DEFAULT_BINARY = "/tmp/wd-fuzz/.build/release/weightdrift"
-DEFAULT_SEED_DIRS = ["k3", "tfk", "tf213", "edge", "k3/sharded", "safetensors"]
+DEFAULT_SEED_DIRS = ["k3", "tfk", "tf213", "edge", "k3/sharded", "safetensors", "hf/tf_base", "hf/tf_tuned_st", "kerashub/base_preset"]
 
 
 def parse_args(argv=None):
