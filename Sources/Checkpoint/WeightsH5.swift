@@ -280,14 +280,21 @@ private func assignConfigPaths(_ entries: [KerasConfig.Entry], containerPath: St
                                namePrefix: String, parentClass: String, files: [HDF5.File], groups: [String: VarsGroup],
                                into ordered: inout [(path: String, name: String, entry: KerasConfig.Entry?)],
                                claimed: inout Set<String>) {
-    // The groups present in this container, by class base name, lowest suffix first.
+    // The groups present in this container, by class base name, lowest suffix first; and the
+    // groups below each item (one pass over the groups, not one per layer: 400 layers made the
+    // per-layer scans most of a .keras inspect).
     var present: [String: [(Int, String)]] = [:]
-    for (path, _) in groups where path.hasPrefix(containerPath + "/") {
-        let rest = path.dropFirst(containerPath.count + 1)
+    var seen = Set<String>()
+    var below: [String: [String]] = [:]
+    let containerPrefix = containerPath + "/"
+    for (path, _) in groups where path.hasPrefix(containerPrefix) {
+        let rest = path.dropFirst(containerPrefix.count)
         let first = String(rest.split(separator: "/").first ?? "")
+        let full = containerPrefix + first
+        if path.count > full.count { below[full, default: []].append(path) }
+        guard seen.insert(full).inserted else { continue }
         let (base, index) = KerasNames.splitSuffix(first)
-        let full = containerPath + "/" + first
-        if !(present[base]?.contains { $0.1 == full } ?? false) { present[base, default: []].append((index, full)) }
+        present[base, default: []].append((index, full))
     }
     for key in present.keys { present[key]?.sort { $0.0 < $1.0 } }
     var used: [String: Int] = [:]
@@ -322,9 +329,8 @@ private func assignConfigPaths(_ entries: [KerasConfig.Entry], containerPath: St
             // Variables of sublayers the config does not list (MultiHeadAttention's projections)
             // sit at this layer's depth, not after the model; an RNN's cell or a wrapper's layer
             // (a composite part) joins its owner's row instead.
-            let inner = groups.keys.filter {
-                $0.hasPrefix(path + "/") && !claimed.contains($0) && !(groups[$0]?.datasets.isEmpty ?? true)
-                    && compositeOwner(of: $0, among: groups) == nil
+            let inner = (below[path] ?? []).filter {
+                !claimed.contains($0) && !(groups[$0]?.datasets.isEmpty ?? true) && compositeOwner(of: $0, among: groups) == nil
             }.sorted(by: KerasNames.naturalLess)
             for sub in inner {
                 let relative = label(for: String(sub.dropFirst(path.count)))
