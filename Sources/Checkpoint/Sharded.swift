@@ -93,7 +93,7 @@ extension Checkpoint {
             shardOf[stored(key)] = shard
         }
         var weights: [String: [Weight]] = [:]
-        var found = 0
+        var found = Set<String>()
         for (shard, file) in zip(shards, files) {
             let root = try hdf5 { try file.group("/") }
             guard let names = try readNameList(root, "layer_names") else {
@@ -105,17 +105,18 @@ extension Checkpoint {
                                           message: shardOf[name] == nil ? "dataset is not in the index's weight_map"
                                               : "the index places this weight in \(shardOf[name]!), not in this shard")
                 }
+                guard found.insert(name).inserted else {
+                    throw CheckpointError(.corrupt, file: path, object: "\(shard.name):\(name)", message: "dataset is listed twice in layer_names")
+                }
                 let dataset = try openDataset(file, "/" + name, what: "\(shard.name)@layer_names")
                 let cut = name.lastIndex(of: "/")
                 let layer = cut.map { String(name[..<$0]) } ?? name
                 weights[layer, default: []].append(try makeWeight(name: KerasNames.shortWeightName(name), storedName: name,
                                                                   dataset: dataset, pathPrefix: shard.name + ":", trainable: nil))
-                found += 1
             }
         }
-        guard found == shardOf.count else {
-            let listed = Set(weights.values.joined().compactMap(\.storedName))
-            let missing = shardOf.keys.filter { !listed.contains($0) }.sorted().first ?? "?"
+        guard found.count == shardOf.count else {
+            let missing = shardOf.keys.filter { !found.contains($0) }.sorted().first ?? "?"
             throw CheckpointError(.corrupt, file: path, object: missing,
                                   message: "weight in the index is not in its shard \(shardOf[missing] ?? "?") (a missing or truncated shard?)")
         }
