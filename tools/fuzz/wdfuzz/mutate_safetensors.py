@@ -41,7 +41,7 @@ def m_entry(d, rng, info):
     header, rest = split(d)
     try:
         doc = json.loads(header)
-    except ValueError:
+    except (ValueError, RecursionError):  # an earlier mutation broke the header, or nested it too deep
         return m_header_json(d, rng, info)
     names = [k for k in doc if k != "__metadata__" and isinstance(doc[k], dict)]
     if not names:
