@@ -13,7 +13,9 @@ size 32, 26,819 parameters), written by transformers itself with `save_pretraine
   * tf_tuned_st/  the tuned model with `safe_serialization=True`: model.safetensors with TF
                   variable names (`bert/encoder/layer_._0/attention/self/query/kernel:0`);
   * tf_tuned_sharded/  the tuned model with `max_shard_size="40KB"`: tf_model.h5.index.json and
-                  three .h5 shards whose datasets are the variable paths.
+                  three .h5 shards whose datasets are the variable paths;
+  * t5/           a tiny T5's tf_model.h5: three Keras layers (shared, encoder, decoder), each
+                  also listing the tied embedding, which lies outside its scope.
 
 The truth is computed here from transformers' own variables (name minus the model prefix and
 the `:0` suffix; a layer is the module path, the weight the last name), not from the files.
@@ -106,8 +108,30 @@ def huggingface():
     model.save_pretrained(os.path.join(out, "tf_tuned_sharded"), max_shard_size="40KB")
     layers = relative_changes(base, rows())
     parameters = int(sum(np.prod(w[1]) for ws in base.values() for w in ws))
+
+    # A T5 (encoder-decoder): its Keras layers `shared`, `encoder` and `decoder` each list the
+    # tied embedding `shared/shared/embeddings:0` beside their own blocks' variables
+    # (`tft5_for_conditional_generation/encoder/block_._0/…`). Each row is a Keras layer's
+    # sublayer: the variable path below the layer's own scope, or the whole path where the
+    # variable is not under it (the tied embedding); a Keras layer whose variables all sit in one
+    # folder (`shared`) is one row under its own name, as any plain Keras layer is.
+    from transformers import T5Config, TFT5ForConditionalGeneration
+    tf.keras.utils.set_random_seed(0)
+    t5 = TFT5ForConditionalGeneration(T5Config(d_model=16, d_ff=32, num_layers=2, num_heads=2, d_kv=8, vocab_size=64))
+    t5(t5.dummy_inputs)
+    t5.save_pretrained(os.path.join(out, "t5"))
+    t5_rows = {}
+    for layer in t5.layers:
+        folders = {tuple(v.name.rsplit(":", 1)[0].split("/")[:-1]) for v in layer.weights}
+        for v in layer.weights:
+            folder = v.name.rsplit(":", 1)[0].split("/")[:-1]
+            below = folder[folder.index(layer.name) + 1:] if layer.name in folder else folder
+            row = layer.name if not below or len(folders) == 1 else layer.name + "/" + "/".join(below)
+            t5_rows.setdefault(row, 0)
+            t5_rows[row] += int(np.prod(v.shape))
+    t5_truth = {"rows": sorted(t5_rows), "parameters": int(sum(t5_rows.values()))}
     write_truth(out, {"transformers": transformers.__version__, "tensorflow": tf.__version__,
-                      "parameters": parameters, "layers": layers})
+                      "parameters": parameters, "layers": layers, "t5": t5_truth})
     print(f"wrote {len(layers)} layers, {parameters} parameters to samples/hf")
 
 

@@ -70,8 +70,9 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
     // (`dense_1/kernel:0` in a nested model). When one such name stands for different paths —
     // a custom layer holding sublayers, as Hugging Face's TF main layers do
     // (`tf_bert_for_sequence_classification/bert/encoder/layer_._0/attention/self/query/kernel:0`
-    // and `…/layer_._1/…/query/kernel:0`) — it is the path below what all the group's weights
-    // share (`encoder/layer_._0/attention/self/query`), so two sublayers never merge into one row.
+    // and `…/layer_._1/…/query/kernel:0`) — it is the path below the layer's own scope, or
+    // below what all the group's weights share (`encoder/layer_._0/attention/self/query`), so two
+    // sublayers never merge into one row.
     let folders = weightNames.map { $0.split(separator: "/").dropLast().map(String.init) }
     var pathsByName: [String: Set<[String]>] = [:]
     for folder in folders { if let last = folder.last { pathsByName[last, default: []].insert(folder) } }
@@ -80,7 +81,9 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
     }.count : nil
     var ownerOf: [String: String] = [:]
     for (stored, folder) in zip(weightNames, folders) where !folder.isEmpty {
-        let below = shared.map { Array(folder.dropFirst($0)) } ?? []
+        // Below the layer's own scope where the path has it (`tft5_for_conditional_generation/
+        // encoder/block_._0/…` in layer `encoder`), else below what the group's weights share.
+        let below = shared.map { common in folder.firstIndex(of: layerName).map { Array(folder[($0 + 1)...]) } ?? Array(folder.dropFirst(common)) } ?? []
         ownerOf[stored] = below.isEmpty ? folder.last! : below.joined(separator: "/")
     }
     func owner(_ stored: String) -> String? { ownerOf[stored] }

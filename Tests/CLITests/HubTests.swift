@@ -17,8 +17,13 @@ import Testing
             let shapes: [[Int]]
             let relativeChange: Double
         }
+        struct Rows: Decodable {
+            let rows: [String]
+            let parameters: Int
+        }
         let parameters: Int
         let layers: [Layer]
+        let t5: Rows?
     }
 
     static func truth(_ folder: String) -> Truth {
@@ -53,6 +58,17 @@ import Testing
         #expect(Set(Self.truth.layers.map(\.name)).count == Self.truth.layers.count)
         #expect(Self.truth.layers.contains { $0.name.hasSuffix("layer_._0/attention/self/query") })
         #expect(Self.truth.layers.contains { $0.name.hasSuffix("layer_._1/attention/self/query") })
+    }
+
+    /// A T5's three Keras layers each list the tied embedding, which lies outside their scope:
+    /// one row per sublayer below each layer's scope, the tied embedding under each layer.
+    @Test func t5RowsAreSublayersBelowEachLayersScope() throws {
+        let expected = try #require(Self.truth.t5)
+        let report = try Self.json(["inspect", "samples/hf/t5"])
+        let layers = try #require(report["layers"] as? [[String: Any]]).filter { ($0["weights"] as? [Any])?.isEmpty == false }
+        #expect(layers.compactMap { $0["name"] as? String }.sorted() == expected.rows)
+        #expect(report["totalParameters"] as? Int == expected.parameters)
+        #expect(expected.rows.contains("encoder/block_._1/layer_._1/DenseReluDense/wi") && expected.rows.contains("encoder/shared/shared"))
     }
 
     /// Two `save_pretrained` folders, and the h5 against the tuned model's safetensors: every
