@@ -841,7 +841,7 @@ def write_md(out, fams, cur, kept):
           "(5–20), one high (> 20) — what a user gets who labels one run of each kind. Cut points are fitted on the three "
           "and the family's other runs banded with them. Rules: *gaps between the labels*: cut points in the gaps the "
           "labelled runs show (refuses without a run that kept the task and one that lost ≥ 5 points). *Fixed ratio* (the "
-          "rule shipped before): the medium cut a per-user scale, the high cut a shared ratio above it; each labelled run an "
+          "rule shipped before the two-parameter rules): the medium cut a per-user scale, the high cut a shared ratio above it; each labelled run an "
           "interval-censored observation of the scale, the prior the other models' scales, the cut the posterior's cautious "
           "quantile. *Two parameters, bands only* (the rule shipped before this one): the medium cut and the high/medium "
           "ratio both fitted, each with a log-normal prior from the families' own cut points, each labelled run an "
