@@ -49,9 +49,13 @@ public struct ForgettingCalibration: Sendable, Equatable {
         /// across the study's model families.
         public let ratioMedian: Double
         public let ratioSD: Double
+        /// How far (sd, in log score) a labelled run may sit from where the points it lost place it
+        /// between the cuts (loss linear in log score: 5 points at the medium cut, 20 at the high cut);
+        /// nil: only each run's band counts (the rule shipped before).
+        public let positionSD: Double?
 
         public init(edge: Double, quantile: Double, highQuantile: Double, priorMedian: Double, priorSD: Double,
-                    ratioMedian: Double, ratioSD: Double) {
+                    ratioMedian: Double, ratioSD: Double, positionSD: Double? = nil) {
             self.edge = edge
             self.quantile = quantile
             self.highQuantile = highQuantile
@@ -59,11 +63,16 @@ public struct ForgettingCalibration: Sendable, Equatable {
             self.priorSD = priorSD
             self.ratioMedian = ratioMedian
             self.ratioSD = ratioSD
+            self.positionSD = positionSD
         }
 
-        public static let study = Shape(edge: 0.02, quantile: 0.25, highQuantile: 0.35, priorMedian: 0.0306, priorSD: 1.16,
-                                        ratioMedian: 1.92, ratioSD: 0.45)
+        public static let study = Shape(edge: 0.02, quantile: 0.1, highQuantile: 0.2, priorMedian: 0.0306, priorSD: 4.65,
+                                        ratioMedian: 1.92, ratioSD: 0.45, positionSD: 0.3)
     }
+
+    /// Losses whose number places a run between the cuts: below 1 point a loss is noise around none
+    /// (and can be negative), above 40 (twice the high band's edge) accuracy saturates towards chance.
+    public static let positionLosses = 1.0...40.0
 
     /// What the labelled runs bound, and so how far the medium cut rests on the shared shape.
     public enum Support: String, Sendable, Equatable {
@@ -120,7 +129,12 @@ public struct ForgettingCalibration: Sendable, Equatable {
     /// run is an interval-censored observation of (log m, log r): a run that kept the task (< 5
     /// points) says its score is under m, a medium run (5–20) that it is between m and the high cut
     /// h = r·m, a high run (> 20) that it is over h; each bound is a logistic edge of width `edge` in
-    /// log score, so runs out of order weigh against each other instead of failing. The priors are
+    /// log score, so runs out of order weigh against each other instead of failing. The number of
+    /// points lost places a run inside the bands too (`Shape.positionSD`): loss taken as linear in log
+    /// score between the cuts, a run that lost L points (1 to 40) sits near log m + t·log r,
+    /// t = (L − 5) / 15 — one that lost 19 says the high cut is just above it, one that lost 6 that the
+    /// medium cut is just below it; below 1 point (noise) and above 40 (saturated) only the band counts.
+    /// The priors are
     /// normal in log m and log r (the study's families' own cut points): runs that bracket the high
     /// cut place it, the ratio prior fills in when none do. The medium cut is the `quantile` point
     /// of log m's marginal posterior, the high cut the `highQuantile` point of log h's (never below
@@ -176,13 +190,21 @@ public struct ForgettingCalibration: Sendable, Equatable {
             for j in 0..<nr { logp[i * nr + j] = prior + priorRatio[j] }
         }
         for (x, loss) in points {
+            // Where the points lost place the run: at log m + t log r (nil outside positionLosses).
+            let sd = positionLosses.contains(loss) ? shape.positionSD : nil
+            let t = (loss - mediumLoss) / (highLoss - mediumLoss)
             for i in 0..<nm {
                 let u = x - grid[i]
                 let below = 1 / (1 + exp(u / tau))                    // P(score under the medium cut)
                 for j in 0..<nr {
                     let above = 1 / (1 + exp(-(u - ratios[j]) / tau)) // P(score over the high cut)
                     let p = loss < mediumLoss ? below : loss > highLoss ? above : 1 - below - above
-                    logp[i * nr + j] += log(max(p, 1e-300))
+                    var term = log(max(p, 1e-300))
+                    if let sd {
+                        let z = (u - t * ratios[j]) / sd
+                        term = term + -0.5 * (z * z)
+                    }
+                    logp[i * nr + j] += term
                 }
             }
         }

@@ -47,7 +47,7 @@ public enum CalibrationReport {
             "shape": .object(["edge": .number(c.shape.edge), "quantile": .number(c.shape.quantile),
                               "highQuantile": .number(c.shape.highQuantile), "priorMedian": .number(c.shape.priorMedian),
                               "priorSD": .number(c.shape.priorSD), "ratioMedian": .number(c.shape.ratioMedian),
-                              "ratioSD": .number(c.shape.ratioSD)]),
+                              "ratioSD": .number(c.shape.ratioSD), "positionSD": .optional(c.shape.positionSD)]),
             "keptTask": .int(c.keptTask),
             "forgot": .int(c.forgot),
             "rightBand": .int(c.rightBand),

@@ -231,6 +231,7 @@ public enum Sentences {
         var lines = ["\(c.runs.count) labelled runs: \(c.keptTask) kept the original task (< 5 points lost), \(c.forgot) lost 5 points "
                      + "or more (runs with a positive score)"]
         lines.append("medium cut: the cautious \(Int((shape.quantile * 100).rounded()))% point of where forgetting starts, given these runs "
+                     + (shape.positionSD != nil ? "(their bands and how many points each lost) " : "")
                      + "and the scales of other models (prior median \(format(shape.priorMedian))); high cut: the "
                      + "\(Int((shape.highQuantile * 100).rounded()))% point of where more than 20 points are lost, "
                      + "\(format(c.cutPoints.high / c.cutPoints.medium))× the medium cut (other models: about \(format(shape.ratioMedian))×)")

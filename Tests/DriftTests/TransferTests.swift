@@ -190,7 +190,9 @@ import Testing
                 && shape["highQuantile"]?.number == study.highQuantile)
         #expect(shape["priorMedian"]?.number == study.priorMedian && shape["priorSD"]?.number == study.priorSD)
         #expect(shape["ratioMedian"]?.number == study.ratioMedian && shape["ratioSD"]?.number == study.ratioSD)
-        #expect(shape.object.map { Set($0.keys) } == ["edge", "quantile", "highQuantile", "priorMedian", "priorSD", "ratioMedian", "ratioSD"])
+        #expect(shape["positionSD"]?.number == study.positionSD)
+        #expect(shape.object.map { Set($0.keys) } == ["edge", "quantile", "highQuantile", "priorMedian", "priorSD", "ratioMedian", "ratioSD",
+                                                      "positionSD"])
         let keys = ["labelled", "forgotOnly", "keptOnly", "barelyMoved", "allMlp"]
         #expect(Set(Self.oracle.keys) == Set(keys + ["shape"]))
         for key in keys {
@@ -240,6 +242,44 @@ import Testing
         }
     }
 
+    /// The same runs relabelled with a different number of points lost.
+    static func relabelled(_ runs: [ForgettingCalibration.Run], _ losses: [Double]) -> [ForgettingCalibration.Run] {
+        zip(runs, losses).map { ForgettingCalibration.Run(base: $0.base, tuned: $0.tuned, forgetting: $1, score: $0.score,
+                                                          headDetected: $0.headDetected) }
+    }
+
+    /// The number of points lost counts, not only the band: a medium run that lost 19 points says
+    /// the high cut is just above it, one that lost 6 that the medium cut is just below it — so both
+    /// cuts sit lower for the 19. Without the position term (positionSD nil) only the band counts.
+    /// Losses outside `positionLosses` (noise around none, saturation) count by their band only.
+    @Test func pointsLostPlaceTheRunsBetweenTheCuts() throws {
+        let runs = try Self.oracleSet("labelled").runs
+        let losses = runs.map(\.forgetting)
+        let medium = try #require(losses.firstIndex { ForgettingCalibration.band(forLoss: $0) == .medium })
+        let low = try #require(losses.firstIndex { $0 < ForgettingCalibration.mediumLoss })
+        let high = try #require(losses.firstIndex { $0 > ForgettingCalibration.highLoss })
+        func with(_ index: Int, _ loss: Double, shape: ForgettingCalibration.Shape = .study) throws -> ForgettingAssessment.CutPoints {
+            var l = losses
+            l[index] = loss
+            return try ForgettingCalibration(runs: Self.relabelled(runs, l), shape: shape).cutPoints
+        }
+        let early = try with(medium, 6), late = try with(medium, 19)
+        #expect(late.medium < early.medium && late.high < early.high, "\(early) vs \(late)")
+        let s = ForgettingCalibration.Shape.study
+        let bandsOnly = ForgettingCalibration.Shape(edge: s.edge, quantile: s.quantile, highQuantile: s.highQuantile,
+                                                    priorMedian: s.priorMedian, priorSD: s.priorSD, ratioMedian: s.ratioMedian,
+                                                    ratioSD: s.ratioSD, positionSD: nil)
+        let bandEarly = try with(medium, 6, shape: bandsOnly), bandLate = try with(medium, 19, shape: bandsOnly)
+        #expect(bandEarly == bandLate)
+        let saturated = try with(high, 45), chance = try with(high, 95)
+        #expect(saturated == chance)
+        let none = try with(low, 0.5), noise = try with(low, -2)
+        #expect(none == noise)
+        // A high run that lost 21 points says the high cut is just below it; one that lost 35, further below.
+        let justOver = try with(high, 21), wellOver = try with(high, 35)
+        #expect(justOver.high > wellOver.high, "\(justOver) vs \(wellOver)")
+    }
+
     /// One side of labels still fits, and says it rests on the shared shape; runs that kept the task
     /// and barely moved, or that did not move at all, are refused.
     @Test func calibrationSupportAndRefusals() throws {
@@ -251,7 +291,13 @@ import Testing
         try Self.expectHighCutBracketed(forgot)
         let kept = try ForgettingCalibration(runs: try Self.oracleSet("keptOnly").runs)
         #expect(kept.support == .keptOnly && kept.forgot == 0)
-        #expect(kept.cutPoints.medium > (kept.furthestKept ?? .infinity))
+        // The runs that kept the task bound the medium cut from below; the cautious quantile may put it
+        // just under the furthest of them when that one lost nearly 5 points (3, here), never far under.
+        let keptScores = kept.runs.compactMap(\.score).sorted()
+        let furthestKept = try #require(kept.furthestKept), lossAtFurthest = try #require(kept.runs.first { $0.score == furthestKept }?.forgetting)
+        #expect(kept.cutPoints.medium > keptScores[keptScores.count - 2])
+        #expect(lossAtFurthest < 1 ? kept.cutPoints.medium > furthestKept
+                : kept.cutPoints.medium > furthestKept * exp(-(kept.shape.positionSD ?? 0)))
         // No run lost more than 20 points: the high cut rests on the ratio prior, above the medium cut.
         #expect(kept.highSupport == .ratioPrior && kept.cutPoints.high > kept.cutPoints.medium)
         let barely = try Self.oracleSet("barelyMoved").runs

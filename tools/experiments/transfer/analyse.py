@@ -10,7 +10,8 @@ each candidate score in float64 with numpy, and reports:
   - leave-one-family-out (LOFO) banding: cut points fitted on four families, applied to the fifth;
   - calibration: for every family and every choice of three labelled runs (and the "spread" and
     "one per band" choices), cut points fitted on the three (the rule `weightdrift calibrate`
-    implements, `fit_cuts`, against the rules before it), applied to the family's other runs.
+    implements, `fit_cuts`: bands and points lost, against the rules before it), applied to the
+    family's other runs.
 
 With --weightdrift BINARY it also runs `weightdrift compare BASE TUNED --format json` on every
 run and checks that the tool's forgetting score equals the kept candidate (to 1e-6 relative).
@@ -291,10 +292,18 @@ def fixed_ratio_fit_cuts(scores, lost, shape=FIXED_RATIO_SHAPE):
 
 
 # The shared shape of the calibration rule `weightdrift calibrate` ships (Sources/Drift/Calibration.swift,
-# ForgettingCalibration.Shape.study): select_shape on all five families, rounded. main() prints what
-# select_shape picks next to it.
-SHAPE = {"edge": 0.02, "quantile": 0.25, "highQuantile": 0.35, "priorMedian": 0.0306, "priorSD": 1.16,
-         "ratioMedian": 1.92, "ratioSD": 0.45}
+# ForgettingCalibration.Shape.study): select_shape(..., position=True) on all five families, rounded.
+# main() prints what select_shape picks next to it.
+SHAPE = {"edge": 0.02, "quantile": 0.1, "highQuantile": 0.2, "priorMedian": 0.0306, "priorSD": 4.65,
+         "ratioMedian": 1.92, "ratioSD": 0.45, "positionSD": 0.3}
+# The two-parameter rule shipped before it (bands only: the number of points lost unused), kept for
+# comparison: select_shape on all five families, rounded.
+BAND_SHAPE = {"edge": 0.02, "quantile": 0.25, "highQuantile": 0.35, "priorMedian": 0.0306, "priorSD": 1.16,
+              "ratioMedian": 1.92, "ratioSD": 0.45}
+# Losses whose number places a labelled run inside the bands (the position term): below 1 point a
+# loss is noise around none (and can be negative), above 40 points (twice the high band's edge)
+# accuracy saturates towards chance and the number says nothing more about where the cuts are.
+POSITION_LOSSES = (1.0, 40.0)
 # The posterior is evaluated on a grid of (log m, log r), r = high cut / medium cut, both in steps
 # of 0.02: log m from log 1e-6 (1037 points, to about 1e3), log r from 0.02 (150 points, r 1.02 to
 # about 20). log h = log m + log r lands on the same grid, index i + j.
@@ -304,17 +313,40 @@ RATIO_GRID = STEP * np.arange(1, 151)
 HIGH_INDEX = (np.arange(len(GRID))[:, None] + np.arange(1, 151)[None, :]).ravel()
 
 
-def run_loglik(x, lost, edge):
+def run_loglik(x, lost, edge, position_sd=None):
     """log P(this run's band | m, r) on the grid, for a run at log score x: a run that kept the task
     (< 5 points) is under the medium cut, a high run (> 20) over the high cut, a medium run between
-    them; each edge a logistic of width `edge` in log score."""
+    them; each edge a logistic of width `edge` in log score. With position_sd (the rule shipped now)
+    the number of points lost places the run too: loss taken as linear in log score between the cuts
+    (5 points at m, 20 at h = r m), a run that lost `lost` points sits at log m + t log r,
+    t = (lost - 5) / 15, give or take position_sd in log score (a normal term) — so a run that lost
+    19 points says h is just above it, one that lost 6 that m is just below it. Only for losses in
+    POSITION_LOSSES (noise below, saturation above)."""
     with np.errstate(over="ignore"):
         u = x - GRID[:, None]
         below = 1 / (1 + np.exp(u / edge))                            # P(score under m)
         above = 1 / (1 + np.exp(-(u - RATIO_GRID[None, :]) / edge))   # P(score over h = r m)
     p = np.broadcast_to(below, (len(GRID), len(RATIO_GRID))) if lost < BANDS[0] else above if lost > BANDS[1] \
         else 1 - below - above
-    return np.log(np.maximum(p, 1e-300))
+    out = np.log(np.maximum(p, 1e-300))
+    if position_sd is not None and POSITION_LOSSES[0] <= lost <= POSITION_LOSSES[1]:
+        t = (lost - BANDS[0]) / (BANDS[1] - BANDS[0])
+        z = (x - GRID[:, None] - t * RATIO_GRID[None, :]) / position_sd
+        out = out + -0.5 * (z * z)
+    return out
+
+
+_LIKS = {}
+
+
+def cached_loglik(x, lost, edge, position_sd):
+    """run_loglik, remembered (the calibration study fits the same runs over and over)."""
+    key = (x, lost, edge, position_sd)
+    if key not in _LIKS:
+        if len(_LIKS) > 300:
+            _LIKS.clear()
+        _LIKS[key] = run_loglik(x, lost, edge, position_sd)
+    return _LIKS[key]
 
 
 def posterior(scores, lost, shape=SHAPE, liks=None):
@@ -329,7 +361,8 @@ def posterior(scores, lost, shape=SHAPE, liks=None):
     logp = (-0.5 * ((GRID - mu) / shape["priorSD"]) ** 2)[:, None] \
         + (-0.5 * ((RATIO_GRID - math.log(shape["ratioMedian"])) / shape["ratioSD"]) ** 2)[None, :]
     for i in keep:
-        logp = logp + (liks[i] if liks is not None else run_loglik(math.log(scores[i]), lost[i], shape["edge"]))
+        logp = logp + (liks[i] if liks is not None
+                       else cached_loglik(math.log(scores[i]), lost[i], shape["edge"], shape.get("positionSD")))
     w = np.exp(logp - np.max(logp))
     return np.cumsum(w.sum(axis=1)), np.cumsum(np.bincount(HIGH_INDEX, weights=w.ravel()))
 
@@ -348,7 +381,9 @@ def fit_cuts(scores, lost, shape=SHAPE):
     parameters: the medium cut m and the ratio r = high cut / medium cut. Each labelled run is an
     interval-censored observation of (log m, log r): a run that kept the task (< 5 points) says its
     score is under m, a medium run (5-20) that it is between m and h = r m, a high run (> 20) that
-    it is over h; each edge a logistic of width `edge` in log score. The priors are normal in log m
+    it is over h; each edge a logistic of width `edge` in log score. With shape["positionSD"] (the shipped
+    shape) the number of points lost places each run inside the bands as well (run_loglik: loss linear
+    in log score between the cuts; losses in POSITION_LOSSES only). The priors are normal in log m
     and log r (the study families' own cut points), independent. So runs that bracket the high cut
     (a medium or kept run and a high run) place it from the data, and the ratio prior fills in when
     they do not. The medium cut is the `quantile` point of log m's marginal (the cautious side), the
@@ -440,13 +475,18 @@ def value(results):
 
 SHAPE_GRID = [(edge, q, qh) for edge in (0.02, 0.05, 0.15) for q in (0.05, 0.1, 0.15, 0.2, 0.25, 0.35)
               for qh in (0.1, 0.2, 0.35, 0.5)]
+# The rule with the position term: the band edges stay sharp (0.02 or 0.05; the loss numbers carry the
+# soft information), the position term's sd fixed at POSITION_SD, and the log-normal prior on m widened
+# by a factor chosen leave-one-family-out inside the families the shape is chosen on (PRIOR_SCALES).
+POSITION_GRID = [(edge, q, qh) for edge, q, qh in SHAPE_GRID if edge < 0.1]
+POSITION_SD = 0.3
+PRIOR_SCALES = (1.0, 2.0, 4.0)
 _OWN_CUTS = {}
 
 
-def select_shape(families):
-    """The two-parameter rule's shape chosen on some families ({name: [(score, lost, lr)]}): the priors
-    are the families' own cut points (mean and sd of log medium cut and of log high/medium ratio;
-    sd at least 0.1); edge, quantile and highQuantile maximise value() over every triple."""
+def family_prior(families):
+    """The priors from the families' own cut points: mean and sd of log medium cut and of log
+    high/medium ratio (sd at least 0.1)."""
     own = []
     for name, runs in families.items():
         key = (name, tuple(runs))
@@ -455,18 +495,27 @@ def select_shape(families):
         own.append(_OWN_CUTS[key])
     lm = [math.log(m) for m, _ in own]
     lr = [math.log(h / m) for m, h in own]
-    prior = {"priorMedian": math.exp(np.mean(lm)), "priorSD": max(float(np.std(lm, ddof=1)), 0.1),
-             "ratioMedian": math.exp(np.mean(lr)), "ratioSD": max(float(np.std(lr, ddof=1)), 0.1)}
+    return {"priorMedian": math.exp(np.mean(lm)), "priorSD": max(float(np.std(lm, ddof=1)), 0.1),
+            "ratioMedian": math.exp(np.mean(lr)), "ratioSD": max(float(np.std(lr, ddof=1)), 0.1)}
+
+
+def select_grid(families, grid, position_sd=None, prior_scale=1.0):
+    """edge, quantile and highQuantile maximising value() over every triple of the families, the
+    priors family_prior() (the prior sd on m times prior_scale)."""
+    prior = family_prior(families)
+    prior["priorSD"] *= prior_scale
+    if position_sd is not None:
+        prior["positionSD"] = position_sd
     best = None
-    for edge in sorted({e for e, _, _ in SHAPE_GRID}):
+    for edge in sorted({e for e, _, _ in grid}):
         shape = dict(prior, edge=edge)
         posts = {}
         for name, runs in families.items():
-            liks = [run_loglik(math.log(s), f, edge) if np.isfinite(s) and s > 0 else None for s, f, _ in runs]
+            liks = [run_loglik(math.log(s), f, edge, position_sd) if np.isfinite(s) and s > 0 else None for s, f, _ in runs]
             tris = triples(runs, "every")
             posts[name] = (tris, [posterior([runs[i][0] for i in t], [runs[i][1] for i in t], shape, [liks[i] for i in t])
                                   for t in tris])
-        for e, q, qh in SHAPE_GRID:
+        for e, q, qh in grid:
             if e != edge:
                 continue
             res = [judge(runs, posts[n][0], [None if p is None else cuts_at(p, q, qh) for p in posts[n][1]])
@@ -475,6 +524,32 @@ def select_shape(families):
             if best is None or v > best[0]:
                 best = (v, dict(shape, quantile=q, highQuantile=qh))
     return best[1]
+
+
+def select_shape(families, position=False):
+    """A shape chosen on some families ({name: [(score, lost, lr)]}). Bands only (the rule shipped
+    before): select_grid on SHAPE_GRID. With the position term (shipped now): the prior scale on m is
+    the one of PRIOR_SCALES whose shapes, chosen on all but one of the families, do best on the one
+    left out (mean share right over its every triples, less one per run that lost > 20 points called
+    low per triple) — how well a prior carries to a family it was not taken from, which the families
+    it was taken from cannot say; then select_grid on POSITION_GRID with that scale."""
+    if not position:
+        return select_grid(families, SHAPE_GRID)
+    held = {}
+    for k in PRIOR_SCALES:
+        vals = []
+        for g, runs in families.items():
+            sh = select_grid({h: v for h, v in families.items() if h != g}, POSITION_GRID, POSITION_SD, k)
+            liks = [run_loglik(math.log(s), f, sh["edge"], POSITION_SD) if np.isfinite(s) and s > 0 else None
+                    for s, f, _ in runs]
+            tris = triples(runs, "every")
+            posts = [posterior([runs[i][0] for i in t], [runs[i][1] for i in t], sh, [liks[i] for i in t]) for t in tris]
+            r = judge(runs, tris, [None if p is None else cuts_at(p, sh["quantile"], sh["highQuantile"]) for p in posts])
+            vals.append(r["objective"] - r["lostOver20CalledLow"] / r["triples"])
+        held[k] = float(np.mean(vals))
+    k = max(PRIOR_SCALES, key=lambda x: held[x])
+    return dict(select_grid(families, POSITION_GRID, POSITION_SD, k), priorScale=k,
+                heldOutByPriorScale={str(x): v for x, v in held.items()})
 
 
 FIXED_RATIO_SHAPE_GRID = [(ratio, edge, q) for ratio in (1.3, 1.45, 1.6, 1.9) for edge in (0.05, 0.15, 0.3)
@@ -506,7 +581,8 @@ def fixed_ratio_select_shape(families):
 
 
 RULES = ("gaps between the labels", "fixed ratio, shipped shape", "fixed ratio, leave-one-family-out shape",
-         "two parameters, shipped shape", "two parameters, leave-one-family-out shape")
+         "two parameters, bands only, shipped shape", "two parameters, bands only, leave-one-family-out shape",
+         "two parameters + loss position, shipped shape", "two parameters + loss position, leave-one-family-out shape")
 
 
 def calibration_study(rows, digits):
@@ -518,17 +594,22 @@ def calibration_study(rows, digits):
     fams = {}
     for r in rows:
         fams.setdefault(r["family"], []).append((r["scores"][kept], r["forgetting"], r["lr"]))
-    out = {"selectedOnAll": select_shape(fams), "shipped": SHAPE, "lofoShapes": {},
+    out = {"selectedOnAll": select_shape(fams, position=True), "shipped": SHAPE, "lofoShapes": {},
+           "bandsOnly": {"selectedOnAll": select_shape(fams), "shipped": BAND_SHAPE, "lofoShapes": {}},
            "fixedRatio": {"selectedOnAll": fixed_ratio_select_shape(fams), "shipped": FIXED_RATIO_SHAPE, "lofoShapes": {}},
            "families": {}}
+    print("calibration: shapes on all five chosen", flush=True)
     judged = dict(fams, digits=digits) if digits else fams
     for f, runs in judged.items():
         others = {g: v for g, v in fams.items() if g != f}
-        lofo = select_shape(others) if f in fams else SHAPE
+        lofo = select_shape(others, position=True) if f in fams else SHAPE
+        lofo_bands = select_shape(others) if f in fams else BAND_SHAPE
         lofo_fixed = fixed_ratio_select_shape(others) if f in fams else FIXED_RATIO_SHAPE
         out["lofoShapes"][f] = lofo
+        out["bandsOnly"]["lofoShapes"][f] = lofo_bands
         out["fixedRatio"]["lofoShapes"][f] = lofo_fixed
         fits = dict(zip(RULES, (old_fit_cuts, fixed_ratio_fit_cuts, lambda s, l, sh=lofo_fixed: fixed_ratio_fit_cuts(s, l, sh),
+                                lambda s, l: fit_cuts(s, l, BAND_SHAPE), lambda s, l, sh=lofo_bands: fit_cuts(s, l, sh),
                                 fit_cuts, lambda s, l, sh=lofo: fit_cuts(s, l, sh))))
         out["families"][f] = {rule: {kind: three_run_calibration(runs, fit, kind) for kind in KINDS}
                               for rule, fit in fits.items()}
@@ -748,8 +829,10 @@ def write_md(out, fams, cur, kept):
         L.append(f"| {f} | {d['cuts'][0]:.4g} | {d['cuts'][1]:.4g} | {d['right']}/{d['runs']} | {d['lostOver20CalledLow']} |")
     c = out["calibration"]
     shape = lambda d: (f"edge {d['edge']:.3g}, quantile {d['quantile']:.3g}, high quantile {d['highQuantile']:.3g}, "
-                       f"prior median {d['priorMedian']:.3g} (sd {d['priorSD']:.2f} in log), "
-                       f"ratio prior median {d['ratioMedian']:.3g} (sd {d['ratioSD']:.2f} in log)")
+                       f"prior median {d['priorMedian']:.3g} (sd {d['priorSD']:.2f} in log"
+                       + (f", the families' sd x {d['priorScale']:.3g}" if "priorScale" in d else "") + "), "
+                       f"ratio prior median {d['ratioMedian']:.3g} (sd {d['ratioSD']:.2f} in log)"
+                       + (f", position sd {d['positionSD']:.3g}" if "positionSD" in d else ""))
     fixed = lambda d: (f"ratio {d['ratio']:.3g}, edge {d['edge']:.3g}, quantile {d['quantile']:.3g}, "
                        f"prior median {d['priorMedian']:.3g}, prior sd {d['priorSD']:.2f}")
     L += ["", "## Calibration on three labelled runs of a family", "",
@@ -758,15 +841,23 @@ def write_md(out, fams, cur, kept):
           "(5–20), one high (> 20) — what a user gets who labels one run of each kind. Cut points are fitted on the three "
           "and the family's other runs banded with them. Rules: *gaps between the labels*: cut points in the gaps the "
           "labelled runs show (refuses without a run that kept the task and one that lost ≥ 5 points). *Fixed ratio* (the "
-          "rule shipped before): the medium cut a per-user scale, the high cut a shared ratio above it; each labelled run an "
+          "rule shipped before the two-parameter rules): the medium cut a per-user scale, the high cut a shared ratio above it; each labelled run an "
           "interval-censored observation of the scale, the prior the other models' scales, the cut the posterior's cautious "
-          "quantile. *Two parameters* (shipped, `fit_cuts`): the medium cut and the high/medium ratio both fitted, each "
-          "with a log-normal prior from the families' own cut points; the medium cut is a cautious quantile of its "
-          "marginal, the high cut a quantile of the high cut's marginal. *shipped shape*: chosen on all five families, "
+          "quantile. *Two parameters, bands only* (the rule shipped before this one): the medium cut and the high/medium "
+          "ratio both fitted, each with a log-normal prior from the families' own cut points, each labelled run an "
+          "interval-censored observation by its band; the medium cut is a cautious quantile of its marginal, the high "
+          "cut a quantile of the high cut's marginal. *Two parameters + loss position* (shipped, `fit_cuts`): the same, "
+          "and the number of points each run lost places it inside the bands (loss linear in log score between the "
+          "cuts, a normal term of sd `positionSD` in log score; losses 1–40 points only), and the prior on the medium "
+          "cut widened by a factor chosen leave-one-family-out within the families the shape is chosen on. *shipped shape*: chosen on all five families, "
           "rounded (what `weightdrift calibrate` uses) — judged on the same families, so optimistic; "
           "*leave-one-family-out shape*: chosen on the other four families only — the honest figure. digits (the 48 runs "
           "of `tools/experiments/forgetting`) had no part in any choice; its leave-one-family-out figure is the shipped one.", "",
-          f"Two-parameter rule, shipped shape: {shape(c['shipped'])}. Chosen on all five: {shape(c['selectedOnAll'])}.", "",
+          f"Two parameters + loss position, shipped shape: {shape(c['shipped'])}. Chosen on all five: "
+          f"{shape(c['selectedOnAll'])}; held-out share by prior scale: "
+          + ", ".join(f"x{k} {v:.3f}" for k, v in c['selectedOnAll']['heldOutByPriorScale'].items()) + ".", "",
+          f"Two parameters, bands only, shipped shape: {shape(c['bandsOnly']['shipped'])}. Chosen on all five: "
+          f"{shape(c['bandsOnly']['selectedOnAll'])}.", "",
           f"Fixed-ratio rule, shipped shape: {fixed(c['fixedRatio']['shipped'])}. Chosen on all five: "
           f"{fixed(c['fixedRatio']['selectedOnAll'])}.", "",
           "Mean share of the family's other runs in the right band (every / spread / one per band), and runs that lost "
@@ -787,8 +878,10 @@ def write_md(out, fams, cur, kept):
             for kind, e in kinds.items():
                 L.append(f"| {f} | {rule} | {kind} ({e['triples']}) | {e['meanShare']:.0%} | {e['medianShare']:.0%} | "
                          f"{e['atLeast90']:.0%} | {e['refused']} | {e['lostOver20CalledLow']} |")
-    L += ["", "Two-parameter shapes chosen leave-one-family-out:", ""]
+    L += ["", "Two parameters + loss position, shapes chosen leave-one-family-out:", ""]
     L += [f"- without {f}: {shape(d)}" for f, d in c["lofoShapes"].items() if f != "digits"]
+    L += ["", "Two parameters, bands only, shapes chosen leave-one-family-out:", ""]
+    L += [f"- without {f}: {shape(d)}" for f, d in c["bandsOnly"]["lofoShapes"].items() if f != "digits"]
     L += ["", "Fixed-ratio shapes chosen leave-one-family-out:", ""]
     L += [f"- without {f}: {fixed(d)}" for f, d in c["fixedRatio"]["lofoShapes"].items() if f != "digits"]
     if out.get("calibrateVsFitCuts") is not None:
