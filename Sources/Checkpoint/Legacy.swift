@@ -74,19 +74,20 @@ private func legacyLayers(file: HDF5.File, layerName: String, groupPath: String,
     // below what all the group's weights share (`encoder/layer_._0/attention/self/query`), so two
     // sublayers never merge into one row.
     let folders = weightNames.map { $0.split(separator: "/").dropLast().map(String.init) }
-    var pathsByName: [String: Set<[String]>] = [:]
-    for folder in folders { if let last = folder.last { pathsByName[last, default: []].insert(folder) } }
-    let shared: Int? = pathsByName.values.contains(where: { $0.count > 1 }) ? folders.dropFirst().reduce(folders.first ?? []) { common, folder in
+    let ambiguous = Dictionary(grouping: folders.filter { !$0.isEmpty }, by: { $0.last! }).values.contains { Set($0).count > 1 }
+    let shared = !ambiguous ? 0 : folders.dropFirst().reduce(folders.first ?? []) { common, folder in
         Array(zip(common, folder).prefix { $0 == $1 }.map(\.0))
-    }.count : nil
-    var ownerOf: [String: String] = [:]
-    for (stored, folder) in zip(weightNames, folders) where !folder.isEmpty {
+    }.count
+    func ownerPath(_ folder: [String]) -> String? {
+        guard let last = folder.last else { return nil }
+        guard ambiguous else { return last }
         // Below the layer's own scope where the path has it (`tft5_for_conditional_generation/
         // encoder/block_._0/…` in layer `encoder`), else below what the group's weights share.
-        let below = shared.map { common in folder.firstIndex(of: layerName).map { Array(folder[($0 + 1)...]) } ?? Array(folder.dropFirst(common)) } ?? []
-        ownerOf[stored] = below.isEmpty ? folder.last! : below.joined(separator: "/")
+        let below = folder.firstIndex(of: layerName).map { Array(folder[($0 + 1)...]) } ?? Array(folder.dropFirst(shared))
+        return below.isEmpty ? last : below.joined(separator: "/")
     }
-    func owner(_ stored: String) -> String? { ownerOf[stored] }
+    let ownerOf = Dictionary(zip(weightNames, folders.map(ownerPath)), uniquingKeysWith: { first, _ in first })
+    func owner(_ stored: String) -> String? { ownerOf[stored] ?? nil }
     var owners: [String?] = []
     for name in weightNames where !owners.contains(owner(name)) { owners.append(owner(name)) }
     // Without a config, a Bidirectional still shows itself: its two owners are the

@@ -46,8 +46,8 @@ enum Safetensors {
 
     /// The file a folder written by Hugging Face's `save_pretrained` is read through:
     /// `model.safetensors.index.json`, else `model.safetensors`, else a TF model's sharded
-    /// `tf_model.h5.index.json` or its `tf_model.h5` (Keras `save_weights` HDF5); nil for any other folder (and for an unzipped `.keras`,
-    /// which has `model.weights.h5`).
+    /// `tf_model.h5.index.json` or its `tf_model.h5` (Keras `save_weights` HDF5); nil for any
+    /// other folder (and for an unzipped `.keras`, which has `model.weights.h5`).
     static func folderEntry(_ probe: Probe) -> String? {
         guard probe.isDirectory else { return nil }
         let present = { (name: String) in
