@@ -43,6 +43,8 @@ def m_entry(d, rng, info):
         doc = json.loads(header)
     except (ValueError, RecursionError):  # an earlier mutation broke the header, or nested it too deep
         return m_header_json(d, rng, info)
+    if not isinstance(doc, dict):  # an earlier mutation made the header a list, string or number
+        return m_header_json(d, rng, info)
     names = [k for k in doc if k != "__metadata__" and isinstance(doc[k], dict)]
     if not names:
         return m_header_json(d, rng, info)
