@@ -97,6 +97,20 @@ enum OtherFormats {
             return "a Hugging Face folder with Flax weights only (flax_model.msgpack, not read here): "
                 + "save it with safe_serialization=True (model.safetensors) and pass that"
         }
+        // A pipeline folder (sentence-transformers' `0_Transformer/`, diffusers' `unet/`, …)
+        // whose checkpoints sit one level down: name them (the first 100 entries looked at).
+        let found = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().prefix(100).compactMap { entry -> String? in
+            let folder = (path as NSString).appendingPathComponent(entry)
+            guard FileStatus(linkAt: folder)?.kind == .directory,
+                  let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
+            let checkpoint = names.sorted().first { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json")
+                || $0 == "model.weights.h5" || $0 == "tf_model.h5" || $0.hasSuffix(".keras") }
+            return checkpoint.map { entry + "/" + $0 }
+        }
+        if !found.isEmpty {
+            let shown = found.prefix(3).joined(separator: ", ") + (found.count > 3 ? ", …" : "")
+            return "a folder whose checkpoints are in its subfolders (\(shown)): pass one of those"
+        }
         return nil
     }
 

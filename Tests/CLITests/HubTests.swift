@@ -119,6 +119,22 @@ import Testing
         #expect(missing.status == 2 && missing.stderr.contains("extra/kernel:0") && missing.stderr.contains("not in its shard"), "\(missing.stderr)")
     }
 
+    /// A pipeline folder (sentence-transformers, diffusers) keeps its checkpoints one level down:
+    /// the error names them; the subfolder itself reads.
+    @Test func pipelineFolderNamesItsSubfolderCheckpoints() throws {
+        let folder = try Samples.temporaryDirectory().appendingPathComponent("pipeline")
+        let module = folder.appendingPathComponent("0_Transformer")
+        try FileManager.default.createDirectory(at: module, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("1_Pooling"), withIntermediateDirectories: true)
+        try Data("[]".utf8).write(to: folder.appendingPathComponent("modules.json"))
+        try FileManager.default.copyItem(atPath: Samples.path("safetensors/pretrained.safetensors"),
+                                         toPath: module.appendingPathComponent("model.safetensors").path)
+        let result = try CLI.run(["inspect", folder.path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(folder.path) && result.stderr.contains("0_Transformer/model.safetensors"), "\(result.stderr)")
+        #expect(try CLI.run(["inspect", module.path]).status == 0)
+    }
+
     /// A keras-hub preset folder: every variable group read (the config lists no layers, so by
     /// path, and said so), each layer's relative change as computed from the backbone's variables.
     @Test func kerasHubPresetsCompareLayerByLayer() throws {
