@@ -170,8 +170,7 @@ public final class Checkpoint: @unchecked Sendable {
         try requireMember(weightsPath, inFolder: path, object: "model.weights.h5", reportedAs: path)
         func json(_ name: String) throws -> JSONValue? {
             let file = (path as NSString).appendingPathComponent(name)
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) || isSymbolicLink(file) else { return nil }
+            guard isPresent(file) else { return nil }
             try requireMember(file, inFolder: path, object: name, reportedAs: path)
             let size = FileStatus(path: file)?.size ?? 0
             guard size <= 64 << 20 else {
@@ -214,6 +213,11 @@ func requireMember(_ path: String, inFolder folder: String, object: String, repo
 
 func isSymbolicLink(_ path: String) -> Bool {
     FileStatus(linkAt: path)?.kind == .symbolicLink
+}
+
+/// Something is at `path`, a dangling symbolic link included (which `requireMember` then names).
+func isPresent(_ path: String) -> Bool {
+    FileStatus(linkAt: path) != nil
 }
 
 /// Refuses FIFOs, devices and sockets before anything opens them: opening a FIFO waits for a

@@ -52,7 +52,7 @@ enum Safetensors {
         guard probe.isDirectory else { return nil }
         let present = { (name: String) in
             let path = (probe.path as NSString).appendingPathComponent(name)
-            return FileManager.default.fileExists(atPath: path) || isSymbolicLink(path)
+            return isPresent(path)
         }
         if present("model.weights.h5") { return nil }
         return ["model.safetensors.index.json", "model.safetensors", "tf_model.h5.index.json", "tf_model.h5"].first(where: present)

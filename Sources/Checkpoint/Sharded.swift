@@ -46,7 +46,7 @@ extension Checkpoint {
         var shards: [(name: String, path: String)] = []
         for shard in shardNames {
             let shardPath = folder.isEmpty ? shard : (folder as NSString).appendingPathComponent(shard)
-            guard FileManager.default.fileExists(atPath: shardPath) || isSymbolicLink(shardPath) else {
+            guard isPresent(shardPath) else {
                 throw CheckpointError(.notFound, file: path, object: shard, message: "shard listed in the index is missing")
             }
             try requireMember(shardPath, inFolder: folder, object: shard, reportedAs: path)
@@ -109,10 +109,10 @@ extension Checkpoint {
                     throw CheckpointError(.corrupt, file: path, object: "\(shard.name):\(name)", message: "dataset is listed twice in layer_names")
                 }
                 let dataset = try openDataset(file, "/" + name, what: "\(shard.name)@layer_names")
-                let cut = name.lastIndex(of: "/")
-                let layer = cut.map { String(name[..<$0]) } ?? name
-                weights[layer, default: []].append(try makeWeight(name: KerasNames.shortWeightName(name), storedName: name,
-                                                                  dataset: dataset, pathPrefix: shard.name + ":", trainable: nil))
+                // A TF variable path, split as a TF-named safetensors tensor is (same rows, same weights).
+                let (layer, weight) = Safetensors.split(name)
+                weights[layer, default: []].append(try makeWeight(name: weight, storedName: name, dataset: dataset,
+                                                                  pathPrefix: shard.name + ":", trainable: nil))
             }
         }
         guard found.count == shardOf.count else {
