@@ -87,7 +87,8 @@ func makeWeight(name: String, storedName: String?, dataset: Dataset, pathPrefix:
     let path = pathPrefix + dataset.path
     return Weight(name: name, storedName: storedName, path: path, trainable: trainable,
                   tensor: HDF5Tensor(file: dataset.file, datasetPath: dataset.path, shape: dataset.shape,
-                                     dtype: try weightDType(dataset), count: dataset.count, object: path))
+                                     dtype: try weightDType(dataset), count: dataset.count, object: path,
+                                     fileOffset: dataset.fileOffset))
 }
 
 func openDataset(_ file: HDF5.File, _ path: String, what: String) throws -> Dataset {

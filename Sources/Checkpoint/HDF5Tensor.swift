@@ -10,6 +10,10 @@ struct HDF5Tensor: TensorSource {
     let count: Int
     /// The weight's path as the checkpoint names it (with a shard prefix), for errors.
     let object: String
+    /// Where its bytes start in the OS file, when contiguous.
+    let fileOffset: UInt64?
+
+    var storedAt: (path: String, offset: UInt64)? { fileOffset.map { (file.path, $0) } }
 
     func open() throws -> any TensorValues {
         let dataset = try hdf5 { try file.dataset(datasetPath) }

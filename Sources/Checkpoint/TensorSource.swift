@@ -11,6 +11,9 @@ public protocol TensorSource: Sendable {
     /// element type's own layout (safetensors always; HDF5 never says so here): what a reader may
     /// `pread` straight into its buffer.
     var byteRange: TensorByteRange? { get }
+    /// The file and offset where the stored bytes start, for reading weights in file order: the
+    /// byte range's where there is one, an HDF5 dataset's contiguous storage; nil when not one run.
+    var storedAt: (path: String, offset: UInt64)? { get }
     /// Checks what must hold before any value is read (stored size, element type) and gives the
     /// values' reader. Errors name the checkpoint file and the weight.
     func open() throws -> any TensorValues
@@ -19,6 +22,7 @@ public protocol TensorSource: Sendable {
 extension TensorSource {
     public var count: Int { shape.reduce(1, *) }
     public var byteRange: TensorByteRange? { nil }
+    public var storedAt: (path: String, offset: UInt64)? { byteRange.map { ($0.path, $0.offset) } }
 }
 
 /// A contiguous run of a file's bytes.

@@ -14,11 +14,15 @@ public final class ByteFile: @unchecked Sendable {
 
     /// Fills `buffer` with `count` elements' bytes from `offset`, as stored (no byte swapping);
     /// false when the file ends first or the read fails. Inlinable, so that the caller's element
-    /// type is specialised: an unspecialised generic resize costs more than the read.
+    /// type is specialised: an unspecialised generic resize costs more than the read. Every
+    /// element is overwritten (or the read fails), so a reused buffer of the right size is not
+    /// cleared first: clearing it cost up to a tenth of a safetensors compare's CPU time.
     @inlinable
     public func read<T: BitwiseCopyable & Numeric>(_ count: Int, at offset: UInt64, into buffer: inout [T]) -> Bool {
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: repeatElement(0, count: count))
+        if buffer.count != count {
+            buffer.removeAll(keepingCapacity: true)
+            buffer.append(contentsOf: repeatElement(0, count: count))
+        }
         return buffer.withUnsafeMutableBytes { fill($0, at: offset) }
     }
 

@@ -162,6 +162,20 @@ public final class Dataset: @unchecked Sendable {
         return overflow ? .max : product
     }
 
+    /// Where a contiguous dataset's bytes start in the OS file (the image's offset added); nil for
+    /// chunked or compact storage, or when never written. Cheap: read from the object header
+    /// already loaded. For reading datasets in file order, not for reading them.
+    public var fileOffset: UInt64? {
+        Library.locked {
+            let offset = H5Dget_offset(handle.id)
+            if offset == wd_HADDR_UNDEF() {
+                _ = Library.takeErrorStack()
+                return nil
+            }
+            return file.image.offset &+ UInt64(offset)
+        }
+    }
+
     private func storageInfo() throws -> Storage {
         storageLock.lock()
         defer { storageLock.unlock() }

@@ -148,3 +148,35 @@ import Testing
         #expect((optimizer.iterations ?? 0) > 0)
     }
 }
+
+/// Where a weight's stored bytes start (`storedAt`, used to stream weights in file order) is
+/// where its values are: read there straight from the file, they are what the reader gives.
+@Suite struct StoredOffsetTests {
+    static let contiguous = ["tfk/pretrained.h5", "k3/pretrained.weights.h5", "k3/pretrained.keras", "safetensors/pretrained.safetensors"]
+
+    @Test(arguments: contiguous)
+    func storedOffsetHoldsTheValues(_ file: String) throws {
+        let checkpoint = try Checkpoint.open(Samples.path(file))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Samples.path(file)))
+        var checked = 0
+        for weight in checkpoint.layers.flatMap(\.weights) where weight.dtype == .float32 {
+            let at = try #require(weight.tensor.storedAt, "\(weight.path) is stored contiguous")
+            #expect(at.path == Samples.path(file))
+            let start = Int(at.offset), end = start + 4 * weight.count
+            try #require(end <= bytes.count, "\(weight.path): offset \(start) past the file's end")
+            let stored = bytes[start..<end].withUnsafeBytes { raw in (0..<weight.count).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
+            var reader = try checkpoint.reader(for: weight)
+            #expect(try reader.readAll() == stored.map(Double.init), "\(weight.path)")
+            checked += 1
+        }
+        #expect(checked >= 4)
+    }
+
+    /// A chunked dataset has no one offset: such a file is streamed largest first.
+    @Test func chunkedWeightsHaveNoStoredOffset() throws {
+        let checkpoint = try Checkpoint.open(Samples.path("edge/repacked_lzf.h5"))
+        let weights = checkpoint.layers.flatMap(\.weights)
+        #expect(!weights.isEmpty)
+        #expect(weights.allSatisfy { $0.tensor.storedAt == nil })
+    }
+}
