@@ -1,18 +1,24 @@
 import CKernels
 import Foundation
 
-/// The vector kernels: the AVX2 + F16C ones of CKernels where this CPU has them (checked once,
-/// at run time), else the portable Swift ones. Both give the same bits.
+/// The vector kernels: the AVX-512 or AVX2 + F16C ones of CKernels where this CPU has them
+/// (checked once, at run time), else the portable Swift ones. All give the same bits.
 public enum VectorKernel: String, Sendable, CaseIterable {
-    case portable, avx2
+    case portable, avx2, avx512
 
-    /// Those this CPU runs.
-    public static let available: [VectorKernel] = wd_kernels_v3_available() != 0 ? [.portable, .avx2] : [.portable]
+    /// Those this CPU runs, narrowest first.
+    public static let available: [VectorKernel] =
+        [.portable] + (wd_kernels_v3_available() != 0 ? [.avx2] : []) + (wd_kernels_v4_available() != 0 ? [.avx512] : [])
 
-    /// The one compare uses: the widest available; `WEIGHTDRIFT_KERNEL=portable` in the
-    /// environment forces the portable one.
+    /// The one compare uses: the widest available; `WEIGHTDRIFT_KERNEL=portable` (or `avx2`) in
+    /// the environment forces a narrower one.
     public static let chosen: VectorKernel =
-        ProcessInfo.processInfo.environment["WEIGHTDRIFT_KERNEL"] == "portable" ? .portable : available.last ?? .portable
+        ProcessInfo.processInfo.environment["WEIGHTDRIFT_KERNEL"].flatMap(VectorKernel.init(rawValue:)).flatMap { available.contains($0) ? $0 : nil }
+            ?? available.last ?? .portable
+
+    /// Whether this kernel widens 2-byte floats with F16C and sums them in registers (the AVX2
+    /// kernels' widening, which the AVX-512 ones share), and this CPU runs it.
+    public var widensInRegisters: Bool { self != .portable && Self.available.contains(self) }
 }
 
 /// 2-byte floats widened to float32, exactly: with F16C where the CPU has it, else eight at a
@@ -29,7 +35,7 @@ public enum Widening {
             values.removeAll(keepingCapacity: true)
             values.append(contentsOf: repeatElement(0, count: halves.count))
         }
-        if kernel == .avx2, VectorKernel.available.contains(.avx2) {
+        if kernel.widensInRegisters {
             halves.withUnsafeBufferPointer { source in
                 values.withUnsafeMutableBytes { target in
                     guard let from = source.baseAddress, let to = target.baseAddress else { return }

@@ -253,7 +253,7 @@ public enum DriftEngine {
         }
         // Two float16 (or two bfloat16) weights, with the AVX2 kernel: read as stored and widened
         // in registers (the same sums as below, to the last bit).
-        if VectorKernel.chosen == .avx2, baseReader.readsAsHalves, pair.0.dtype == pair.1.dtype {
+        if VectorKernel.chosen.widensInRegisters, baseReader.readsAsHalves, pair.0.dtype == pair.1.dtype {
             let bfloat16 = pair.0.dtype == .bfloat16
             while more(), try baseReader.next(into: &buffers.baseHalves) {
                 guard try tunedReader.next(into: &buffers.tunedHalves), buffers.tunedHalves.count == buffers.baseHalves.count else {

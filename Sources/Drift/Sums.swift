@@ -75,12 +75,12 @@ public struct DriftSums: Sendable, Equatable {
     public mutating func accumulate(base a: UnsafeBufferPointer<Float>, tuned b: UnsafeBufferPointer<Float>,
                                     kernel: VectorKernel = .chosen) {
         precondition(a.count == b.count, "slices of a pair must be aligned")
-        let wide = kernel == .avx2 && VectorKernel.available.contains(.avx2)
+        let kernel = VectorKernel.available.contains(kernel) ? kernel : .portable
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return }
         var start = 0
         while start < a.count {
             let n = min(Self.block, a.count - start)
-            let part = Self.floatBlock(pa + start, pb + start, n, wide: wide)
+            let part = Self.floatBlock(pa + start, pb + start, n, kernel: kernel)
             if part.bb.isFinite && part.tt.isFinite {
                 add(part, n)
             } else {
@@ -96,7 +96,7 @@ public struct DriftSums: Sendable, Equatable {
     /// widens the slice into float32 buffers first.
     public mutating func accumulate(halves base: [UInt16], tuned: [UInt16], bfloat16: Bool, kernel: VectorKernel = .chosen) {
         precondition(base.count == tuned.count, "slices of a pair must be aligned")
-        guard kernel == .avx2, VectorKernel.available.contains(.avx2) else {
+        guard kernel.widensInRegisters else {
             var a: [Float] = [], b: [Float] = []
             Widening.widen(base, bfloat16: bfloat16, into: &a, kernel: kernel)
             Widening.widen(tuned, bfloat16: bfloat16, into: &b, kernel: kernel)
@@ -109,7 +109,8 @@ public struct DriftSums: Sendable, Equatable {
                 var start = 0
                 while start < a.count {
                     let n = min(Self.block, a.count - start)
-                    let p = wd_half_block_v3(pa + start, pb + start, n, bfloat16 ? 1 : 0)
+                    let p = kernel == .avx512 ? wd_half_block_v4(pa + start, pb + start, n, bfloat16 ? 1 : 0)
+                : wd_half_block_v3(pa + start, pb + start, n, bfloat16 ? 1 : 0)
                     if p.bb.isFinite && p.tt.isFinite {
                         add(Partial(bb: p.bb, tt: p.tt, bt: p.bt, dd: p.dd, maxChange: p.max_change, changed: Int(p.changed)), n)
                     } else {
@@ -142,12 +143,16 @@ public struct DriftSums: Sendable, Equatable {
         var changed = 0
     }
 
-    /// One fused pass over `n` float32 pairs: the AVX2 kernel (CKernels) where the CPU has it,
-    /// else the portable one below. Both give the same bits.
+    /// One fused pass over `n` float32 pairs with `kernel` (one this CPU runs): the AVX-512 or
+    /// AVX2 kernel of CKernels, or the portable one below. All give the same bits.
     @inline(__always)
-    static func floatBlock(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, wide: Bool) -> Partial {
-        guard wide else { return portableFloatBlock(a, b, n) }
-        let p = wd_float_block_v3(a, b, n)
+    static func floatBlock(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, kernel: VectorKernel) -> Partial {
+        let p: wd_partial
+        switch kernel {
+        case .portable: return portableFloatBlock(a, b, n)
+        case .avx2: p = wd_float_block_v3(a, b, n)
+        case .avx512: p = wd_float_block_v4(a, b, n)
+        }
         return Partial(bb: p.bb, tt: p.tt, bt: p.bt, dd: p.dd, maxChange: p.max_change, changed: Int(p.changed))
     }
 

@@ -2,8 +2,8 @@ import Checkpoint
 import Drift
 import Testing
 
-/// The AVX2 kernel against the portable one: the same sums to the last bit, so a report does not
-/// depend on the CPU that computed it.
+/// The AVX2 and AVX-512 kernels against the portable one: the same sums to the last bit, so a
+/// report does not depend on the CPU that computed it.
 @Suite struct KernelTests {
     /// A fixed linear congruential sequence (Knuth's MMIX constants), so every run tests the same values.
     struct LCG {
@@ -40,17 +40,37 @@ import Testing
 
     static let lengths = [1, 7, 8, 9, 15, 4095, 4096, 4097, 65_536 + 13]
 
+    /// The vector kernels this CPU runs.
+    static let wide = VectorKernel.available.filter { $0 != .portable }
+
     @Test(.enabled(if: VectorKernel.available.contains(.avx2)), arguments: [false, true])
     func avx2GivesThePortableKernelsBits(_ specials: Bool) {
         for (index, n) in Self.lengths.enumerated() {
             let (a, b) = Self.values(n, seed: UInt64(index + 1), specials: specials)
-            var portable = DriftSums(), avx2 = DriftSums()
+            var portable = DriftSums()
             portable.accumulate(base: a, tuned: b, kernel: .portable)
-            avx2.accumulate(base: a, tuned: b, kernel: .avx2)
-            #expect(portable == avx2, "\(n) values, specials \(specials)")
             #expect(portable.count == n)
-            #expect(portable.sumDiffSquares.bitPattern == avx2.sumDiffSquares.bitPattern)
+            for kernel in Self.wide {
+                var vector = DriftSums()
+                vector.accumulate(base: a, tuned: b, kernel: kernel)
+                #expect(portable == vector, "\(kernel), \(n) values, specials \(specials)")
+                #expect(portable.sumDiffSquares.bitPattern == vector.sumDiffSquares.bitPattern)
+            }
         }
+    }
+
+    /// Where the CPU has AVX-512, its kernel gives the AVX2 kernel's bits on long runs of ordinary
+    /// weights too (one block's lanes, and the sum of many blocks).
+    @Test(.enabled(if: VectorKernel.available.contains(.avx512)), arguments: [4096, 1 << 20])
+    func avx512GivesTheAVX2KernelsBits(_ n: Int) {
+        let (a, b) = Self.values(n, seed: 77, specials: false)
+        var avx2 = DriftSums(), avx512 = DriftSums()
+        avx2.accumulate(base: a, tuned: b, kernel: .avx2)
+        avx512.accumulate(base: a, tuned: b, kernel: .avx512)
+        #expect(avx2 == avx512)
+        #expect([avx2.sumBaseSquares, avx2.sumTunedSquares, avx2.sumDot, avx2.sumDiffSquares, avx2.maxAbsChange].map(\.bitPattern)
+                == [avx512.sumBaseSquares, avx512.sumTunedSquares, avx512.sumDot, avx512.sumDiffSquares, avx512.maxAbsChange].map(\.bitPattern))
+        #expect(avx2.changedCount == avx512.changedCount && avx2.changedCount > 0 && avx2.changedCount < n)
     }
 
     /// Both kernels against a plain element-by-element Double loop: counts exactly, sums to
@@ -89,20 +109,23 @@ import Testing
         return (a, b)
     }
 
-    /// The fused 16-bit kernel (AVX2) against widening first and the portable float32 kernel.
+    /// The fused 16-bit kernels (AVX2, AVX-512) against widening first and the portable float32 kernel.
     @Test(.enabled(if: VectorKernel.available.contains(.avx2)), arguments: [false, true])
     func fusedHalvesGiveTheWidenedFloatsBits(_ bfloat16: Bool) {
         for (index, n) in Self.lengths.enumerated() {
             for specials in [false, true] {
                 let (a, b) = Self.words(n, seed: UInt64(200 + index), specials: specials)
-                var fused = DriftSums(), widened = DriftSums()
-                fused.accumulate(halves: a, tuned: b, bfloat16: bfloat16, kernel: .avx2)
+                var widened = DriftSums()
                 var x: [Float] = [], y: [Float] = []
                 Widening.widen(a, bfloat16: bfloat16, into: &x, kernel: .portable)
                 Widening.widen(b, bfloat16: bfloat16, into: &y, kernel: .portable)
                 widened.accumulate(base: x, tuned: y, kernel: .portable)
-                #expect(fused == widened, "\(n) words, bfloat16 \(bfloat16), specials \(specials)")
-                #expect(fused.changedCount == zip(a, b).filter { $0 != $1 }.count)
+                for kernel in Self.wide {
+                    var fused = DriftSums()
+                    fused.accumulate(halves: a, tuned: b, bfloat16: bfloat16, kernel: kernel)
+                    #expect(fused == widened, "\(kernel), \(n) words, bfloat16 \(bfloat16), specials \(specials)")
+                    #expect(fused.changedCount == zip(a, b).filter { $0 != $1 }.count)
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
-// Vector kernels for x86-64 CPUs with AVX2 and F16C (x86-64-v3), chosen at run time.
+// Vector kernels for x86-64 CPUs with AVX2 and F16C (x86-64-v3), and with AVX-512, chosen at
+// run time.
 //
 // Plain functions over caller-owned buffers: no I/O, no allocation, no state. Each computes
 // exactly what its portable Swift twin computes (Sources/Drift/Sums.swift `floatBlock`,
@@ -33,5 +34,16 @@ wd_partial wd_half_block_v3(const uint16_t *a, const uint16_t *b, size_t n, int 
 /// n IEEE halves (bfloat16 when `bfloat16` is non-zero) widened exactly to float32 bits, NaN
 /// payloads kept. Only call when wd_kernels_v3_available() is 1.
 void wd_widen16_v3(const uint16_t *halves, uint32_t *out, size_t n, int bfloat16);
+
+/// 1 when this CPU also runs the AVX-512 kernels (AVX-512 F and VL, besides AVX2 + F16C), else 0.
+int wd_kernels_v4_available(void);
+
+/// wd_float_block_v3 with AVX-512: the same sums to the last bit. Only call when
+/// wd_kernels_v4_available() is 1.
+wd_partial wd_float_block_v4(const float *a, const float *b, size_t n);
+
+/// wd_half_block_v3 with AVX-512: the same sums to the last bit. Only call when
+/// wd_kernels_v4_available() is 1.
+wd_partial wd_half_block_v4(const uint16_t *a, const uint16_t *b, size_t n, int bfloat16);
 
 #endif
