@@ -92,8 +92,8 @@ public struct DriftSums: Sendable, Equatable {
 
     /// The same for a pair of float16 (or, with `bfloat16`, bfloat16) slices as stored: the sums
     /// are those of the values widened to float32 (exactly) and passed to `accumulate(base:tuned:)`,
-    /// to the last bit. The AVX2 kernel widens in registers, a block at a time; the portable one
-    /// widens the slice into float32 buffers first.
+    /// to the last bit. The AVX2 and AVX-512 kernels widen in registers, a block at a time; the
+    /// portable one widens the slice into float32 buffers first.
     public mutating func accumulate(halves base: [UInt16], tuned: [UInt16], bfloat16: Bool, kernel: VectorKernel = .chosen) {
         precondition(base.count == tuned.count, "slices of a pair must be aligned")
         guard kernel.widensInRegisters else {
@@ -110,7 +110,7 @@ public struct DriftSums: Sendable, Equatable {
                 while start < a.count {
                     let n = min(Self.block, a.count - start)
                     let p = kernel == .avx512 ? wd_half_block_v4(pa + start, pb + start, n, bfloat16 ? 1 : 0)
-                : wd_half_block_v3(pa + start, pb + start, n, bfloat16 ? 1 : 0)
+                        : wd_half_block_v3(pa + start, pb + start, n, bfloat16 ? 1 : 0)
                     if p.bb.isFinite && p.tt.isFinite {
                         add(Partial(bb: p.bb, tt: p.tt, bt: p.bt, dd: p.dd, maxChange: p.max_change, changed: Int(p.changed)), n)
                     } else {
