@@ -20,13 +20,22 @@ final class DirectReader: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Asks the kernel to start reading `length` bytes at `offset` into the page cache, on a
-    /// background thread (the call blocks while it queues the reads): from a cold cache the
-    /// weights, streamed largest first and not in file order, then come from memory. A hint
-    /// only; the descriptor stays open as long as the thread needs it.
+    /// Asks the kernel to read `length` bytes at `offset` into the page cache, front to back, on a
+    /// background thread: from a cold cache the metadata libhdf5 reads while listing (spread over
+    /// the whole file) and then the weights come from memory, the disk streaming meanwhile. One
+    /// `POSIX_FADV_WILLNEED` per 8 MiB: Linux reads at most the device's readahead size (here
+    /// 8 MiB) per call, so one call for the whole range read only its first 8 MiB; each call
+    /// queues its reads and blocks only while the device's queue is full. A hint only; the
+    /// descriptor stays open as long as the thread needs it.
     func prefetch(offset: UInt64, length: UInt64) {
         Thread.detachNewThread { [self] in
-            _ = posix_fadvise(fd, off_t(offset), off_t(length), POSIX_FADV_WILLNEED)
+            let step: UInt64 = 8 << 20
+            var at = offset
+            while at < offset + length {
+                let n = min(step, offset + length - at)
+                guard posix_fadvise(fd, off_t(at), off_t(n), POSIX_FADV_WILLNEED) == 0 else { return }
+                at += n
+            }
         }
     }
 
