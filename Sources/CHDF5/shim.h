@@ -65,6 +65,19 @@ static inline herr_t wd_refuse_external_links(hid_t access_list) {
     return H5Pset_elink_cb(access_list, wd_refuse_external_link, NULL);
 }
 
+// The metadata cache's size (H5AC_cache_config_t has a version field to fill in first, and a
+// 1 KiB file name): at most `max_bytes`, starting at and never below `min_bytes`.
+static inline herr_t wd_limit_metadata_cache(hid_t access_list, size_t min_bytes, size_t max_bytes) {
+    H5AC_cache_config_t config;
+    config.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Pget_mdc_config(access_list, &config) < 0) return -1;
+    config.set_initial_size = 1;
+    config.initial_size = min_bytes;
+    config.min_size = min_bytes;
+    config.max_size = max_bytes;
+    return H5Pset_mdc_config(access_list, &config);
+}
+
 // inflateInit2 is a macro over inflateInit2_ with the library's version and struct size.
 static inline int wd_inflateInit2(z_stream *stream, int windowBits) { return inflateInit2(stream, windowBits); }
 

@@ -34,19 +34,23 @@ enum Library {
     // and inlines `locked` into its callers, so every call into that state goes through these
     // non-inlinable functions: one object file, one copy, the one the watchdog and the signal
     // handler read. (Inlined, the watchdog never saw a call running and the crumb stayed empty.)
-    /// Filter plugins off: libhdf5 would otherwise load shared objects from HDF5_PLUGIN_PATH (or
-    /// its default folder) to decode a dataset with a filter it lacks — code and files the user did
-    /// not name. Such a dataset is refused as stored with an unavailable filter instead. h5py's
-    /// LZF (filter 32000, `compression="lzf"`) is decoded by WeightDrift's own registration over
-    /// liblzf (wd_lzf_filter.h), not by a plugin.
-    private static let pluginsOff: Void = {
+    /// Library-wide settings, made once before the first call. Filter plugins off: libhdf5 would
+    /// otherwise load shared objects from HDF5_PLUGIN_PATH (or its default folder) to decode a
+    /// dataset with a filter it lacks — code and files the user did not name. Such a dataset is
+    /// refused as stored with an unavailable filter instead. h5py's LZF (filter 32000,
+    /// `compression="lzf"`) is decoded by WeightDrift's own registration over liblzf
+    /// (wd_lzf_filter.h), not by a plugin.
+    private static let configured: Void = {
         _ = H5PLset_loading_state(0)
         _ = wd_register_lzf()
+        // libhdf5 keeps freed memory on free lists of its own, by default up to 1 + 4 + 2 × 16 MiB
+        // in all, which then stays with the process; small lists cost nothing measurable here.
+        _ = H5set_free_list_limits(64 << 10, 16 << 10, 64 << 10, 16 << 10, 256 << 10, 64 << 10)
     }()
 
     @inline(never) private static func enter() {
         lock.lock()
-        _ = pluginsOff
+        _ = configured
         depth += 1
         if depth == 1 { wd_call_begin() }
         wd_silence_this_thread()
