@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "SampleFixtures", dependencies: ["Checkpoint"], path: "Tests/SampleFixtures",
                 swiftSettings: swiftSettings),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "SampleFixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "SampleFixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "HDF5", "SampleFixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "DriftTests", dependencies: ["Drift", "Checkpoint", "SampleFixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Drift", "Checkpoint", "SampleFixtures"],
                     swiftSettings: swiftSettings),

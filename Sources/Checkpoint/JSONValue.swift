@@ -38,46 +38,10 @@ public enum JSONValue: Sendable, Equatable, Codable {
         parse(Data(text.utf8))
     }
 
-    /// Parses with Foundation's JSONSerialization, about three times faster than a Codable
-    /// decode of this recursive enum on the large configs Keras stores, then converts. Numbers
-    /// keep their exact value: a long decimal that JSONSerialization holds as an NSDecimalNumber
-    /// is re-read from its digits (its `doubleValue` can be off in the last place).
+    /// Parses JSON bytes (`JSONReader`: the lean one-pass reader, which also takes the `NaN` and
+    /// `Infinity` Python writes); nil when they are not JSON.
     public static func parse(_ data: Data) -> JSONValue? {
-        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { return nil }
-        return convert(object)
-    }
-
-    private static func convert(_ object: Any) -> JSONValue? {
-        switch object {
-        case let dictionary as [String: Any]:
-            var fields: [String: JSONValue] = [:]
-            fields.reserveCapacity(dictionary.count)
-            for (key, value) in dictionary {
-                guard let converted = convert(value) else { return nil }
-                fields[key] = converted
-            }
-            return .object(fields)
-        case let array as [Any]:
-            var items: [JSONValue] = []
-            items.reserveCapacity(array.count)
-            for value in array {
-                guard let converted = convert(value) else { return nil }
-                items.append(converted)
-            }
-            return .array(items)
-        case let string as String:
-            return .string(string)
-        case is NSNull:
-            return .null
-        case let decimal as NSDecimalNumber:
-            return .number(Double(decimal.description) ?? decimal.doubleValue)
-        case let number as NSNumber:
-            // JSON true/false arrive as NSNumber with the C type "c" (char); 0 and 1 as integers.
-            if String(cString: number.objCType) == "c" { return .bool(number.boolValue) }
-            return .number(number.doubleValue)
-        default:
-            return nil
-        }
+        JSONReader.parse(data)
     }
 
     public subscript(key: String) -> JSONValue? {

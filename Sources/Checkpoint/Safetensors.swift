@@ -177,7 +177,7 @@ enum Safetensors {
     }
 
     /// The top-level keys of a JSON object text: how many besides `__metadata__`, and the first that occurs twice
-    /// (JSONSerialization keeps the last silently). Scans strings and nesting only, over the bytes;
+    /// (the JSON reader, like Python, keeps the last silently). Scans strings and nesting only, over the bytes;
     /// a key is decoded as JSON only where it holds an escape. The text is already valid UTF-8.
     static func topLevelKeys(_ bytes: [UInt8]) -> (count: Int, repeated: String?) {
         var seen = Set<String>()
