@@ -370,6 +370,33 @@ def keras3_files(truth):
                                     "learningRateAtSavedStep": 0.001, "schedule": "constant"}
 
 
+def nan_config_files(truth):
+    """A config holding NaN: Masking(mask_value=NaN), the idiom for sequences padded with NaN.
+    Python's json writes it as the bare word NaN (json.dumps allow_nan=True, Keras's default), in
+    `.keras` config.json and in the legacy file's model_config alike — not JSON by RFC 8259, so a
+    strict parser refused both files."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    from keras import layers
+    keras.utils.set_random_seed(12)
+    xs = np.where(RNG.random((16, 5, 3)) < 0.2, np.nan, RNG.random((16, 5, 3))).astype("float32")
+    y = RNG.random((16, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((5, 3)), layers.Masking(mask_value=float("nan")), layers.LSTM(4), layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.003), "mse")
+    model.fit(np.nan_to_num(xs), y, epochs=1, batch_size=8, verbose=0)
+    rows = [[l.name, l.__class__.__name__, [w.name for w in l.weights], [list(w.shape) for w in l.weights]] for l in model.layers]
+    steps = int(model.optimizer.iterations.numpy())
+    for rel, fmt in (("k3_masking_nan.keras", "keras-zip"), ("k3_masking_nan.h5", "legacy-h5")):
+        model.save(os.path.join(OUT, rel))
+        truth[rel] = {"era": f"Keras {keras.__version__}", "format": fmt, "layers": rows, "optimizer": "Adam",
+                      "iterations": steps, "learningRateInitial": 0.003, "learningRateAtSavedStep": 0.003,
+                      "schedule": "constant"}
+    with zipfile.ZipFile(os.path.join(OUT, "k3_masking_nan.keras")) as z:
+        assert b'"mask_value": NaN' in z.read("config.json")
+    with h5py.File(os.path.join(OUT, "k3_masking_nan.h5"), "r") as f:
+        assert '"mask_value": NaN' in f.attrs["model_config"]
+
+
 TF_KERAS_STRING_OPTIMIZER = r"""
 import json, os, sys, zipfile
 import numpy as np
@@ -433,6 +460,7 @@ def main():
     nested_file(truth)
     other_inputs(truth)
     keras3_files(truth)
+    nan_config_files(truth)
     tf_keras_files(truth)
     with open(os.path.join(OUT, "truth.json"), "w") as f:
         json.dump(truth, f, indent=1, sort_keys=True)
