@@ -31,7 +31,9 @@ The config is the layer list of such a model (names, classes, shapes, a simplifi
 of inbound nodes); it is what a reader needs for model order, not a graph Keras could run.
 `--scale K` multiplies the vocabulary, the positions and the number of blocks by K
 (K = 4: 438 M parameters, 1.75 GB per file); `--layers400` writes a small pair of 400
-weighted layers (200 x Dense 64x64 + LayerNormalization) instead, for timing `inspect`.
+weighted layers (200 x Dense 64x64 + LayerNormalization) instead, for timing `inspect`, and
+`--layers N` one of N (16 wide beyond 400: a model of many small weights, for a compare's
+memory and per-weight costs).
 `--dtype float16` or `--dtype bfloat16` writes the same model (the float32 values rounded to
 nearest even) as a `.weights.h5` pair only, in bert<K>x-<dtype>: float16 as HDF5's IEEE half,
 bfloat16 as Keras 3 stores it (2-byte opaque, attribute dtype="bfloat16").
@@ -137,15 +139,18 @@ def bert(scale):
     return "bert", layers, nan_at
 
 
-def four_hundred_layers():
-    width = 64
+def many_layers(count):
+    """`count` weighted layers: count / 2 x (Dense + LayerNormalization), 64 wide up to 400 layers
+    (the pair for timing `inspect`), 16 wide beyond (a model of many small weights, for a
+    compare's memory and per-weight costs)."""
+    width = 64 if count <= 400 else 16
     layers = [input_layer("features")]
     previous = "features"
-    for i in range(200):
+    for i in range(count // 2):
         layers += [dense(f"dense_block_{i}", previous, width, width, "relu"),
                    layer_norm(f"norm_block_{i}", f"dense_block_{i}", width)]
         previous = f"norm_block_{i}"
-    return "layers400", layers, ("dense_block_100", "kernel", 100)
+    return f"layers{count}", layers, (f"dense_block_{count // 4}", "kernel", 100)
 
 
 # --------------------------------------------------------------------------------------
@@ -414,7 +419,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="/work/bench-data", help="parent folder (default /work/bench-data)")
     parser.add_argument("--scale", type=int, default=1, help="K x the vocabulary, positions and blocks")
-    parser.add_argument("--layers400", action="store_true", help="the 400-layer pair for timing inspect")
+    parser.add_argument("--layers400", action="store_true", help="the 400-layer pair for timing inspect (= --layers 400)")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="a pair of this many small weighted layers (an even number), in layers<N>")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--drift", type=float, default=1e-3, help="noise std relative to each tensor's RMS")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
@@ -422,8 +429,12 @@ def main():
     args = parser.parse_args()
 
     if args.layers400:
-        model_name, layers, nan_at = four_hundred_layers()
-        folder = os.path.join(args.out, "layers400")
+        args.layers = 400
+    if args.layers is not None:
+        if args.layers < 2 or args.layers % 2:
+            sys.exit("make_pair: --layers takes an even number of at least 2")
+        model_name, layers, nan_at = many_layers(args.layers)
+        folder = os.path.join(args.out, model_name)
     else:
         model_name, layers, nan_at = bert(args.scale)
         folder = os.path.join(args.out, f"bert{args.scale}x" + ("" if args.dtype == "float32" else f"-{args.dtype}"))
@@ -485,7 +496,7 @@ def main():
     parameters = sum(int(np.prod(w[3])) for w in weights)
     with open(__file__, "rb") as handle:
         generator = hashlib.sha256(handle.read()).hexdigest()
-    info = {"generator": generator, "model": model_name, "scale": 1 if args.layers400 else args.scale,
+    info = {"generator": generator, "model": model_name, "scale": 1 if args.layers is not None else args.scale,
             "dtype": args.dtype, "seed": args.seed,
             "drift": args.drift, "parameters": parameters,
             "layers": len(layers), "weightedLayers": sum(1 for layer in layers if layer.weights),

@@ -2,7 +2,7 @@
 """Turns what tools/bench/run.sh measured into results.md: sanity checks, the timing table,
 the targets. Reads, under --out:
 
-    bert<K>x[-<dtype>]/pair.json, layers400/pair.json
+    bert<K>x[-<dtype>]/pair.json, layers400/pair.json, layers1600/pair.json
                                                 what make_pair.py wrote
     runs/hyperfine-*.json                       hyperfine --export-json; command names are
                                                 "tool|layout|size"
@@ -116,7 +116,7 @@ def sanity(out, weightdrift, folders):
                           f"{sum(layer['parameters'] for layer in info['layers']):,} parameters"
                           if info else f"exit {proc.returncode}: {proc.stderr.strip()}")
                 checks.append((f"inspect {folder}/{os.path.basename(path)}", ok, detail))
-        if folder == "layers400":
+        if folder.startswith("layers"):
             continue
         # compare pairs everything by name, and finds the one NaN
         for layout in pair["layouts"]:
@@ -289,7 +289,7 @@ def main():
 
     # Sanity
     lines += ["", "## Sanity checks", "", "| check | ok | detail |", "|---|---|---|"]
-    for text, ok, detail in sanity(out, args.weightdrift, folders + ["layers400"]):
+    for text, ok, detail in sanity(out, args.weightdrift, folders + ["layers400", "layers1600"]):
         lines.append(f"| {text} | {'yes' if ok else '**NO**'} | {detail} |")
     print("\n".join(lines))
 

@@ -72,6 +72,7 @@ for t in $DTYPES; do
   fresh "$OUT/bert1x-$t" || { say "generating the 1x $t pair"; python3 "$HERE/make_pair.py" --dtype "$t" --out "$OUT"; }
 done
 fresh "$OUT/layers400" || { say "generating the 400-layer pair"; python3 "$HERE/make_pair.py" --layers400 --out "$OUT"; }
+fresh "$OUT/layers1600" || { say "generating the 1,600-layer pair"; python3 "$HERE/make_pair.py" --layers 1600 --out "$OUT"; }
 
 # --- measuring ---------------------------------------------------------------------------
 # measure TAG WARMUP RUNS: one /usr/bin/time -v run of every command in names/cmds (peak RSS,
@@ -156,6 +157,15 @@ for l in h5 weights.h5 keras safetensors; do
 done
 names+=("weightdrift|h5|400 layers") cmds+=("$W compare $D/base.h5 $D/tuned.h5 --format json --output /dev/null")
 measure layers400 3 20
+
+say "1,600 small layers: compare (memory and per-weight costs)"
+D=$OUT/layers1600
+cat "$D"/base.* "$D"/tuned.* > /dev/null
+names=() cmds=()
+for l in h5 weights.h5 keras safetensors; do
+  names+=("weightdrift|$l|1600 layers") cmds+=("$W compare $D/base.$l $D/tuned.$l --format json --output /dev/null")
+done
+measure layers1600 1 5
 
 # --- report ------------------------------------------------------------------------------
 say "report"
