@@ -180,35 +180,46 @@ int wd_kernels_v4_available(void) {
     return wd_kernels_v3_available() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
 }
 
-WD_V4 wd_partial wd_float_block_v4(const float *a, const float *b, size_t n) {
-    __m512d bb = _mm512_setzero_pd(), tt = bb, bt = bb, dd = bb, largest = bb;
-    int64_t equal = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 x = _mm256_loadu_ps(a + i), y = _mm256_loadu_ps(b + i);
-        equal += __builtin_popcount(_mm256_cmpeq_epi32_mask(_mm256_castps_si256(x), _mm256_castps_si256(y)));
-        __m512d p = _mm512_cvtps_pd(x), q = _mm512_cvtps_pd(y), d = _mm512_sub_pd(q, p);
-        bb = _mm512_add_pd(bb, _mm512_mul_pd(p, p));
-        tt = _mm512_add_pd(tt, _mm512_mul_pd(q, q));
-        bt = _mm512_add_pd(bt, _mm512_mul_pd(p, q));
-        dd = _mm512_add_pd(dd, _mm512_mul_pd(d, d));
-        // As in step8: a NaN never replaces a value (such a block is redone element by element).
-        largest = _mm512_max_pd(_mm512_abs_pd(d), largest);
-    }
+// The accumulators of the AVX-512 kernels: lane j sums the elements i ≡ j (mod 8) in order.
+typedef struct {
+    __m512d bb, tt, bt, dd, largest;
+    int64_t equal;
+} lanes_v4;
+
+WD_V4 static inline void step_v4(lanes_v4 *l, __m256 x, __m256 y) {
+    l->equal += __builtin_popcount(_mm256_cmpeq_epi32_mask(_mm256_castps_si256(x), _mm256_castps_si256(y)));
+    __m512d p = _mm512_cvtps_pd(x), q = _mm512_cvtps_pd(y), d = _mm512_sub_pd(q, p);
+    l->bb = _mm512_add_pd(l->bb, _mm512_mul_pd(p, p));
+    l->tt = _mm512_add_pd(l->tt, _mm512_mul_pd(q, q));
+    l->bt = _mm512_add_pd(l->bt, _mm512_mul_pd(p, q));
+    l->dd = _mm512_add_pd(l->dd, _mm512_mul_pd(d, d));
+    // As in step8: a NaN never replaces a value (such a block is redone element by element).
+    l->largest = _mm512_max_pd(_mm512_abs_pd(d), l->largest);
+}
+
+// total8's order: ((L0+L4)+(L2+L6)) + ((L1+L5)+(L3+L7)); `done` pairs were stepped.
+WD_V4 static inline wd_partial total_v4(const lanes_v4 *l, size_t done) {
     double lanes[5][8];
-    _mm512_storeu_pd(lanes[0], bb);
-    _mm512_storeu_pd(lanes[1], tt);
-    _mm512_storeu_pd(lanes[2], bt);
-    _mm512_storeu_pd(lanes[3], dd);
-    _mm512_storeu_pd(lanes[4], largest);
-    // total8's order: ((L0+L4)+(L2+L6)) + ((L1+L5)+(L3+L7)).
+    _mm512_storeu_pd(lanes[0], l->bb);
+    _mm512_storeu_pd(lanes[1], l->tt);
+    _mm512_storeu_pd(lanes[2], l->bt);
+    _mm512_storeu_pd(lanes[3], l->dd);
+    _mm512_storeu_pd(lanes[4], l->largest);
     double sum[4];
     for (int k = 0; k < 4; k++) {
         sum[k] = ((lanes[k][0] + lanes[k][4]) + (lanes[k][2] + lanes[k][6])) + ((lanes[k][1] + lanes[k][5]) + (lanes[k][3] + lanes[k][7]));
     }
     double m = lanes[4][0];
     for (int k = 1; k < 8; k++) m = lanes[4][k] > m ? lanes[4][k] : m;
-    wd_partial part = {sum[0], sum[1], sum[2], sum[3], m, (int64_t)i - equal};
+    wd_partial part = {sum[0], sum[1], sum[2], sum[3], m, (int64_t)done - l->equal};
+    return part;
+}
+
+WD_V4 wd_partial wd_float_block_v4(const float *a, const float *b, size_t n) {
+    lanes_v4 l = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) step_v4(&l, _mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    wd_partial part = total_v4(&l, i);
     for (; i < n; i++) {
         uint32_t u, v;
         __builtin_memcpy(&u, a + i, 4);
@@ -218,28 +229,24 @@ WD_V4 wd_partial wd_float_block_v4(const float *a, const float *b, size_t n) {
     return part;
 }
 
-// As wd_half_block_v3, summed by the AVX-512 float32 kernel.
+// wd_float_block_v4 of the halves widened by widen8/widen1 — in registers, eight at a time,
+// not through buffers: the same bits.
 WD_V4 wd_partial wd_half_block_v4(const uint16_t *a, const uint16_t *b, size_t n, int bfloat16) {
-    enum { STEP = 4096 };
-    float x[STEP], y[STEP];
-    wd_partial total = {0, 0, 0, 0, 0, 0};
-    for (size_t start = 0; start < n; start += STEP) {
-        size_t m = n - start < STEP ? n - start : STEP;
-        wd_widen16_v3(a + start, (uint32_t *)x, m, bfloat16);
-        wd_widen16_v3(b + start, (uint32_t *)y, m, bfloat16);
-        wd_partial part = wd_float_block_v4(x, y, m);
-        if (start == 0) {
-            total = part;
-        } else {  // not reached for the blocks of 4096 Swift passes
-            total.bb += part.bb;
-            total.tt += part.tt;
-            total.bt += part.bt;
-            total.dd += part.dd;
-            total.max_change = part.max_change > total.max_change ? part.max_change : total.max_change;
-            total.changed += part.changed;
-        }
+    lanes_v4 l = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        step_v4(&l, widen8(_mm_loadu_si128((const __m128i *)(a + i)), bfloat16),
+                widen8(_mm_loadu_si128((const __m128i *)(b + i)), bfloat16));
     }
-    return total;
+    wd_partial part = total_v4(&l, i);
+    for (; i < n; i++) {
+        uint32_t u = widen1(a[i], bfloat16), v = widen1(b[i], bfloat16);
+        float fa, fb;
+        __builtin_memcpy(&fa, &u, 4);
+        __builtin_memcpy(&fb, &v, 4);
+        tail1(&part, fa, fb, u != v);
+    }
+    return part;
 }
 
 #else  // not x86-64: the portable Swift kernels run

@@ -42,8 +42,8 @@ int wd_kernels_v4_available(void);
 /// wd_kernels_v4_available() is 1.
 wd_partial wd_float_block_v4(const float *a, const float *b, size_t n);
 
-/// wd_half_block_v3 with AVX-512: the same sums to the last bit. Only call when
-/// wd_kernels_v4_available() is 1.
+/// wd_half_block_v3 with AVX-512, each eight halves widened in registers (no buffers): the same
+/// sums to the last bit. Only call when wd_kernels_v4_available() is 1.
 wd_partial wd_half_block_v4(const uint16_t *a, const uint16_t *b, size_t n, int bfloat16);
 
 #endif
