@@ -12,6 +12,7 @@
 // path is what pkg-config would add, without also linking the shared library (see module.modulemap).
 #include "/usr/include/hdf5/serial/hdf5.h"
 #include <stdint.h>
+#include <malloc.h>
 // zlib (a dependency of libhdf5-dev) inflates DEFLATE members of re-zipped .keras archives.
 #include <zlib.h>
 
@@ -77,6 +78,10 @@ static inline herr_t wd_limit_metadata_cache(hid_t access_list, size_t min_bytes
     config.max_size = max_bytes;
     return H5Pset_mdc_config(access_list, &config);
 }
+
+// glibc's malloc_trim, which Swift's Glibc module does not export: gives the pages of memory
+// freed so far (in every malloc arena) back to the system.
+static inline int wd_release_freed_memory(void) { return malloc_trim(0); }
 
 // inflateInit2 is a macro over inflateInit2_ with the library's version and struct size.
 static inline int wd_inflateInit2(z_stream *stream, int windowBits) { return inflateInit2(stream, windowBits); }

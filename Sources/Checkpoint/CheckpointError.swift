@@ -75,3 +75,9 @@ func hdf5<T>(_ body: () throws -> T) throws -> T {
 public func installReaderCrashGuard(callLimitSeconds: Double, reportFD: Int32 = 2) {
     CrashGuard.install(callLimit: callLimitSeconds, reportFD: reportFD)
 }
+
+/// For a command-line tool about to build a large output once the checkpoints it read are closed:
+/// gives the memory freed so far (libhdf5's metadata, parsed configs) back to the system.
+public func releaseFreedMemory() {
+    ProcessMemory.releaseFreed()
+}

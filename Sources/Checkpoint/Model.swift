@@ -87,6 +87,24 @@ public struct Weight: Sendable, Equatable {
         (a.name, a.storedName, a.path, a.trainable) == (b.name, b.storedName, b.path, b.trainable)
             && (a.shape, a.dtype, a.count) == (b.shape, b.dtype, b.count)
     }
+
+    /// The same weight without the way to its values (which keeps its file open): what a report
+    /// holds, so that a checkpoint's files and metadata are released once the pass is done.
+    public var detached: Weight {
+        Weight(name: name, storedName: storedName, path: path, trainable: trainable,
+               tensor: DetachedTensor(shape: shape, dtype: dtype, count: count))
+    }
+}
+
+/// A tensor's description alone (see `Weight.detached`); its values cannot be read.
+struct DetachedTensor: TensorSource {
+    let shape: [Int]
+    let dtype: DType
+    let count: Int
+
+    func open() throws -> any TensorValues {
+        throw CheckpointError(.cannotOpen, file: "", message: "a detached weight's values are not kept")
+    }
 }
 
 /// One layer that owns weights, in model order.

@@ -327,7 +327,7 @@ public enum DriftEngine {
                         escalations += reasons.map { .weight(weightName, $0) }
                     }
                 }
-                weightResults.append(WeightResult(name: weightName, base: b, tuned: t, status: status, sums: pairSums,
+                weightResults.append(WeightResult(name: weightName, base: b.detached, tuned: t.detached, status: status, sums: pairSums,
                                                   tunedStats: nil, reasons: reasons))
             } else {
                 // In one file only, or reshaped: nothing to compare, but the tuned values still
@@ -339,7 +339,7 @@ public enum DriftEngine {
                     stats = one
                     layerStats = layerStats.map { var s = $0; s.merge(one); return s } ?? one
                 }
-                weightResults.append(WeightResult(name: weightName, base: weightMatch.base, tuned: weightMatch.tuned,
+                weightResults.append(WeightResult(name: weightName, base: weightMatch.base?.detached, tuned: weightMatch.tuned?.detached,
                                                   status: status, sums: nil, tunedStats: stats, reasons: []))
             }
         }

@@ -63,10 +63,11 @@ public final class File: @unchecked Sendable {
             }
             // libhdf5 keeps the objects it has read (headers, B-tree nodes, heaps) in a metadata
             // cache of up to 32 MiB a file, and in memory that is several times their size on disk:
-            // at 1,600 layers a compare of two `.weights.h5` files peaked at 95 MiB, 52 MiB with
-            // 1 MiB (no slower on the benchmark pairs: what is evicted is re-read from the page
-            // cache, and listing and streaming each read an object's metadata about once).
-            _ = wd_limit_metadata_cache(fapl, 1 << 20, 1 << 20)
+            // at 1,600 layers a compare of two `.weights.h5` files peaked at 95 MiB, 52 MiB with a
+            // 1 MiB cache, and two `.h5` files at 62 MiB with 1 MiB, 51 MiB with 256 KiB — no
+            // more CPU time on the benchmark pairs either way (what is evicted is re-read from the
+            // page cache, and listing and streaming each read an object's metadata about once).
+            _ = wd_limit_metadata_cache(fapl, 256 << 10, 256 << 10)
             let id = H5Fopen(path, wd_H5F_ACC_RDONLY(), fapl)
             guard id >= 0 else {
                 throw HDF5Error(.cannotOpen, file: shownPath, object: nil, message: "not a readable HDF5 file",

@@ -94,6 +94,15 @@ enum Library {
     }
 }
 
+/// The process's memory.
+public enum ProcessMemory {
+    /// Gives memory freed so far back to the system (glibc keeps it in per-thread arenas
+    /// otherwise): for a tool about to build a large output after freeing what produced it.
+    public static func releaseFreed() {
+        _ = wd_release_freed_memory()
+    }
+}
+
 /// Turns a crash or a hang inside libhdf5 into one line naming the file and object being read,
 /// and exit code 2 (see wd_guard.h). For the command-line tool: it ends the process.
 public enum CrashGuard {

@@ -64,25 +64,15 @@ struct Compare: ParsableCommand {
         for artefact in artefacts { try Console.checkOutput(artefact.path, inputs: [base, tuned] + (reference.map { [$0] } ?? [])) }
         if let summary = out.stepSummary { try Console.checkOutput(summary, inputs: [base, tuned] + (reference.map { [$0] } ?? [])) }
         let policy = try gate.makePolicy()
-        let (baseCheckpoint, tunedCheckpoint) = try Checkpoint.openPair(base: base, tuned: tuned)
         // With --hash, the inputs' SHA-256 (which exact files were gated) is hashed on its own
         // threads while the drift pass runs; it reads every byte again, so it is asked for.
         let hashing = hash && !noHash
         let hashes = FileHashes(paths: hashing ? [base, tuned] : [])
-        var unhashed: DriftReport
-        do {
-            let progress = Progress(what: "comparing")
-            unhashed = try DriftEngine.compare(base: baseCheckpoint, tuned: tunedCheckpoint, policy: policy, mode: gate.match.mode,
-                                               progress: progress.update)
-            progress.finish()
-            if let reference {
-                let approved = try DriftEngine.compare(base: baseCheckpoint, tuned: Checkpoint.open(reference), policy: policy,
-                                                       mode: gate.match.mode)
-                unhashed = unhashed.judged(against: approved, path: reference, maxRatio: maxRatio ?? ReferenceComparison.defaultMaxRatio)
-            }
-        } catch let error as PolicyError {
-            throw CLIError(message: error.description)
-        }
+        let unhashed = try judge(policy)
+        // What listing and streaming freed goes back to the system before a large report is
+        // built (glibc keeps freed memory in per-thread arenas otherwise, and the report,
+        // rendered on another thread than the configs were parsed on, would not reuse it).
+        releaseFreedMemory()
         let digests = hashes.wait()
         let report = hashing ? unhashed.withHashes(base: digests[0], tuned: digests[1]) : unhashed
         let rows: CompareText.RowSelection = out.all ? .all : out.only == .problems ? .problems : out.top.map { .top($0) } ?? .auto
@@ -119,6 +109,27 @@ struct Compare: ParsableCommand {
             Console.stream.write(Data((Sanitize.terminal(CompareText.summaryLine(report)) + "\n").utf8))
         }
         if !report.summary.passed { throw ExitCode(1) }
+    }
+
+    /// The drift report, with the checkpoints opened here and closed again before anything is
+    /// rendered (the report keeps no way to their values): their files' metadata is not held
+    /// while a large report is written.
+    private func judge(_ policy: Policy) throws -> DriftReport {
+        let (baseCheckpoint, tunedCheckpoint) = try Checkpoint.openPair(base: base, tuned: tuned)
+        do {
+            let progress = Progress(what: "comparing")
+            var report = try DriftEngine.compare(base: baseCheckpoint, tuned: tunedCheckpoint, policy: policy, mode: gate.match.mode,
+                                                 progress: progress.update)
+            progress.finish()
+            if let reference {
+                let approved = try DriftEngine.compare(base: baseCheckpoint, tuned: Checkpoint.open(reference), policy: policy,
+                                                       mode: gate.match.mode)
+                report = report.judged(against: approved, path: reference, maxRatio: maxRatio ?? ReferenceComparison.defaultMaxRatio)
+            }
+            return report
+        } catch let error as PolicyError {
+            throw CLIError(message: error.description)
+        }
     }
 }
 
