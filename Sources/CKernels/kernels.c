@@ -103,6 +103,16 @@ WD_V3 static inline void tail1(wd_partial *part, float fa, float fb, int changed
     part->changed += changed;
 }
 
+// Pairs i..<n, one by one (tail1), from float32 buffers.
+WD_V3 static inline void tail_floats(wd_partial *part, const float *a, const float *b, size_t i, size_t n) {
+    for (; i < n; i++) {
+        uint32_t u, v;
+        __builtin_memcpy(&u, a + i, 4);
+        __builtin_memcpy(&v, b + i, 4);
+        tail1(part, a[i], b[i], u != v);
+    }
+}
+
 WD_V3 static inline int32_t horizontal8(__m256i v) {
     int32_t e[8];
     _mm256_storeu_si256((__m256i *)e, v);
@@ -124,12 +134,7 @@ WD_V3 wd_partial wd_float_block_v3(const float *a, const float *b, size_t n) {
         step8(&l, x, y);
     }
     wd_partial part = total8(&l, (int64_t)i - horizontal8(equal));
-    for (; i < n; i++) {
-        uint32_t u, v;
-        __builtin_memcpy(&u, a + i, 4);
-        __builtin_memcpy(&v, b + i, 4);
-        tail1(&part, a[i], b[i], u != v);
-    }
+    tail_floats(&part, a, b, i, n);
     return part;
 }
 
@@ -220,12 +225,7 @@ WD_V4 wd_partial wd_float_block_v4(const float *a, const float *b, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) step_v4(&l, _mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
     wd_partial part = total_v4(&l, i);
-    for (; i < n; i++) {
-        uint32_t u, v;
-        __builtin_memcpy(&u, a + i, 4);
-        __builtin_memcpy(&v, b + i, 4);
-        tail1(&part, a[i], b[i], u != v);
-    }
+    tail_floats(&part, a, b, i, n);
     return part;
 }
 
