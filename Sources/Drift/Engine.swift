@@ -256,7 +256,7 @@ public enum DriftEngine {
         func short() -> CheckpointError {
             CheckpointError(.corrupt, file: tuned.path, object: pair.1.path, message: "fewer values than its shape says")
         }
-        // Two float16 (or two bfloat16) weights, with the AVX2 kernel: read as stored and widened
+        // Two float16 (or two bfloat16) weights, with the AVX2 or AVX-512 kernel: read as stored and widened
         // in registers (the same sums as below, to the last bit).
         if VectorKernel.chosen.widensInRegisters, baseReader.readsAsHalves, pair.0.dtype == pair.1.dtype {
             let bfloat16 = pair.0.dtype == .bfloat16
