@@ -45,7 +45,12 @@ struct JSONReader {
     }
 
     private mutating func skipSpace() {
-        while at < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[at]) { at += 1 }
+        while at < bytes.count {
+            switch bytes[at] {
+            case 0x20, 0x09, 0x0A, 0x0D: at += 1
+            default: return
+            }
+        }
     }
 
     private mutating func value() throws -> JSONValue {
@@ -68,11 +73,9 @@ struct JSONReader {
         }
     }
 
-    private mutating func literal(_ word: StaticString) throws {
-        let count = word.utf8CodeUnitCount
-        guard at + count <= bytes.count else { throw Invalid() }
-        for k in 0..<count where bytes[at + k] != word.utf8Start[k] { throw Invalid() }
-        at += count
+    private mutating func literal(_ word: String) throws {
+        guard bytes[at...].starts(with: word.utf8) else { throw Invalid() }
+        at += word.utf8.count
     }
 
     private mutating func nest() throws {
