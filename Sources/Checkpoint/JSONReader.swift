@@ -78,22 +78,38 @@ struct JSONReader {
         at += word.utf8.count
     }
 
-    private mutating func nest() throws {
+    /// Past an opening bracket, one level deeper (refused beyond `maxDepth`): true, past the
+    /// closing bracket too, when the container is empty (`{}`, `[]`).
+    private mutating func open(closing: UInt8) throws -> Bool {
         depth += 1
         guard depth <= Self.maxDepth else { throw Invalid() }
         at += 1
+        skipSpace()
+        guard at < bytes.count, bytes[at] == closing else { return false }
+        at += 1
+        depth -= 1
+        return true
+    }
+
+    /// After a member: true past a comma (another member follows), false past the closing
+    /// bracket (one level up again); anything else is not JSON.
+    private mutating func another(closing: UInt8) throws -> Bool {
+        skipSpace()
+        guard at < bytes.count else { throw Invalid() }
+        if bytes[at] == UInt8(ascii: ",") {
+            at += 1
+            return true
+        }
+        guard bytes[at] == closing else { throw Invalid() }
+        at += 1
+        depth -= 1
+        return false
     }
 
     private mutating func object() throws -> JSONValue {
-        try nest()
         var fields: [String: JSONValue] = [:]
-        skipSpace()
-        if at < bytes.count, bytes[at] == UInt8(ascii: "}") {
-            at += 1
-            depth -= 1
-            return .object(fields)
-        }
-        while true {
+        if try open(closing: UInt8(ascii: "}")) { return .object(fields) }
+        repeat {
             skipSpace()
             guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw Invalid() }
             let key = try string()
@@ -101,43 +117,17 @@ struct JSONReader {
             guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw Invalid() }
             at += 1
             fields[key] = try value()
-            skipSpace()
-            guard at < bytes.count else { throw Invalid() }
-            if bytes[at] == UInt8(ascii: ",") {
-                at += 1
-            } else if bytes[at] == UInt8(ascii: "}") {
-                at += 1
-                depth -= 1
-                return .object(fields)
-            } else {
-                throw Invalid()
-            }
-        }
+        } while try another(closing: UInt8(ascii: "}"))
+        return .object(fields)
     }
 
     private mutating func array() throws -> JSONValue {
-        try nest()
         var items: [JSONValue] = []
-        skipSpace()
-        if at < bytes.count, bytes[at] == UInt8(ascii: "]") {
-            at += 1
-            depth -= 1
-            return .array(items)
-        }
-        while true {
+        if try open(closing: UInt8(ascii: "]")) { return .array(items) }
+        repeat {
             items.append(try value())
-            skipSpace()
-            guard at < bytes.count else { throw Invalid() }
-            if bytes[at] == UInt8(ascii: ",") {
-                at += 1
-            } else if bytes[at] == UInt8(ascii: "]") {
-                at += 1
-                depth -= 1
-                return .array(items)
-            } else {
-                throw Invalid()
-            }
-        }
+        } while try another(closing: UInt8(ascii: "]"))
+        return .array(items)
     }
 
     /// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, read from its digits.
