@@ -276,9 +276,9 @@ public enum Matcher {
         // layers a side that table was 20 MB of a compare's peak memory).
         enum Step: UInt8 { case pair, down, right }
         var steps = [Step](repeating: .down, count: n * m)
+        // (Index m of both rows, past the last tuned layer, stays 0.)
         var below = [Int](repeating: 0, count: m + 1), row = below
         for i in stride(from: n - 1, through: 0, by: -1) {
-            row[m] = 0
             for j in stride(from: m - 1, through: 0, by: -1) {
                 let w = weight(i, j), diagonal = below[j + 1], down = below[j], right = row[j + 1]
                 let value = max(w > 0 ? w + diagonal : 0, down, right)
